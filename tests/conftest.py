@@ -1,0 +1,122 @@
+"""Real parts only: an embedded redis-server and a SQLite file by default, the machine's
+Redis and PostgreSQL when REDIS_URL / DATABASE_URL are set."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from warroom.adapters.embedded_redis import EmbeddedRedis
+from warroom.adapters.store import Store, make_engine
+from warroom.settings import Settings
+
+ADMIN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    with EmbeddedRedis(tmp_path_factory.mktemp("redis")) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db')}/t.db"
+
+
+@pytest.fixture
+def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
+    """A clean Redis database and a clean schema for every test."""
+    r = redis.Redis.from_url(redis_url)
+    r.flushdb()
+    r.close()
+    store = Store(make_engine(database_url))
+    store.drop_schema()
+    store.create_schema()
+    store.engine.dispose()
+    return Settings(
+        redis_url=redis_url,
+        database_url=database_url,
+        warroom_admin_token=ADMIN,
+        warroom_data_dir=tmp_path / "data",
+        warroom_reclaim_idle_s=0.2,
+    )
+
+
+class Harness:
+    """The app in-process plus an aggregator: ingest, drain, assert."""
+
+    def __init__(self, app: Any, client: httpx.AsyncClient) -> None:
+        self.app = app
+        self.client = client
+        self._agg: Any = None
+
+    @property
+    def runtime(self) -> Any:
+        return self.app.state.runtime
+
+    async def create_campaign(self, **overrides: Any) -> dict[str, str]:
+        body = {
+            "slug": "sale",
+            "name": "双十一社群快闪",
+            "starts_at": "2026-11-11T10:00:00+08:00",
+            "ends_at": "2026-11-11T17:00:00+08:00",
+            "target_base_fen": 100_000_000,
+            "target_stretch_fen": 150_000_000,
+            "milestones_fen": [10_000_000, 50_000_000],
+        }
+        body.update(overrides)
+        res = await self.client.post(
+            "/api/v1/campaigns", json=body, headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        assert res.status_code == 201, res.text
+        return res.json()
+
+    async def post_events(
+        self, slug: str, token: str, payload: Any, *, ndjson: bool = False
+    ) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {token}"}
+        if ndjson:
+            headers["Content-Type"] = "application/x-ndjson"
+            return await self.client.post(
+                f"/api/v1/campaigns/{slug}/events", content=payload, headers=headers
+            )
+        return await self.client.post(
+            f"/api/v1/campaigns/{slug}/events", json=payload, headers=headers
+        )
+
+    async def drain(self) -> int:
+        from warroom.workers.aggregator import Aggregator
+
+        if self._agg is None:
+            rt = self.runtime
+            self._agg = Aggregator(rt.hot, rt.stream, consumer="test", reclaim_idle_ms=200)
+        return await self._agg.run_until_idle()
+
+    async def snapshot(self, slug: str, token: str) -> dict[str, Any]:
+        res = await self.client.get(
+            f"/api/v1/campaigns/{slug}/snapshot", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert res.status_code == 200, res.text
+        return res.json()
+
+
+@pytest.fixture
+async def harness(settings: Settings) -> AsyncIterator[Harness]:
+    from warroom.web.app import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Harness(app, client)

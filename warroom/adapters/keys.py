@@ -1,0 +1,53 @@
+"""Every Redis name Warroom uses. One campaign's keys share the hash tag `{slug}` so
+they live on one Redis Cluster slot and one Lua script may touch them all."""
+
+from __future__ import annotations
+
+CAMPAIGNS = "wr:campaigns"  # set of slugs the workers watch
+CHANGED_CHANNEL = "wr:changed"  # pub/sub hint: a campaign's hot state moved
+AGG_GROUP = "agg"
+
+
+def prefix(slug: str) -> str:
+    return f"wr:{{{slug}}}:"
+
+
+def stream(slug: str) -> str:
+    return prefix(slug) + "events"
+
+
+def dead_letters(slug: str) -> str:
+    return prefix(slug) + "dead"
+
+
+def totals(slug: str) -> str:
+    return prefix(slug) + "tot"
+
+
+def minute_metric(slug: str, metric: str) -> str:
+    return prefix(slug) + "m:" + metric
+
+
+def board(slug: str, board_name: str) -> str:
+    return prefix(slug) + "lb:" + board_name
+
+
+def board_orders(slug: str, board_name: str) -> str:
+    return board(slug, board_name) + ":o"
+
+
+def board_names(slug: str, board_name: str) -> str:
+    return board(slug, board_name) + ":n"
+
+
+def board_minute(slug: str, board_name: str, minute_ms: int) -> str:
+    return board(slug, board_name) + ":m:" + str(minute_ms)
+
+
+def claim(slug: str, name: str) -> str:
+    return prefix(slug) + "claim:" + name
+
+
+def pattern(slug: str) -> str:
+    """Every hot-state key of a campaign (used by rebuild to wipe before replaying)."""
+    return prefix(slug).replace("{", "\\{").replace("}", "\\}") + "*"

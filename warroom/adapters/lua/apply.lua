@@ -1,0 +1,119 @@
+-- Apply one batch of aggregated deltas, exactly once per ledger id.
+-- KEYS[1] = the campaign prefix "wr:{slug}:"; ARGV[1] = JSON from BatchPlan.as_payload.
+-- If any ledger id was applied before, nothing is written and those ids are returned,
+-- so the caller re-plans without them: check and mark happen in one atomic step.
+local p = KEYS[1]
+local a = cjson.decode(ARGV[1])
+local applied = p .. 'applied'
+
+local seen = {}
+for _, lid in ipairs(a.lids) do
+  if redis.call('GETBIT', applied, lid) == 1 then seen[#seen + 1] = lid end
+end
+if #seen > 0 then return cjson.encode(seen) end
+for _, lid in ipairs(a.lids) do redis.call('SETBIT', applied, lid, 1) end
+
+local tot = p .. 'tot'
+for k, v in pairs(a.tot) do redis.call('HINCRBY', tot, k, v) end
+for metric, flat in pairs(a.min) do
+  local key = p .. 'm:' .. metric
+  for i = 1, #flat, 2 do redis.call('HINCRBY', key, flat[i], flat[i + 1]) end
+end
+
+local function sadd_count(key, members)
+  local added = 0
+  for i = 1, #members, 500 do
+    added = added + redis.call('SADD', key, unpack(members, i, math.min(i + 499, #members)))
+  end
+  return added
+end
+
+for _, row in ipairs(a.buyers) do
+  local minute, buyers = row[1], row[2]
+  local new_total = sadd_count(p .. 'buyers', buyers)
+  if new_total > 0 then redis.call('HINCRBY', tot, 'buyers', new_total) end
+  local new_minute = sadd_count(p .. 'm:b:' .. minute, buyers)
+  if new_minute > 0 then redis.call('HINCRBY', p .. 'm:buyers', minute, new_minute) end
+end
+if #a.active > 0 then
+  local n = sadd_count(p .. 'active', a.active)
+  if n > 0 then redis.call('HINCRBY', tot, 'active_members', n) end
+end
+
+local boards = {'sellers', 'groups', 'products'}
+for _, b in ipairs(boards) do
+  local d = a.boards[b]
+  local z = p .. 'lb:' .. b
+  for i = 1, #d.gmv, 2 do redis.call('ZINCRBY', z, d.gmv[i + 1], d.gmv[i]) end
+  for i = 1, #d.orders, 2 do redis.call('HINCRBY', z .. ':o', d.orders[i], d.orders[i + 1]) end
+  for _, row in ipairs(d.minute) do
+    local mz = z .. ':m:' .. row[1]
+    local flat = row[2]
+    for i = 1, #flat, 2 do redis.call('ZINCRBY', mz, flat[i + 1], flat[i]) end
+  end
+  if #d.names > 0 then redis.call('HSET', z .. ':n', unpack(d.names)) end
+end
+
+-- A refund never takes an order below zero: apply at most what is left of it.
+local function apply_refund(oid, amount, seller, group, product, refund)
+  local done = tonumber(redis.call('HGET', p .. 'refd', oid) or '0')
+  local x = math.min(refund, amount - done)
+  if x <= 0 then return end
+  redis.call('HINCRBY', p .. 'refd', oid, x)
+  redis.call('HINCRBY', tot, 'refund', x)
+  redis.call('ZINCRBY', p .. 'lb:sellers', -x, seller)
+  redis.call('ZINCRBY', p .. 'lb:groups', -x, group)
+  redis.call('ZINCRBY', p .. 'lb:products', -x, product)
+end
+
+for _, o in ipairs(a.orders) do
+  local oid, amount = o[1], o[2]
+  redis.call('HSET', p .. 'ord', oid, cjson.encode({amount, o[3], o[4], o[5]}))
+  local waiting = redis.call('HGET', p .. 'refpend', oid)
+  if waiting then
+    redis.call('HDEL', p .. 'refpend', oid)
+    apply_refund(oid, amount, o[3], o[4], o[5], tonumber(waiting))
+  end
+end
+
+for _, r in ipairs(a.refunds) do
+  local oid, refund = r[1], r[2]
+  local info = redis.call('HGET', p .. 'ord', oid)
+  if info then
+    local f = cjson.decode(info)
+    apply_refund(oid, f[1], f[2], f[3], f[4], refund)
+  else
+    -- The order has not arrived yet: the refund waits for it.
+    redis.call('HINCRBY', p .. 'refpend', oid, refund)
+  end
+end
+
+-- Membership: the latest join/leave (by time, then event key) of a member in a group wins.
+for _, m in ipairs(a.members) do
+  local member, group, ts, key, action = m[1], m[2], m[3], m[4], m[5]
+  -- ids are arbitrary text, so fields and values are JSON, never joined with a separator
+  local field = cjson.encode({member, group})
+  local last = redis.call('HGET', p .. 'mem:last', field)
+  local newer = true
+  local was_in = false
+  if last then
+    local l = cjson.decode(last)
+    local lts, lkey, laction = l[1], l[2], l[3]
+    newer = (ts > lts) or (ts == lts and key > lkey)
+    was_in = laction == 'join'
+  end
+  if newer then
+    redis.call('HSET', p .. 'mem:last', field, cjson.encode({ts, key, action}))
+    local now_in = action == 'join'
+    if now_in ~= was_in then
+      local n = redis.call('HINCRBY', p .. 'mem:groups', member, now_in and 1 or -1)
+      if now_in and n == 1 then redis.call('HINCRBY', tot, 'members', 1) end
+      if (not now_in) and n == 0 then redis.call('HINCRBY', tot, 'members', -1) end
+    end
+  end
+end
+
+local last_ts = tonumber(redis.call('HGET', tot, 'last_ts') or '0')
+if a.max_ts > last_ts then redis.call('HSET', tot, 'last_ts', string.format('%d', a.max_ts)) end
+redis.call('HSET', tot, 'applied_at', string.format('%d', a.now))
+return 'ok'

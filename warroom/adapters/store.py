@@ -1,0 +1,222 @@
+"""SQL via SQLModel: campaigns and the durable event ledger (the source of truth).
+
+Synchronous on purpose: the web process calls it from one writer thread, so SQLite
+sees one writer path; PostgreSQL takes the same statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint, event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel, create_engine
+
+from warroom.core.campaign import CampaignSettings
+
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63, unique=True, index=True)
+    settings_json: str
+    ingest_token_hash: str = Field(max_length=64)
+    viewer_token_hash: str = Field(max_length=64)
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LedgerEvent(SQLModel, table=True):
+    __tablename__ = "ledger_event"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key", name="uq_ledger_identity"),
+        Index(
+            "ix_ledger_unrelayed",
+            "relayed",
+            sqlite_where=Column("relayed") == False,  # noqa: E712
+            postgresql_where=Column("relayed") == False,  # noqa: E712
+        ),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=200)
+    type: str = Field(max_length=10)
+    ts_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    body: str
+    relayed: bool = Field(default=False)
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    id: int
+    settings: CampaignSettings
+    ingest_token_hash: str
+    viewer_token_hash: str
+    created_at_ms: int
+
+
+class SlugTaken(Exception):
+    pass
+
+
+def make_engine(url: str, pool_size: int = 5) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(conn: Any, _record: Any) -> None:
+            cur = conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _record(row: Any) -> CampaignRecord:
+    return CampaignRecord(
+        id=row.id,
+        settings=CampaignSettings.model_validate_json(row.settings_json, strict=False),
+        ingest_token_hash=row.ingest_token_hash,
+        viewer_token_hash=row.viewer_token_hash,
+        created_at_ms=row.created_at_ms,
+    )
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+    def create_schema(self) -> None:
+        SQLModel.metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        SQLModel.metadata.drop_all(self.engine)
+
+    # campaigns
+
+    def create_campaign(
+        self, settings: CampaignSettings, ingest_hash: str, viewer_hash: str, created_at_ms: int
+    ) -> CampaignRecord:
+        row = {
+            "slug": settings.slug,
+            "settings_json": settings.model_dump_json(),
+            "ingest_token_hash": ingest_hash,
+            "viewer_token_hash": viewer_hash,
+            "created_at_ms": created_at_ms,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(CampaignRow.__table__.insert().values(**row))
+        except IntegrityError:
+            raise SlugTaken(settings.slug) from None
+        found = self.get_campaign(settings.slug)
+        assert found is not None
+        return found
+
+    def update_settings(self, slug: str, settings: CampaignSettings) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(CampaignRow)
+                .where(CampaignRow.slug == slug)
+                .values(settings_json=settings.model_dump_json())
+            )
+
+    def get_campaign(self, slug: str) -> CampaignRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CampaignRow).where(CampaignRow.slug == slug)).first()
+        return _record(row) if row else None
+
+    def list_campaigns(self) -> list[CampaignRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CampaignRow).order_by(CampaignRow.id)).all()
+        return [_record(r) for r in rows]
+
+    # ledger
+
+    def append(
+        self, rows: Sequence[dict[str, Any]], mark_relayed: Sequence[int] = ()
+    ) -> dict[tuple[int, str], int]:
+        """Insert ledger rows (`campaign_id`, `key`, `type`, `ts_ms`, `received_ms`,
+        `body`); identities already present are skipped. Returns the ledger id of each
+        row actually inserted, by (campaign_id, key). One transaction, which also marks
+        earlier rows as relayed so that bookkeeping costs no commit of its own."""
+        table = LedgerEvent.__table__
+        inserted: dict[tuple[int, str], int] = {}
+        with self.engine.begin() as conn:
+            if rows:
+                stmt = (
+                    self._insert(table)
+                    .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
+                    .returning(table.c.id, table.c.campaign_id, table.c.key)
+                )
+                for lid, cid, key in conn.execute(stmt, list(rows)):
+                    inserted[(cid, key)] = lid
+            if mark_relayed:
+                conn.execute(
+                    update(table).where(table.c.id.in_(list(mark_relayed))).values(relayed=True)
+                )
+        return inserted
+
+    def mark_relayed(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.append([], ids)
+
+    def unrelayed(self, received_before_ms: int, limit: int = 5000) -> list[tuple[int, int, str]]:
+        """(id, campaign_id, body) of rows that may not have reached their stream."""
+        table = LedgerEvent.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.id, table.c.campaign_id, table.c.body)
+                .where(table.c.relayed == False, table.c.received_ms < received_before_ms)  # noqa: E712
+                .order_by(table.c.id)
+                .limit(limit)
+            ).all()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def iter_ledger(self, campaign_id: int, chunk: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """The whole ledger of a campaign in id order, as normalized events with `lid`."""
+        table = LedgerEvent.__table__
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(table.c.id, table.c.body)
+                    .where(table.c.campaign_id == campaign_id, table.c.id > after)
+                    .order_by(table.c.id)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            batch = []
+            for lid, body in rows:
+                e = orjson.loads(body)
+                e["lid"] = lid
+                batch.append(e)
+            after = rows[-1][0]
+            yield batch
+
+    def count_events(self, campaign_id: int) -> int:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(LedgerEvent.__table__)
+                .where(LedgerEvent.__table__.c.campaign_id == campaign_id)
+            ).scalar_one()

@@ -1,0 +1,58 @@
+"""The one place that builds clients and picks implementations."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from warroom.adapters.campaigns import CampaignDirectory
+from warroom.adapters.hotstate import HotState
+from warroom.adapters.store import Store, make_engine
+from warroom.adapters.streams import EventStream
+from warroom.settings import Settings
+
+
+def redis_client(url: str) -> Redis:
+    # BLOCK on XREADGROUP stays well below this timeout (see DESIGN.md pitfalls).
+    return Redis.from_url(
+        url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
+    )
+
+
+def sync_store(settings: Settings) -> Store:
+    if not settings.database_url:
+        settings.warroom_data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(make_engine(settings.effective_database_url))
+    store.create_schema()
+    return store
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    redis: Redis
+    store: Store
+    hot: HotState
+    stream: EventStream
+    campaigns: CampaignDirectory
+
+    async def close(self) -> None:
+        await self.redis.aclose()
+        self.store.engine.dispose()
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    if not settings.redis_url:
+        raise RuntimeError("REDIS_URL is not set (warroom serve starts an embedded Redis)")
+    redis = redis_client(settings.redis_url)
+    store = sync_store(settings)
+    stream = EventStream(redis)
+    return Runtime(
+        settings=settings,
+        redis=redis,
+        store=store,
+        hot=HotState(redis),
+        stream=stream,
+        campaigns=CampaignDirectory(store, stream),
+    )

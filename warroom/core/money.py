@@ -1,0 +1,24 @@
+"""Money is an integer number of fen everywhere; these helpers only format it."""
+
+from __future__ import annotations
+
+MAX_AMOUNT_FEN = 10**11
+FEN_PER_YUAN = 100
+FEN_PER_WAN = 100 * 10_000
+
+
+def format_wan(fen: int, decimals: int = 2) -> str:
+    """¥158.36万 for 1,583,600 CNY; amounts below 1万 are shown in yuan."""
+    if abs(fen) < FEN_PER_WAN:
+        return format_yuan(fen)
+    wan = fen / FEN_PER_WAN
+    text = f"{wan:.{decimals}f}".rstrip("0").rstrip(".")
+    return f"¥{text}万"
+
+
+def format_yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    yuan, cents = divmod(abs(fen), FEN_PER_YUAN)
+    if cents:
+        return f"{sign}¥{yuan:,}.{cents:02d}"
+    return f"{sign}¥{yuan:,}"

@@ -1,0 +1,34 @@
+"""Settings from the environment (and nothing else)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    redis_url: str | None = None
+    database_url: str | None = None
+    warroom_admin_token: str | None = None
+    port: int = 8000
+    host: str = "127.0.0.1"
+    warroom_data_dir: Path = Path(".warroom")
+    # Ingest limits: a whole request over these gets 413 / 429.
+    warroom_max_body_bytes: int = 8 * 1024 * 1024
+    warroom_max_events_per_request: int = 10_000
+    warroom_max_pending_events: int = 200_000
+    # Seconds an entry may sit unacknowledged before another worker reclaims it.
+    warroom_reclaim_idle_s: float = 30.0
+    # Allow browsers from these origins on the WebSocket besides the page's own host.
+    warroom_allowed_origins: str = ""
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.warroom_data_dir / "warroom.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.sqlite_path}"

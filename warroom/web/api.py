@@ -1,0 +1,105 @@
+"""The v1 JSON API: campaigns, event ingest, snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+
+from warroom.adapters.campaigns import clock_of, real_now_ms
+from warroom.adapters.ledger import Overloaded
+from warroom.adapters.snapshots import load_snapshot
+from warroom.adapters.store import SlugTaken
+from warroom.core.campaign import CampaignSettings, settings_error
+from warroom.core.events import BodyError, EventError, is_unparsed, normalize, split_body
+from warroom.web import deps
+from warroom.web.errors import ApiError, JSONBytes
+
+router = APIRouter(prefix="/api/v1")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    return data
+
+
+@router.post("/campaigns", status_code=201)
+async def create_campaign(request: Request) -> JSONBytes:
+    deps.require_admin(request)
+    rt = deps.runtime(request)
+    data = _json_object(await deps.read_body(request, 1024 * 1024))
+    try:
+        settings = CampaignSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, settings_error(exc)) from None
+    try:
+        created = await rt.campaigns.create(settings)
+    except SlugTaken:
+        raise ApiError(409, f"campaign {settings.slug!r} already exists") from None
+    return JSONBytes(
+        {
+            "slug": settings.slug,
+            "ingest_token": created.ingest_token,
+            "viewer_token": created.viewer_token,
+        },
+        status_code=201,
+    )
+
+
+@router.get("/campaigns/{slug}")
+async def get_campaign(request: Request, slug: str) -> JSONBytes:
+    record = await deps.campaign(request, slug)
+    deps.require_viewer(request, record)
+    return JSONBytes(orjson.loads(record.settings.model_dump_json()))
+
+
+@router.post("/campaigns/{slug}/events", status_code=202)
+async def ingest(request: Request, slug: str) -> JSONBytes:
+    rt = deps.runtime(request)
+    record = await deps.campaign(request, slug)
+    deps.require_ingest(request, record)
+    body = await deps.read_body(request, rt.settings.warroom_max_body_bytes)
+    ndjson = "ndjson" in request.headers.get("content-type", "")
+    try:
+        items = split_body(body, ndjson)
+    except BodyError as exc:
+        raise ApiError(400, str(exc)) from None
+    if len(items) > rt.settings.warroom_max_events_per_request:
+        raise ApiError(413, f"more than {rt.settings.warroom_max_events_per_request} events")
+    arrival_ms = clock_of(record).now_ms(real_now_ms())
+    good: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        if is_unparsed(item):
+            rejected.append({"index": i, "error": "line is not valid JSON"})
+            continue
+        try:
+            good.append(normalize(item, arrival_ms))
+        except EventError as exc:
+            rejected.append({"index": i, "error": str(exc)})
+    try:
+        fresh = await request.app.state.writer.submit(record.id, slug, good, real_now_ms())
+    except Overloaded as exc:
+        raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
+    except Exception:
+        raise ApiError(503, "could not record events; nothing was accepted, retry") from None
+    accepted = sum(fresh)
+    return JSONBytes(
+        {"accepted": accepted, "duplicates": len(fresh) - accepted, "rejected": rejected},
+        status_code=202,
+    )
+
+
+@router.get("/campaigns/{slug}/snapshot")
+async def snapshot(request: Request, slug: str) -> JSONBytes:
+    rt = deps.runtime(request)
+    record = await deps.campaign(request, slug)
+    deps.require_viewer(request, record)
+    return JSONBytes(await load_snapshot(rt.hot, record, real_now_ms()))

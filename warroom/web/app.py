@@ -1,0 +1,49 @@
+"""The app factory: no module-level clients; the lifespan builds and closes them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from warroom.adapters.ledger import LedgerWriter
+from warroom.bootstrap import build_runtime
+from warroom.settings import Settings
+from warroom.web import api, errors
+from warroom.web.errors import JSONBytes
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        rt = build_runtime(settings)
+        writer = LedgerWriter(rt.store, rt.stream, settings.warroom_max_pending_events)
+        await writer.start()
+        app.state.runtime = rt
+        app.state.writer = writer
+        try:
+            yield
+        finally:
+            await writer.stop()
+            await rt.close()
+
+    app = FastAPI(
+        title="Warroom",
+        version="1",
+        lifespan=lifespan,
+        default_response_class=JSONBytes,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+    )
+    errors.install(app)
+    app.include_router(api.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        await app.state.runtime.redis.ping()
+        return {"status": "ok"}
+
+    return app
