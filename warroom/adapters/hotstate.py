@@ -88,6 +88,20 @@ class HotState:
                 }
         return raw
 
+    async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None:
+        """Append a report or stimulus to the live feed and hint every web process."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.rpush(keys.feed(slug, kind), orjson.dumps(item))
+        pipe.ltrim(keys.feed(slug, kind), -keys.FEED_KEEP, -1)
+        pipe.publish(keys.CHANGED_CHANNEL, slug)
+        await pipe.execute()
+
+    async def read_feed(
+        self, slug: str, kind: str, newest: int = keys.FEED_KEEP
+    ) -> list[dict[str, Any]]:
+        items = await self.redis.lrange(keys.feed(slug, kind), -newest, -1)
+        return [orjson.loads(i) for i in items]
+
     async def last_applied_ms(self, slug: str) -> int | None:
         v = await self.redis.hget(keys.totals(slug), "applied_at")
         return int(v) if v else None

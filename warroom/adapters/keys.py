@@ -51,3 +51,12 @@ def claim(slug: str, name: str) -> str:
 def pattern(slug: str) -> str:
     """Every hot-state key of a campaign (used by rebuild to wipe before replaying)."""
     return prefix(slug).replace("{", "\\{").replace("}", "\\}") + "*"
+
+
+def feed(slug: str, kind: str) -> str:
+    """Recent battle reports (`reports`) or stimulus fires (`stimuli`): a list of JSON
+    objects, oldest first, trimmed to the newest FEED_KEEP. SQL holds the full record."""
+    return prefix(slug) + "feed:" + kind
+
+
+FEED_KEEP = 50

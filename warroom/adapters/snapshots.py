@@ -17,6 +17,10 @@ async def load_snapshot(
     reports: list[dict[str, Any]] | None = None,
     stimuli: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    if reports is None:
+        reports = await hot.read_feed(record.settings.slug, "reports", 10)
+    if stimuli is None:
+        stimuli = await hot.read_feed(record.settings.slug, "stimuli")
     now_ms = clock_of(record).now_ms(real_now_ms)
     raw = await hot.read(record.settings.slug, recent_from(now_ms))
     return build_snapshot(
