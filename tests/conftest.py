@@ -3,8 +3,10 @@ Redis and PostgreSQL when REDIS_URL / DATABASE_URL are set."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +105,17 @@ class Harness:
             self._agg = Aggregator(rt.hot, rt.stream, consumer="test", reclaim_idle_ms=200)
         return await self._agg.run_until_idle()
 
+    async def drain_with(self, workers: int) -> None:
+        """Several aggregators racing over the same streams, as separate consumers."""
+        from warroom.workers.aggregator import Aggregator
+
+        rt = self.runtime
+        aggs = [
+            Aggregator(rt.hot, rt.stream, consumer=f"w{i}", entries_per_read=2, reclaim_idle_ms=200)
+            for i in range(workers)
+        ]
+        await asyncio.gather(*(a.run_until_idle() for a in aggs))
+
     async def snapshot(self, slug: str, token: str) -> dict[str, Any]:
         res = await self.client.get(
             f"/api/v1/campaigns/{slug}/snapshot", headers={"Authorization": f"Bearer {token}"}
@@ -111,8 +124,8 @@ class Harness:
         return res.json()
 
 
-@pytest.fixture
-async def harness(settings: Settings) -> AsyncIterator[Harness]:
+@asynccontextmanager
+async def harness_for(settings: Settings) -> AsyncIterator[Harness]:
     from warroom.web.app import create_app
 
     app = create_app(settings)
@@ -120,3 +133,9 @@ async def harness(settings: Settings) -> AsyncIterator[Harness]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Harness(app, client)
+
+
+@pytest.fixture
+async def harness(settings: Settings) -> AsyncIterator[Harness]:
+    async with harness_for(settings) as h:
+        yield h

@@ -1,0 +1,231 @@
+"""The stimulus rule engine over a campaign clock: tables of boundaries, then properties."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from warroom.core.campaign import CampaignSettings, StimulusRule
+from warroom.core.clock import MINUTE_MS
+from warroom.core.rules import (
+    RuleState,
+    evaluate_rule,
+    evaluate_rules,
+    fire_key,
+    uplift,
+    uplift_windows,
+)
+
+START = 1_716_170_400_000  # 2024-05-20 10:00 Asia/Shanghai, on a minute
+M = MINUTE_MS
+
+
+def at(minute: float) -> int:
+    """Campaign clock `minute` minutes after doors open."""
+    return START + round(minute * M)
+
+
+def per_minute(values: list[int]) -> dict[int, int]:
+    return {at(i): v for i, v in enumerate(values) if v}
+
+
+def rule(**kw: Any) -> StimulusRule:
+    base: dict[str, Any] = {
+        "name": "午后回暖",
+        "metric": "gmv_per_min",
+        "window_minutes": 3,
+        "below_peak_ratio": 0.5,
+        "floor": 0,
+        "sustain_minutes": 2,
+        "cooldown_minutes": 10,
+        "max_fires": 2,
+        "action": {"kind": "red_packet_rain", "amount_fen": 1_000, "text": "红包雨"},
+    }
+    base.update(kw)
+    return StimulusRule.model_validate(base)
+
+
+def decide(r: StimulusRule, sales: list[int], now: float, state: RuleState | None = None,
+           budget: int | None = None, orders: list[int] | None = None):  # fmt: skip
+    return evaluate_rule(
+        r, per_minute(sales), per_minute(orders or []), START, at(now), state or RuleState(), budget
+    )
+
+
+STEADY = [100] * 6
+SLUMP = [100] * 6 + [0] * 6  # window-3 readings: ..., 300, 200 (not low), 100, 0, 0 ...
+
+CASES = [
+    # (id, rule overrides, sales, now in minutes, state, budget, expected reason)
+    ("before doors open", {}, STEADY, -0.5, None, None, "window_filling"),
+    ("at doors open", {}, STEADY, 0, None, None, "window_filling"),
+    ("window one ms short of closing", {}, STEADY, 3 - 1 / M, None, None, "window_filling"),
+    ("window closes exactly now", {}, STEADY, 3, None, None, "not_low"),
+    ("steady sales are not low", {}, STEADY, 6, None, None, "not_low"),
+    ("silence without floor has no peak", {}, [], 10, None, None, "no_peak"),
+    ("silence below floor: first low minute", {"floor": 50}, [], 3, None, None, "sustaining"),
+    ("silence below floor, sustained", {"floor": 50}, [], 4, None, None, "fire"),
+    ("silence one ms before sustain", {"floor": 50}, [], 4 - 1 / M, None, None, "sustaining"),
+    ("drop not yet below half the peak", {}, SLUMP, 7, None, None, "not_low"),
+    ("first low minute", {}, SLUMP, 8, None, None, "sustaining"),
+    ("low for the sustain period", {}, SLUMP, 9, None, None, "fire"),
+    ("running minute is never judged", {}, SLUMP, 9 - 1 / M, None, None, "sustaining"),
+    ("sustain 0 = latest minute low", {"sustain_minutes": 0}, SLUMP, 8, None, None, "fire"),
+    ("sustain 1 = latest minute low", {"sustain_minutes": 1}, SLUMP, 8, None, None, "fire"),
+    ("equal to ratio * peak is not low", {"sustain_minutes": 1}, [100, 100, 100, 50, 50, 50], 6, None, None, "not_low"),
+    ("just below ratio * peak is low", {"sustain_minutes": 1}, [100, 100, 100, 50, 50, 49], 6, None, None, "fire"),
+    ("ratio compared exactly (0.7 * 10)", {"window_minutes": 1, "below_peak_ratio": 0.7, "sustain_minutes": 1}, [10, 7], 2, None, None, "not_low"),
+    ("ratio 0 and no floor never low", {"below_peak_ratio": 0}, SLUMP, 12, None, None, "not_low"),
+    ("floor above readings", {"floor": 150, "below_peak_ratio": 0}, STEADY, 5, None, None, "fire"),
+    ("floor equal to reading is not low", {"floor": 100, "below_peak_ratio": 0}, STEADY, 5, None, None, "not_low"),
+    ("during cooldown", {}, SLUMP, 9, RuleState(1, at(0)), None, "cooldown"),
+    ("one ms before cooldown ends", {}, SLUMP, 10 - 1 / M, RuleState(1, at(0)), None, "cooldown"),
+    ("cooldown just over", {}, SLUMP, 10, RuleState(1, at(0)), None, "fire"),
+    ("max fires reached", {}, SLUMP, 9, RuleState(2, at(-60)), None, "max_fires"),
+    ("max fires beats cooldown", {}, SLUMP, 9, RuleState(2, at(8)), None, "max_fires"),
+    ("budget too small", {}, SLUMP, 9, None, 999, "budget"),
+    ("budget exactly enough", {}, SLUMP, 9, None, 1_000, "fire"),
+    ("budget ran out", {}, SLUMP, 9, None, 0, "budget"),
+    ("free action fits an empty budget", {"action": {"kind": "announcement", "amount_fen": 0}}, SLUMP, 9, None, 0, "fire"),
+    ("cooldown beats not low", {}, STEADY, 6, RuleState(1, at(5)), None, "cooldown"),
+    ("no fire before window filled even if floor", {"floor": 50, "window_minutes": 5, "sustain_minutes": 1}, [], 4, None, None, "window_filling"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sales", "now", "state", "budget", "reason"),
+    [c[1:] for c in CASES],
+    ids=[c[0] for c in CASES],
+)
+def test_rule_table(overrides, sales, now, state, budget, reason) -> None:
+    d = decide(rule(**overrides), sales, now, state, budget)
+    assert d.reason == reason
+    assert d.fire == (reason == "fire")
+    assert d.fire_index == (state.fires_so_far if state else 0) + 1
+
+
+def test_orders_metric_reads_orders_not_gmv() -> None:
+    r = rule(metric="orders_per_min", sustain_minutes=1)
+    gmv_steady = [100] * 9
+    orders_slump = [10] * 6 + [0] * 3
+    assert decide(r, gmv_steady, 9, orders=orders_slump).fire
+    assert not decide(rule(sustain_minutes=1), gmv_steady, 9, orders=orders_slump).fire
+
+
+def test_decision_reports_figures() -> None:
+    d = decide(rule(), SLUMP, 9)
+    assert d.current_per_min == 0
+    assert d.peak_per_min == 100
+    assert d.threshold_per_min == 50
+    assert d.low_minutes == 2
+
+
+def test_after_a_fire_a_new_sustain_is_needed() -> None:
+    r = rule(floor=50, cooldown_minutes=0, sustain_minutes=2, max_fires=5)
+    fired = decide(r, [], 4)
+    assert fired.fire
+    state = RuleState(1, at(4) + 500)  # recorded half a second later
+    # Same slump, later ticks: minutes that began before the fire do not count again.
+    assert decide(r, [], 4.9, state).reason == "sustaining"
+    assert decide(r, [], 6, state).reason == "sustaining"  # minute 5 only
+    assert decide(r, [], 7, state).reason == "fire"  # minutes 5 and 6
+    again = decide(r, [], 7, state)
+    assert again.fire_index == 2
+
+
+def test_sales_recovering_stops_the_streak() -> None:
+    sales = [100] * 6 + [0, 0, 100, 100, 100]
+    r = rule(sustain_minutes=3)
+    assert decide(r, sales, 9).reason == "sustaining"
+    assert decide(r, sales, 11).reason == "not_low"
+
+
+def _settings(rules: list[StimulusRule], budget: int | None) -> CampaignSettings:
+    return CampaignSettings(
+        slug="t",
+        name="t",
+        starts_at=START,
+        ends_at=at(60),
+        stimulus_rules=rules,
+        stimulus_budget_fen=budget,
+    )
+
+
+def test_rules_share_the_budget_within_one_tick() -> None:
+    a = rule(name="a", action={"kind": "red_packet_rain", "amount_fen": 600})
+    b = rule(name="b", action={"kind": "buy_n_gift", "amount_fen": 600})
+    s = _settings([a, b], budget=1_400)
+    out = evaluate_rules(s, per_minute(SLUMP), {}, at(9), {}, spent_fen=300)
+    assert [(r.name, d.reason) for r, d in out] == [("a", "fire"), ("b", "budget")]
+    unlimited = evaluate_rules(_settings([a, b], None), per_minute(SLUMP), {}, at(9), {}, 0)
+    assert [d.reason for _, d in unlimited] == ["fire", "fire"]
+
+
+def test_rules_use_state_by_name_and_stop_at_the_end() -> None:
+    a = rule(name="a")
+    s = _settings([a], None)
+    states = {"a": RuleState(1, at(8))}
+    assert evaluate_rules(s, per_minute(SLUMP), {}, at(9), states, 0)[0][1].reason == "cooldown"
+    ended = evaluate_rules(s, per_minute(SLUMP), {}, at(60), {}, 0)[0][1]
+    assert (ended.fire, ended.reason) == (False, "ended")
+
+
+@pytest.mark.parametrize(
+    ("name", "index", "key"),
+    [("午后回暖", 1, "fire:午后回暖:1"), ("a:b", 3, "fire:a:b:3"), ("x", 12, "fire:x:12")],
+)
+def test_fire_key(name: str, index: int, key: str) -> None:
+    assert fire_key(name, index) == key
+
+
+UPLIFT_CASES = [
+    # (id, sales by minute, fired at minute, now minute, expected)
+    ("doubled", [10] * 5 + [20] * 5, 5, 10, 2.0),
+    ("after-window one ms short", [10] * 5 + [20] * 5, 5, 10 - 1 / M, None),
+    ("halved", [10] * 5 + [5] * 5, 5, 12, 0.5),
+    ("mid-minute fire skips its minute", [10] * 5 + [999] + [20] * 5, 5.5, 11, 2.0),
+    ("mid-minute fire waits for the minute after", [10] * 5 + [999] + [20] * 5, 5.5, 11 - 1 / M, None),
+    ("silence before: no baseline", [0] * 5 + [20] * 5, 5, 10, None),
+    ("nothing after", [10] * 5, 5, 10, 0.0),
+    ("fire early: minutes before doors open are zeros", [20] * 7, 2, 7, 2.5),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("sales", "fired", "now", "expected"),
+    [c[1:] for c in UPLIFT_CASES],
+    ids=[c[0] for c in UPLIFT_CASES],
+)
+def test_uplift_table(sales: list[int], fired: float, now: float, expected: float | None) -> None:
+    assert uplift(per_minute(sales), at(fired), 5, at(now)) == expected
+
+
+def test_uplift_windows_show_raw_figures_when_ratio_undefined() -> None:
+    w = uplift_windows(per_minute([0] * 5 + [20] * 5), at(5), 5, at(10))
+    assert (w.before_per_min, w.after_per_min, w.complete) == (0, 20, True)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    sales=st.lists(st.integers(0, 1_000), max_size=40),
+    window=st.integers(1, 6),
+    sustain=st.integers(0, 4),
+    ratio=st.sampled_from([0, 0.3, 0.5, 0.7, 1]),
+    floor=st.integers(0, 300),
+    now=st.integers(-2, 45),
+)
+def test_a_fire_needs_a_full_window_a_sustain_and_a_low_reading(
+    sales: list[int], window: int, sustain: int, ratio: float, floor: int, now: int
+) -> None:
+    r = rule(window_minutes=window, sustain_minutes=sustain, below_peak_ratio=ratio, floor=floor)
+    d = decide(r, sales, now)
+    if d.fire:
+        assert now >= window + max(sustain, 1) - 1
+        assert d.current_per_min is not None and d.threshold_per_min is not None
+        assert d.current_per_min < d.threshold_per_min
+        assert d.low_minutes >= max(sustain, 1)
+    if now < window:
+        assert d.reason == "window_filling"
