@@ -205,3 +205,27 @@ async def test_trim_keeps_unacknowledged_entries(harness: Harness) -> None:
     assert await r.xlen(keys.stream("sale")) <= 1
     snap = await harness.snapshot("sale", c["viewer_token"])
     assert snap["totals"]["orders"] == 5
+
+
+async def test_two_and_three_workers_match_one(harness: Harness) -> None:
+    events = many_orders(1500) + [
+        {
+            "type": "refund",
+            "refund_id": f"r{i}",
+            "order_id": f"o{i * 7}",
+            "amount_fen": 300,
+            "ts": "2026-11-11T10:01:00+08:00",
+        }
+        for i in range(100)
+    ]
+    results = []
+    for n, workers in enumerate((1, 2, 3)):
+        slug = f"w{workers}"
+        c = await harness.create_campaign(slug=slug)
+        for i in range(0, len(events), 20):
+            await harness.post_events(slug, c["ingest_token"], events[i : i + 20])
+        await harness.drain_with(workers)
+        snap = await harness.snapshot(slug, c["viewer_token"])
+        results.append(comparable(snap))
+        assert n == 0 or results[n] == results[0]
+    assert results[0] == reference(events)

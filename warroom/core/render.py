@@ -73,9 +73,9 @@ class _ReportEnvironment(ImmutableSandboxedEnvironment):
             raise SecurityError("exponent too large")
         if op == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                    if len(seq) * times > MAX_SEQUENCE:
-                        raise SecurityError("sequence too long")
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_SEQUENCE:
+                    raise SecurityError("sequence too long")
             return operator.mul(left, right)
         return super().call_binop(context, op, left, right)
 
@@ -116,9 +116,7 @@ def _render(source: str, context: Mapping[str, Any]) -> str:
     return _tidy(_compile(source).render(context))
 
 
-def render_report(
-    kind: str, context: Mapping[str, Any], override_source: str | None = None
-) -> str:
+def render_report(kind: str, context: Mapping[str, Any], override_source: str | None = None) -> str:
     """The report text for `kind`. An operator override that fails (or renders
     nothing) is logged and replaced by the default, so a report is never lost."""
     if override_source is not None:
@@ -193,7 +191,10 @@ def fit_utf8(text: str, max_bytes: int, ellipsis: str = "…") -> str:
 
 def wecom_markdown(text: str) -> dict[str, Any]:
     """WeCom group-robot markdown message (content at most 4096 bytes of UTF-8)."""
-    return {"msgtype": "markdown", "markdown": {"content": fit_utf8(text, WECOM_MARKDOWN_MAX_BYTES)}}
+    return {
+        "msgtype": "markdown",
+        "markdown": {"content": fit_utf8(text, WECOM_MARKDOWN_MAX_BYTES)},
+    }
 
 
 def wecom_text(text: str) -> dict[str, Any]:

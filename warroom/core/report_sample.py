@@ -26,7 +26,10 @@ _EXTRA: dict[str, dict[str, Any]] = {
     "milestone": {"milestone_fen": 30_000_000},
     "target_base": {"target_fen": 100_000_000},
     "target_stretch": {"target_fen": 150_000_000},
-    "scheduled": {"slot": 7, "next_stimulus": {"at_ms": _NOW + 30 * MINUTE_MS, "text": "整点红包雨"}},
+    "scheduled": {
+        "slot": 7,
+        "next_stimulus": {"at_ms": _NOW + 30 * MINUTE_MS, "text": "整点红包雨"},
+    },
     "top": {"hour_index": 3},
     "stimulus": {
         "rule": "午后回暖",
@@ -39,7 +42,9 @@ _EXTRA: dict[str, dict[str, Any]] = {
 }
 
 
-def _board(rows: dict[str, tuple[str, int]]) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+def _board(
+    rows: dict[str, tuple[str, int]],
+) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
     gmv = {k: v for k, (_, v) in rows.items()}
     orders = {k: v // 20_000 for k, v in gmv.items()}
     names = {k: n for k, (n, _) in rows.items()}
