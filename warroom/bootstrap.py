@@ -6,10 +6,13 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from warroom.adapters.announcer import Announcer
 from warroom.adapters.campaigns import CampaignDirectory
 from warroom.adapters.hotstate import HotState
+from warroom.adapters.report_store import ReportStore
 from warroom.adapters.store import Store, make_engine
 from warroom.adapters.streams import EventStream
+from warroom.adapters.webhook import WebhookStore
 from warroom.settings import Settings
 
 
@@ -36,6 +39,9 @@ class Runtime:
     hot: HotState
     stream: EventStream
     campaigns: CampaignDirectory
+    reports: ReportStore
+    webhooks: WebhookStore
+    announcer: Announcer
 
     async def close(self) -> None:
         await self.redis.aclose()
@@ -48,11 +54,17 @@ def build_runtime(settings: Settings) -> Runtime:
     redis = redis_client(settings.redis_url)
     store = sync_store(settings)
     stream = EventStream(redis)
+    hot = HotState(redis)
+    reports = ReportStore(store.engine)
+    webhooks = WebhookStore(store.engine)
     return Runtime(
         settings=settings,
         redis=redis,
         store=store,
-        hot=HotState(redis),
+        hot=hot,
         stream=stream,
         campaigns=CampaignDirectory(store, stream),
+        reports=reports,
+        webhooks=webhooks,
+        announcer=Announcer(hot, reports, webhooks),
     )

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from warroom.settings import Settings
 
@@ -60,9 +61,19 @@ async def _worker_main(settings: Settings) -> None:
     await rt.close()
 
 
-def _extra_worker_tasks(rt: object, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """Workers that later features add (triggers, webhooks) hook in here."""
-    return []
+def _extra_worker_tasks(rt: Any, stop: asyncio.Event) -> list[asyncio.Task[None]]:
+    """The trigger worker (reports, stimulus rules) and webhook delivery."""
+    from warroom.workers.delivery import Deliverer
+    from warroom.workers.triggers import Triggers
+
+    triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
+    deliverer = Deliverer(
+        rt.webhooks, rt.redis, allow_private=rt.settings.warroom_allow_private_webhooks
+    )
+    return [
+        asyncio.create_task(triggers.run(stop), name="triggers"),
+        asyncio.create_task(deliverer.run(stop), name="webhooks"),
+    ]
 
 
 async def _rebuild_main(settings: Settings, slug: str) -> int:

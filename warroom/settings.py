@@ -22,6 +22,8 @@ class Settings(BaseSettings):
     warroom_max_pending_events: int = 200_000
     # Seconds an entry may sit unacknowledged before another worker reclaims it.
     warroom_reclaim_idle_s: float = 30.0
+    # Webhooks to loopback/link-local addresses are refused unless this is set (tests).
+    warroom_allow_private_webhooks: bool = False
     # Allow browsers from these origins on the WebSocket besides the page's own host.
     warroom_allowed_origins: str = ""
 

@@ -96,6 +96,15 @@ class HotState:
         pipe.publish(keys.CHANGED_CHANNEL, slug)
         await pipe.execute()
 
+    async def replace_feed(self, slug: str, kind: str, items: list[dict[str, Any]]) -> None:
+        """Rewrite a feed whose entries changed (a fire's uplift became known)."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(keys.feed(slug, kind))
+        if items:
+            pipe.rpush(keys.feed(slug, kind), *(orjson.dumps(i) for i in items[-keys.FEED_KEEP :]))
+        pipe.publish(keys.CHANGED_CHANNEL, slug)
+        await pipe.execute()
+
     async def read_feed(
         self, slug: str, kind: str, newest: int = keys.FEED_KEEP
     ) -> list[dict[str, Any]]:

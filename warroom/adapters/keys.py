@@ -60,3 +60,8 @@ def feed(slug: str, kind: str) -> str:
 
 
 FEED_KEEP = 50
+
+
+def webhook_sent(webhook_id: int) -> str:
+    """Sorted set of recent POST times to one robot (rate limit: 20 a minute)."""
+    return f"wr:webhook:{webhook_id}:sent"

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from warroom.adapters.campaigns import clock_of
-from warroom.adapters.hotstate import HotState
+from warroom.adapters.hotstate import HotState, RawState
 from warroom.adapters.store import CampaignRecord
 from warroom.core.snapshot import build_snapshot, recent_from
 
 
-async def load_snapshot(
+@dataclass
+class LoadedState:
+    snapshot: dict[str, Any]
+    raw: RawState
+    now_ms: int  # campaign clock
+
+
+async def load_state(
     hot: HotState,
     record: CampaignRecord,
     real_now_ms: int,
     reports: list[dict[str, Any]] | None = None,
     stimuli: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> LoadedState:
+    slug = record.settings.slug
     if reports is None:
-        reports = await hot.read_feed(record.settings.slug, "reports", 10)
+        reports = await hot.read_feed(slug, "reports", 10)
     if stimuli is None:
-        stimuli = await hot.read_feed(record.settings.slug, "stimuli")
+        stimuli = await hot.read_feed(slug, "stimuli")
     now_ms = clock_of(record).now_ms(real_now_ms)
-    raw = await hot.read(record.settings.slug, recent_from(now_ms))
-    return build_snapshot(
+    raw = await hot.read(slug, recent_from(now_ms))
+    snap = build_snapshot(
         record.settings,
         raw.totals,
         raw.minutes,
@@ -35,3 +44,14 @@ async def load_snapshot(
         reports,
         stimuli,
     )
+    return LoadedState(snap, raw, now_ms)
+
+
+async def load_snapshot(
+    hot: HotState,
+    record: CampaignRecord,
+    real_now_ms: int,
+    reports: list[dict[str, Any]] | None = None,
+    stimuli: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return (await load_state(hot, record, real_now_ms, reports, stimuli)).snapshot

@@ -103,9 +103,13 @@ class Store:
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     def create_schema(self) -> None:
+        import warroom.adapters.report_store  # noqa: F401  (registers its tables)
+
         SQLModel.metadata.create_all(self.engine)
 
     def drop_schema(self) -> None:
+        import warroom.adapters.report_store  # noqa: F401
+
         SQLModel.metadata.drop_all(self.engine)
 
     # campaigns

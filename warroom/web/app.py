@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from warroom.adapters.ledger import LedgerWriter
 from warroom.bootstrap import build_runtime
 from warroom.settings import Settings
-from warroom.web import api, errors
+from warroom.web import api, api_reports, errors
 from warroom.web.errors import JSONBytes
 
 
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     app.include_router(api.router)
+    app.include_router(api_reports.router)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
