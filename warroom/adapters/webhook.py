@@ -109,7 +109,9 @@ class WebhookStore:
         t = DeliveryRow.__table__
         stmt = self._insert(t).on_conflict_do_nothing(index_elements=["webhook_id", "report_id"])
         with self.engine.begin() as conn:
-            conn.execute(stmt, [{"webhook_id": h.id, "report_id": report_id} for h in hooks])
+            conn.execute(
+                stmt, [{"webhook_id": h.id, "report_id": report_id, "next_at_ms": 0} for h in hooks]
+            )
         return len(hooks)
 
     def due(self, now_ms: int, limit: int = 50) -> list[Job]:
