@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from warroom.adapters.report_store import DeliveryRow, ReportRow, WebhookRow
 
 MAX_ATTEMPTS = 6
-FORMATS = ("wecom", "json")
+FORMATS = ("wecom", "wecom_text", "json")
 
 
 class BadWebhook(ValueError):

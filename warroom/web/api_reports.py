@@ -41,7 +41,7 @@ class TemplateBody(_Strict):
 
 class WebhookBody(_Strict):
     url: Annotated[StrictStr, Field(max_length=2000)]
-    format: Literal["wecom", "json"] = "wecom"
+    format: Literal["wecom", "wecom_text", "json"] = "wecom"
     secret: Annotated[StrictStr, Field(max_length=200)] = ""
 
 

@@ -16,7 +16,7 @@ from warroom.adapters import keys
 from warroom.adapters.campaigns import real_now_ms
 from warroom.adapters.webhook import MAX_ATTEMPTS, Job, WebhookStore, resolves_private, sign
 from warroom.core.clock import rfc3339
-from warroom.core.render import wecom_markdown
+from warroom.core.render import wecom_markdown, wecom_text
 
 log = logging.getLogger(__name__)
 PER_MINUTE = 20  # WeCom group robots accept 20 messages a minute
@@ -39,6 +39,8 @@ return math.max(1, tonumber(oldest[2]) + 60000 - now)
 def payload(job: Job) -> bytes:
     if job.format == "wecom":
         return orjson.dumps(wecom_markdown(job.text))
+    if job.format == "wecom_text":
+        return orjson.dumps(wecom_text(job.text))
     at = rfc3339(job.at_ms, "UTC")
     return orjson.dumps(
         {"report": {"id": job.report_id, "kind": job.kind, "at": at, "text": job.text}}
@@ -102,7 +104,7 @@ class Deliverer:
             res = await self._http.post(job.url, content=body, headers=headers)
             status = res.status_code
             ok = 200 <= status < 300
-            if ok and job.format == "wecom":
+            if ok and job.format.startswith("wecom"):
                 # WeCom answers 200 with {"errcode": ...}; non-zero is a failure.
                 with contextlib.suppress(Exception):
                     code = res.json().get("errcode", 0)
