@@ -92,23 +92,24 @@ class Aggregator:
     async def _apply_group(
         self, slug: str, decoded: list[tuple[Entry, list[dict[str, Any]]]]
     ) -> None:
-        chunk: list[tuple[Entry, list[dict[str, Any]]]] = []
+        chunks: list[list[tuple[Entry, list[dict[str, Any]]]]] = [[]]
         size = 0
         for item in decoded:
-            if chunk and size + len(item[1]) > MAX_EVENTS_PER_APPLY:
-                await self._apply_chunk(slug, chunk)
-                chunk, size = [], 0
-            chunk.append(item)
+            if chunks[-1] and size + len(item[1]) > MAX_EVENTS_PER_APPLY:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(item)
             size += len(item[1])
-        if chunk:
-            await self._apply_chunk(slug, chunk)
+        # Concurrently: while Redis runs one chunk's script, Python folds the next one.
+        await asyncio.gather(*(self._apply_chunk(slug, c) for c in chunks if c))
 
     async def _apply_chunk(
         self, slug: str, chunk: list[tuple[Entry, list[dict[str, Any]]]]
     ) -> None:
         events = [ev for _, evs in chunk for ev in evs]
         try:
-            self.applied_events += await self.hot.apply(slug, events, real_now_ms())
+            applied = await self.hot.apply(slug, events, real_now_ms())
+            self.applied_events += applied  # after the await: concurrent chunks
             await self.stream.ack([e for e, _ in chunk])
             return
         except Exception as exc:

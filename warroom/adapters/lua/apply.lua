@@ -6,12 +6,28 @@ local p = KEYS[1]
 local a = cjson.decode(ARGV[1])
 local applied = p .. 'applied'
 
+-- BITFIELD reads/writes many bits per call (a call per event would dominate the cost).
+local CHUNK = 200
 local seen = {}
-for _, lid in ipairs(a.lids) do
-  if redis.call('GETBIT', applied, lid) == 1 then seen[#seen + 1] = lid end
+for i = 1, #a.lids, CHUNK do
+  local args = {}
+  local last = math.min(i + CHUNK - 1, #a.lids)
+  for j = i, last do
+    args[#args + 1] = 'GET'; args[#args + 1] = 'u1'; args[#args + 1] = a.lids[j]
+  end
+  local bits = redis.call('BITFIELD', applied, unpack(args))
+  for k, bit in ipairs(bits) do
+    if bit == 1 then seen[#seen + 1] = a.lids[i + k - 1] end
+  end
 end
 if #seen > 0 then return cjson.encode(seen) end
-for _, lid in ipairs(a.lids) do redis.call('SETBIT', applied, lid, 1) end
+for i = 1, #a.lids, CHUNK do
+  local args = {}
+  for j = i, math.min(i + CHUNK - 1, #a.lids) do
+    args[#args + 1] = 'SET'; args[#args + 1] = 'u1'; args[#args + 1] = a.lids[j]; args[#args + 1] = 1
+  end
+  redis.call('BITFIELD', applied, unpack(args))
+end
 
 local tot = p .. 'tot'
 for k, v in pairs(a.tot) do redis.call('HINCRBY', tot, k, v) end
@@ -66,13 +82,26 @@ local function apply_refund(oid, amount, seller, group, product, refund)
   redis.call('ZINCRBY', p .. 'lb:products', -x, product)
 end
 
-for _, o in ipairs(a.orders) do
-  local oid, amount = o[1], o[2]
-  redis.call('HSET', p .. 'ord', oid, cjson.encode({amount, o[3], o[4], o[5]}))
-  local waiting = redis.call('HGET', p .. 'refpend', oid)
-  if waiting then
-    redis.call('HDEL', p .. 'refpend', oid)
-    apply_refund(oid, amount, o[3], o[4], o[5], tonumber(waiting))
+local any_waiting = redis.call('HLEN', p .. 'refpend') > 0
+for i = 1, #a.orders, CHUNK do
+  local last = math.min(i + CHUNK - 1, #a.orders)
+  local fields, oids = {}, {}
+  for j = i, last do
+    local o = a.orders[j]
+    fields[#fields + 1] = o[1]
+    fields[#fields + 1] = o[6]  -- JSON [amount, seller, group, product], made by the planner
+    oids[#oids + 1] = o[1]
+  end
+  redis.call('HSET', p .. 'ord', unpack(fields))
+  if any_waiting then
+    local waiting = redis.call('HMGET', p .. 'refpend', unpack(oids))
+    for k = 1, #oids do
+      if waiting[k] then
+        local o = a.orders[i + k - 1]
+        redis.call('HDEL', p .. 'refpend', o[1])
+        apply_refund(o[1], o[2], o[3], o[4], o[5], tonumber(waiting[k]))
+      end
+    end
   end
 end
 
