@@ -217,3 +217,27 @@ async def test_template_override_checked_at_save(
         assert text == "🎉 破 ¥1,000 啦！GMV ¥1,500"
     else:
         assert "no_such_figure" not in text and "__class__" not in text
+
+
+async def test_silent_campaign_still_gets_scheduled_top_and_final_reports(harness: Harness) -> None:
+    now_ms = int(time.time() * 1000)
+    c = await harness.create_campaign(
+        starts_at=now_ms,
+        ends_at=now_ms + 60 * 60_000,  # one campaign hour
+        time_scale=1200,  # 20 campaign minutes per real second
+        milestones_fen=[],
+        report_every_minutes=30,
+    )
+    async with loops(harness):
+
+        async def final() -> bool:
+            return any(r["kind"] == "final" for r in await reports(harness, c))
+
+        await wait_for(final, 10.0)
+        await asyncio.sleep(0.5)  # ticks after the end add nothing
+    kinds = [r["kind"] for r in await reports(harness, c)]
+    assert kinds.count("scheduled") == 1  # 10:30; the 11:00 slot is the final's
+    assert kinds.count("top") == 1 and kinds.count("final") == 1
+    assert kinds[-1] in ("final", "top")
+    text = next(r["text"] for r in await reports(harness, c) if r["kind"] == "scheduled")
+    assert "¥0" in text or "0 单" in text  # true figures: nothing sold
