@@ -28,6 +28,7 @@ def _web(settings: Settings, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="info",
+        access_log=settings.warroom_access_log,
         ws_per_message_deflate=False,  # doubles CPU per frame for numbers that change anyway
         timeout_graceful_shutdown=5,
     )

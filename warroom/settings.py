@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     warroom_allow_private_webhooks: bool = False
     # Allow browsers from these origins on the WebSocket besides the page's own host.
     warroom_allowed_origins: str = ""
+    # One log line per HTTP request: off by default, since at thousands of ingest
+    # requests a second it costs CPU and buries the demo's live figures.
+    warroom_access_log: bool = False
 
     @property
     def sqlite_path(self) -> Path:

@@ -1,0 +1,313 @@
+"""`warroom demo`: the reference campaign, played at rehearsal speed against `serve`.
+
+The supervisor (cli.py) has started the embedded Redis, the web and the worker
+processes; here we wait for the web process, create the campaign, print where to
+watch, play the simulated sale through the public API and, until the screens take
+over, print the live figures and each battle report in the terminal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+import signal
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+
+from warroom.core.clock import CampaignClock, rfc3339, to_ms
+from warroom.core.money import format_wan
+from warroom.simulator import MIN, SALE_MINUTES, generate_sale, play, real_now_ms
+
+TZ = "Asia/Shanghai"
+# Terminal escapes hidden in a chat name must not reach the operator's terminal.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+class CampaignExists(Exception):
+    """The slug is taken (409)."""
+
+
+@dataclass(frozen=True)
+class DemoCampaign:
+    slug: str
+    ingest_token: str
+    viewer_token: str
+    starts_at_ms: int
+    time_scale: float
+    created_at_ms: int  # real time, as near as the client can tell
+
+    @property
+    def ends_at_ms(self) -> int:
+        return self.starts_at_ms + SALE_MINUTES * MIN
+
+    @property
+    def clock(self) -> CampaignClock:
+        return CampaignClock(self.starts_at_ms, self.created_at_ms, self.time_scale)
+
+
+def doors_open_today(tz: str = TZ) -> int:
+    """10:00 today in the campaign's zone. A rehearsal clock starts at `starts_at` the
+    moment the campaign is created, so doors open now and the screens read 10:00-17:00:
+    the day's story (10:30 report, 11:00 TOP, 13:00 slump) keeps its real labels."""
+    now = datetime.now(ZoneInfo(tz))
+    return to_ms(now.replace(hour=10, minute=0, second=0, microsecond=0))
+
+
+def _rule(name: str, metric: str, window: int, ratio: float, sustain: int, **action: Any) -> Any:
+    return {
+        "name": name, "metric": metric, "window_minutes": window, "below_peak_ratio": ratio,
+        "sustain_minutes": sustain, "cooldown_minutes": 60, "max_fires": 2, "action": action,
+    }  # fmt: skip
+
+
+def demo_settings(slug: str, time_scale: float, starts_at_ms: int) -> dict[str, Any]:
+    """The reference campaign (PRODUCT.md): 100万 base, 150万 stretch, ¥1.5万 stimulus
+    budget. Both rules are tuned on the simulated day to fire in the 13:00 slump and
+    never in the late-morning lull (tests/integration/test_simulator.py checks it)."""
+    return {
+        "slug": slug,
+        "name": "520真爱宠粉节·社群秒杀",
+        "starts_at": rfc3339(starts_at_ms, TZ),
+        "ends_at": rfc3339(starts_at_ms + SALE_MINUTES * MIN, TZ),
+        "timezone": TZ,
+        "target_base_fen": 100_000_000,
+        "target_stretch_fen": 150_000_000,
+        "milestones_fen": [10_000_000, 30_000_000, 50_000_000, 100_000_000, 150_000_000],
+        "report_every_minutes": 30,
+        "time_scale": int(time_scale) if float(time_scale).is_integer() else time_scale,
+        "stimulus_rules": [
+            _rule(
+                "午间红包雨",
+                "gmv_per_min",
+                10,
+                0.15,
+                5,
+                kind="red_packet_rain",
+                amount_fen=200_000,
+                text="🧧红包雨来了！",
+            ),
+            _rule(
+                "买二送一",
+                "orders_per_min",
+                15,
+                0.2,
+                8,
+                kind="buy_n_gift",
+                amount_fen=100_000,
+                text="🎁买二送一：任意两件加赠旅行装，限时30分钟！",
+            ),
+        ],  # fmt: skip
+        "stimulus_budget_fen": 1_500_000,
+    }
+
+
+async def create_demo_campaign(
+    client: httpx.AsyncClient,
+    admin_token: str,
+    slug: str,
+    time_scale: float = 60,
+    starts_at_ms: int | None = None,
+) -> DemoCampaign:
+    """POST the reference campaign. `starts_at` defaults to 10:00 today when the clock
+    runs faster than real time (see `doors_open_today`), else to now."""
+    if starts_at_ms is None:
+        starts_at_ms = doors_open_today() if time_scale > 1 else real_now_ms()
+    body = demo_settings(slug, time_scale, starts_at_ms)
+    before = real_now_ms()
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    res = await client.post("/api/v1/campaigns", json=body, headers=headers)
+    if res.status_code == 409:
+        raise CampaignExists(slug)
+    if res.status_code != 201:
+        raise RuntimeError(f"could not create campaign ({res.status_code}): {res.text[:300]}")
+    data = res.json()
+    # The server stamps its creation time inside the request: the midpoint is within
+    # half a round trip of it (a few campaign seconds at most at time_scale 60).
+    created = (before + real_now_ms()) // 2
+    tokens = data["ingest_token"], data["viewer_token"]
+    return DemoCampaign(data["slug"], *tokens, starts_at_ms, float(time_scale), created)
+
+
+# The `demo` command ----------------------------------------------------------------------
+
+
+def run_demo(sup: Any, args: Any) -> int:
+    """Called by cli.py once the supervisor runs; returns the exit code (0 on Ctrl-C)."""
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request drowns the figures
+    host = sup.host if sup.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+    base = f"http://[{host}]:{sup.port}" if ":" in host else f"http://{host}:{sup.port}"
+    try:
+        return asyncio.run(_main(sup, base, args.slug, float(args.time_scale)))
+    finally:
+        # The supervisor stops the children next; a second Ctrl-C must not cut that short
+        # and leave a redis-server behind (every wait in Supervisor.stop is bounded).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+async def _main(sup: Any, base: str, slug: str, time_scale: float) -> int:
+    stop, failed = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    watch_children = asyncio.create_task(_children(sup, stop, failed))
+    async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+        if await _healthy(client, stop):
+            campaign = await _create(client, sup.settings.warroom_admin_token, slug, time_scale)
+            pages = await _print_links(client, base, campaign)
+            tasks = [
+                asyncio.create_task(_play(client, campaign, stop, failed)),
+                asyncio.create_task(_report(client, campaign, stop, every_s=15 if pages else 3)),
+            ]
+            await stop.wait()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    watch_children.cancel()
+    print("\n正在停止…", flush=True)
+    return 1 if failed.is_set() else 0
+
+
+async def _play(
+    client: httpx.AsyncClient, c: DemoCampaign, stop: asyncio.Event, failed: asyncio.Event
+) -> None:
+    sale = generate_sale(c.starts_at_ms)
+    try:
+        stats = await play(client, c.slug, c.ingest_token, sale, c.clock, stop=stop)
+    except Exception as exc:  # a refused batch is a bug worth stopping for
+        print(f"模拟数据发送失败：{exc}", flush=True)
+        failed.set()
+        stop.set()
+        return
+    if not stop.is_set():
+        print(
+            f"✅ 模拟数据已全部送达：{stats.accepted:,} 条事件，重复 {stats.duplicates}", flush=True
+        )
+
+
+async def _children(sup: Any, stop: asyncio.Event, failed: asyncio.Event) -> None:
+    """A web or worker process that dies ends the demo with an error (unless we are
+    already stopping: Ctrl-C in a terminal reaches the children as well)."""
+    while not stop.is_set():
+        dead = [c for c in sup.children if c.poll() is not None]
+        if dead:
+            await asyncio.sleep(0.5)
+            if not stop.is_set():
+                print(f"子进程已退出（{dead[0].args[3:]}），演示停止", flush=True)
+                failed.set()
+                stop.set()
+            return
+        await asyncio.sleep(0.5)
+
+
+async def _healthy(client: httpx.AsyncClient, stop: asyncio.Event, limit_s: float = 60) -> bool:
+    deadline = loop_time() + limit_s
+    while not stop.is_set() and loop_time() < deadline:
+        try:
+            if (await client.get("/healthz", timeout=2)).status_code == 200:
+                return True
+        except httpx.TransportError:
+            pass
+        await asyncio.sleep(0.2)
+    if not stop.is_set():
+        raise RuntimeError(f"the web process did not answer /healthz within {limit_s:.0f} s")
+    return False
+
+
+def loop_time() -> float:
+    return asyncio.get_running_loop().time()
+
+
+async def _create(
+    client: httpx.AsyncClient, admin_token: str, slug: str, time_scale: float
+) -> DemoCampaign:
+    """The slug as asked; if a previous demo took it, a fresh suffix."""
+    candidate = slug
+    for _ in range(5):
+        try:
+            return await create_demo_campaign(client, admin_token, candidate, time_scale)
+        except CampaignExists:
+            candidate = f"{slug}-{secrets.token_hex(2)}"
+    raise RuntimeError(f"could not find a free slug near {slug!r}")
+
+
+async def _print_links(client: httpx.AsyncClient, base: str, c: DemoCampaign) -> bool:
+    """Print where to watch; answers whether the screens exist yet."""
+    q = f"?token={c.viewer_token}"
+    print(
+        f"\n🎬 演示活动「{c.slug}」已创建：模拟 10:00–17:00 的社群秒杀，"
+        f"{c.time_scale:g} 倍速（约 {SALE_MINUTES * 60 / c.time_scale / 60:.1f} 分钟）\n"
+        f"  大屏      {base}/c/{c.slug}{q}\n"
+        f"  主持人    {base}/c/{c.slug}/host{q}\n"
+        f"  快照 API  {base}/api/v1/campaigns/{c.slug}/snapshot{q}\n"
+        f"  写入令牌  {c.ingest_token}\n"
+        "按 Ctrl-C 停止。\n",
+        flush=True,
+    )
+    try:
+        return (await client.get(f"/c/{c.slug}{q}", timeout=5)).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def clean(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def figures_line(snap: dict[str, Any]) -> str:
+    """One terminal line of the headline figures."""
+    t, v = snap["totals"], snap["velocity"]
+    medals = "🥇🥈🥉"
+    top = "  ".join(
+        f"{medals[i]}{clean(row['name'])} {format_wan(row['net_gmv_fen'])}"
+        for i, row in enumerate(snap["leaderboards"]["sellers"][:3])
+    )
+    progress = snap["target"]["progress_base"] * 100
+    return (
+        f"[{snap['campaign']['now'][11:16]}] 成交 {format_wan(t['gmv_fen'])} "
+        f"(目标 {progress:.1f}%) | 订单 {t['orders']:,} | 买家 {t['buyers']:,} | "
+        f"速度 {format_wan(v['gmv_per_min_fen'])}/分 | {top}"
+    )
+
+
+async def _report(
+    client: httpx.AsyncClient, c: DemoCampaign, stop: asyncio.Event, every_s: float
+) -> None:
+    """Figures every few seconds while the sale runs; every new battle report and
+    stimulus in full; after the close, keep serving quietly until Ctrl-C."""
+    path = f"/api/v1/campaigns/{c.slug}/snapshot"
+    headers = {"Authorization": f"Bearer {c.viewer_token}"}
+    seen_reports: set[int] = set()
+    seen_fires: set[int] = set()
+    last_line, closed = 0.0, False
+    while not stop.is_set():
+        try:
+            res = await client.get(path, headers=headers)
+            res.raise_for_status()
+            snap = res.json()
+        except httpx.HTTPError as exc:
+            print(f"（读取快照失败：{exc}）", flush=True)
+            await asyncio.sleep(every_s)
+            continue
+        for r in snap["reports"]:
+            if r["id"] not in seen_reports:
+                seen_reports.add(r["id"])
+                print(f"\n📣 战报 [{r['kind']}]\n{clean(r['text'])}\n", flush=True)
+        for s in snap["stimuli"]:
+            if s["id"] not in seen_fires:
+                seen_fires.add(s["id"])
+                print(
+                    f"⚡ 刺激动作：{clean(s['text'])}（{format_wan(s['amount_fen'])}）", flush=True
+                )
+        if not closed and loop_time() - last_line >= every_s:
+            last_line = loop_time()
+            print(figures_line(snap), flush=True)
+        if not closed and c.clock.now_ms(real_now_ms()) >= c.ends_at_ms + 2 * MIN:
+            closed = True
+            print(figures_line(snap), "\n🏁 活动已结束；服务继续运行，按 Ctrl-C 退出。", flush=True)
+        await asyncio.sleep(1.0)
