@@ -7,10 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from warroom.adapters.hub import Hub
 from warroom.adapters.ledger import LedgerWriter
 from warroom.bootstrap import build_runtime
 from warroom.settings import Settings
-from warroom.web import api, api_reports, errors
+from warroom.web import api, api_reports, errors, pages, ws
 from warroom.web.errors import JSONBytes
 
 
@@ -24,9 +25,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await writer.start()
         app.state.runtime = rt
         app.state.writer = writer
+        hub = Hub(rt.redis, rt.hot, rt.campaigns)
+        await hub.start()
+        app.state.hub = hub
         try:
             yield
         finally:
+            await hub.stop()
             await writer.stop()
             await rt.close()
 
@@ -41,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(api.router)
     app.include_router(api_reports.router)
+    ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
+    pages.install(app)  # the big screen, the host view, /static
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

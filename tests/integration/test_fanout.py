@@ -1,0 +1,285 @@
+"""Fan-out across web processes through Redis, and slow viewers.
+
+- Two `warroom web` processes, viewers on both: every viewer sees every report and
+  stimulus exactly once (pub/sub is only a hint; frames are read from hot state).
+- A viewer that reads nothing: its queue, and what the server buffers for it, stay
+  under a fixed bound; after WARROOM_WS_STALL_CLOSE_S (60 s in production, 4 s here so
+  the test stays short) of a blocked send it is dropped; meanwhile another viewer's
+  latency is unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import socket
+import statistics
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.browser.live import WsClient, fresh_settings, iso, live_stack, order, ws_url
+from warroom.adapters.hub_viewer import Viewer, message
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_every_viewer_on_two_processes_sees_every_report_and_stimulus_once(
+    redis_url: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = fresh_settings(redis_url, database_url, tmp_path)
+    async with live_stack(settings, tmp_path, webs=2) as stack:
+        c = await stack.create_campaign(slug="fan")
+        urls = [ws_url(web, "fan", c["viewer_token"]) for web in stack.webs for _ in range(3)]
+        viewers = [WsClient(u) for u in urls]
+        for v in viewers:
+            await v.__aenter__()
+        try:
+            for v in viewers:
+                await v.wait_for(lambda f: f["type"] == "snapshot")
+            # Reports and fires interleaved with sales; ids 8 and 7 arrive out of order,
+            # as two announcers racing would push them.
+            report_ids = [1, 2, 3, 4, 5, 6, 8, 7]
+            total = 0
+            for n, rid in enumerate(report_ids):
+                total += 1000 + n
+                await stack.post("fan", c["ingest_token"], [order(f"f{n}", 1000 + n, f"s{n % 3}")])
+                await stack.push_report("fan", rid, f"战报 {rid} <b>{{{{7*7}}}}</b>")
+                if n % 3 == 2:
+                    await stack.push_stimulus("fan", n // 3 + 1, f"红包雨 {n // 3 + 1}")
+                await asyncio.sleep(0.05 if n % 2 else 0.3)
+            for v in viewers:
+                await v.wait_for(
+                    lambda f: f["type"] == "update" and f["totals"]["gmv_fen"] == total
+                )
+                await v.wait_for(lambda f: f["type"] == "stimulus" and f["stimulus"]["id"] == 2)
+                await v.wait_for(lambda f: f["type"] == "report" and f["report"]["id"] == 7)
+            await asyncio.sleep(1.0)  # anything duplicated would have arrived by now
+            for v in viewers:
+                reports = Counter(f["report"]["id"] for f in v.of_type("report"))
+                stimuli = Counter(f["stimulus"]["id"] for f in v.of_type("stimulus"))
+                assert reports == Counter(report_ids), reports
+                assert stimuli == Counter([1, 2]), stimuli
+                texts = {f["report"]["id"]: f["report"]["text"] for f in v.of_type("report")}
+                assert texts[8] == "战报 8 <b>{{7*7}}</b>"
+                seqs = [f["seq"] for f in v.frames]
+                assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+            for web in stack.webs:
+                stats = await asyncio.to_thread(web.stats)
+                assert stats["rooms"]["fan"]["viewers"] == 3
+        finally:
+            for v in viewers:
+                await v.__aexit__(None, None, None)
+
+
+# -- a viewer that reads nothing -------------------------------------------------------
+
+
+def stalled_socket(port: int, path: str) -> socket.socket:
+    """Complete the WebSocket handshake, then never read again (a tiny receive window
+    so the server's buffers fill at once)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += sock.recv(1)
+    assert head.startswith(b"HTTP/1.1 101"), head
+    return sock
+
+
+async def latencies(
+    stack: Any, viewer: WsClient, c: dict[str, str], seconds: float, start: int
+) -> tuple[list[float], int]:
+    """Post an order every 100 ms; for each, the time until the viewer's screen shows it."""
+    out: list[float] = []
+    gmv = start
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        i += 1
+        gmv += 100
+        target = gmv
+        t0 = time.perf_counter()
+        await stack.post("slow", c["ingest_token"], [order(f"l{start}-{i}", 100, f"s{i % 12}")])
+        frame = await viewer.wait_for(
+            lambda f, t=target: f["type"] in ("update", "snapshot") and f["totals"]["gmv_fen"] >= t
+        )
+        arrived = viewer.arrived[viewer.frames.index(frame)]
+        out.append(max(0.0, arrived - t0))
+        await asyncio.sleep(0.1)
+    return out, gmv
+
+
+async def test_a_viewer_reading_nothing_is_bounded_and_hurts_nobody(
+    redis_url: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = fresh_settings(redis_url, database_url, tmp_path)
+    env = {
+        "WARROOM_WS_STALL_CLOSE_S": "4",  # "a minute", shortened for the test
+        "WARROOM_WS_FRAMES_PER_S": "10",  # fill the stalled socket faster
+        "WARROOM_WS_QUEUE_FRAMES": "4",
+        "WARROOM_WS_SNDBUF_BYTES": "32768",  # 128 KiB in production; fills in ~1 s here
+    }
+    async with live_stack(settings, tmp_path, env=env) as stack:
+        now = datetime.now(UTC)
+        c = await stack.create_campaign(
+            slug="slow",
+            starts_at=iso(now - timedelta(hours=7)),
+            ends_at=iso(now + timedelta(hours=1)),
+        )
+        # Seven hours of minutes: a snapshot frame of ~45 KB, what a resync costs.
+        history = [
+            order(
+                f"h{m}",
+                100,
+                f"s{m % 12}",
+                seller_name="团长" * 40,
+                ts=iso(now - timedelta(minutes=m)),
+            )
+            for m in range(1, 420)
+        ]
+        await stack.post("slow", c["ingest_token"], history)
+        base_gmv = 100 * len(history)
+        await stack.settle("slow", c["viewer_token"], base_gmv)
+        async with WsClient(ws_url(stack.web, "slow", c["viewer_token"])) as healthy:
+            await healthy.wait_for(lambda f: f["type"] == "snapshot")
+            before, gmv = await latencies(stack, healthy, c, 2.0, base_gmv)
+            rss_before = (await asyncio.to_thread(stack.web.stats))["rss_kib"]
+
+            sock = await asyncio.to_thread(
+                stalled_socket, stack.web.port, f"/ws/campaigns/slow?token={c['viewer_token']}"
+            )
+            try:
+                peak: dict[str, int] = Counter()
+                during: list[float] = []
+                deadline = time.monotonic() + 9.0
+                evicted = False
+                while time.monotonic() < deadline and not evicted:
+                    part, gmv = await latencies(stack, healthy, c, 1.0, gmv)
+                    during += part
+                    stats = await asyncio.to_thread(stack.web.stats)
+                    room = stats["rooms"]["slow"]
+                    for k in ("pending_max", "buffered_max_bytes", "coalesced", "stalled"):
+                        peak[k] = max(peak[k], room[k])
+                    peak["rss_kib"] = max(peak["rss_kib"], stats["rss_kib"])
+                    evicted = stats["evicted"] >= 1
+                assert evicted, (peak, stats)
+                assert room["viewers"] == 1  # the healthy one
+            finally:
+                sock.close()
+            after, gmv = await latencies(stack, healthy, c, 1.0, gmv)
+
+        # The stalled viewer was coalesced (never a growing backlog), the server held at
+        # most its high-water mark plus one frame for it, and nothing leaked.
+        assert peak["coalesced"] >= 1 and peak["stalled"] == 1, peak
+        assert peak["pending_max"] <= 4, peak
+        assert peak["buffered_max_bytes"] <= 64 * 1024 + 128 * 1024, peak
+        assert peak["rss_kib"] - rss_before < 30 * 1024, (peak, rss_before)
+        # The healthy viewer's latency did not change while the other one hung.
+        p_before, p_during = statistics.median(before), statistics.median(during)
+        assert max(during) < 1.0, during
+        assert p_during < p_before + 0.15, (p_before, p_during)
+        assert max(after) < 1.0, after
+
+
+# -- the bounded queue, without a server ------------------------------------------------
+
+
+class _Room:
+    def __init__(self) -> None:
+        self.seq = 0
+        self.snapshots = 0
+
+    async def snapshot_message(self, lite: bool) -> tuple[int, dict[str, Any]]:
+        self.snapshots += 1
+        return self.seq, message({"type": "snapshot", "seq": self.seq})
+
+
+async def test_viewer_queue_keeps_only_the_latest_state() -> None:
+    sent: list[dict[str, Any]] = []
+    gate = asyncio.Event()
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append(msg)
+        await gate.wait()  # the peer stopped reading
+
+    aborted: list[bool] = []
+    room = _Room()
+    v = Viewer(send, lambda: aborted.append(True), max_frames=8)
+    task = asyncio.create_task(v.run(room))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert len(sent) == 1 and v.sending_since is not None  # the snapshot, now stuck
+    for i in range(1, 10_001):
+        room.seq = i
+        v.offer(i, message({"type": "update", "seq": i}))
+        assert len(v.pending) <= 8
+    assert v.coalesced > 0 and v.needs_snapshot
+    gate.set()  # the peer reads again: it gets one fresh snapshot, not 10,000 frames
+    await asyncio.sleep(0.01)
+    assert len(sent) == 2 and '"snapshot"' in sent[1]["text"] and room.snapshots == 2
+    v.evict()
+    await asyncio.wait_for(task, 1)
+    assert aborted == [True] and v.closed
+
+
+async def test_idle_viewer_is_written_at_once_and_order_is_kept() -> None:
+    sent: list[int] = []
+    writable = {"now": True}
+
+    async def send(msg: dict[str, Any]) -> None:
+        sent.append(orjson.loads(msg["text"])["seq"])
+
+    room = _Room()
+    v = Viewer(send, lambda: None, writable=lambda: writable["now"])
+    task = asyncio.create_task(v.run(room))  # type: ignore[arg-type]
+    await asyncio.sleep(0.01)
+    assert sent == [0]  # the snapshot, by the viewer's task
+    v.offer(1, message({"seq": 1}))
+    assert sent == [0, 1]  # written in the fan-out loop itself: no task switch
+    writable["now"] = False  # the socket is over its high-water mark: queue
+    v.offer(2, message({"seq": 2}))
+    v.offer(3, message({"seq": 3}))
+    assert sent == [0, 1] and len(v.pending) == 2
+    writable["now"] = True
+    v.offer(4, message({"seq": 4}))  # queued behind 2 and 3, never ahead of them
+    await asyncio.sleep(0.01)
+    assert sent == [0, 1, 2, 3, 4]
+    v.offer(0, message({"seq": 0}))  # already inside the snapshot: dropped
+    assert sent == [0, 1, 2, 3, 4]
+    v.evict()
+    await asyncio.wait_for(task, 1)
+
+
+async def test_a_send_that_would_wait_is_abandoned_for_a_resync() -> None:
+    gate = asyncio.Event()
+    sent: list[str] = []
+
+    async def send(msg: dict[str, Any]) -> None:
+        await gate.wait()  # claims writable, then waits anyway
+        sent.append(msg["text"])
+
+    room = _Room()
+    v = Viewer(send, lambda: None, writable=lambda: True)
+    v.needs_snapshot = False
+    v.offer(1, message({"seq": 1}))
+    assert v.needs_snapshot and sent == []  # nothing half-written; a snapshot follows
+    task = asyncio.create_task(v.run(room))  # type: ignore[arg-type]
+    gate.set()
+    await asyncio.sleep(0.01)
+    assert sent and '"snapshot"' in sent[0]
+    v.evict()
+    await asyncio.wait_for(task, 1)

@@ -1,0 +1,157 @@
+"""The screens: `/c/{slug}` (big screen) and `/c/{slug}/host` (host phone view).
+
+Server-rendered Jinja2 (autoescape on) from the same snapshot the WebSocket serves;
+after the first render a small script per screen applies the JSON frames, filling the
+row markup the templates define (`<template>` elements) with `textContent` only. The
+host's own-rank card is an htmx fragment: the `seller_card` block of host.html,
+rendered alone on request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.snapshots import load_snapshot
+from warroom.adapters.store import CampaignRecord
+from warroom.web import deps
+from warroom.web.errors import ApiError
+from warroom.web.screen_view import add_filters, seller_card
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_DIR = ROOT / "templates"
+STATIC_DIR = ROOT / "static"
+
+router = APIRouter(include_in_schema=False)
+
+# Pages carry the viewer token in their URL: never cache them, never leak a referrer;
+# scripts only from here, so even a name that slipped into markup could not run.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; form-action 'self'"
+    ),
+}
+
+
+def make_env() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATE_DIR),
+        autoescape=select_autoescape(["html"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    add_filters(env, STATIC_DIR)
+    return env
+
+
+def install(app: FastAPI) -> None:
+    app.state.pages_env = make_env()
+    app.include_router(router)
+    app.mount(
+        "/static",
+        GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024),
+        name="static",
+    )
+
+
+def _html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    env: Environment = request.app.state.pages_env
+    body = env.get_template(name).render(context)
+    return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+def _block(request: Request, name: str, block: str, context: dict[str, Any]) -> HTMLResponse:
+    """One named block alone: the same markup the full page renders first."""
+    env: Environment = request.app.state.pages_env
+    tmpl = env.get_template(name)
+    body = "".join(tmpl.blocks[block](tmpl.new_context(context)))
+    return HTMLResponse(body, headers=PAGE_HEADERS)
+
+
+async def _admit(request: Request, slug: str) -> CampaignRecord:
+    record = await deps.campaign(request, slug)
+    deps.require_viewer(request, record)
+    return record
+
+
+def _error(request: Request, exc: ApiError) -> HTMLResponse:
+    titles = {401: "需要有效的查看令牌", 404: "没有这个活动"}
+    context = {
+        "status": exc.status,
+        "title": titles.get(exc.status, "出错了"),
+        "detail": exc.message,
+    }
+    return _html(request, "error.html", context, exc.status)
+
+
+def _base_context(request: Request, record: CampaignRecord, snap: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "slug": record.settings.slug,
+        "token": request.query_params.get("token", ""),
+        "snap": snap,
+        "c": snap["campaign"],
+        "t": snap["totals"],
+        "target": snap["target"],
+        "boards": snap["leaderboards"],
+        "reports": list(reversed(snap["reports"])),
+        "stimuli": snap["stimuli"],
+    }
+
+
+@router.get("/c/{slug}", response_class=HTMLResponse)
+async def big_screen(request: Request, slug: str) -> HTMLResponse:
+    try:
+        record = await _admit(request, slug)
+    except ApiError as exc:
+        return _error(request, exc)
+    snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+    context = _base_context(request, record, snap)
+    context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
+    return _html(request, "screen.html", context)
+
+
+@router.get("/c/{slug}/host", response_class=HTMLResponse)
+async def host_view(request: Request, slug: str) -> HTMLResponse:
+    try:
+        record = await _admit(request, slug)
+    except ApiError as exc:
+        return _error(request, exc)
+    rt = deps.runtime(request)
+    snap = await load_snapshot(rt.hot, record, real_now_ms())
+    context = _base_context(request, record, snap)
+    chosen = request.query_params.get("seller") or None
+    context["card"] = await seller_card(rt.hot, record, chosen, real_now_ms())
+    return _html(request, "host.html", context)
+
+
+@router.get("/c/{slug}/host/seller", response_class=HTMLResponse)
+async def host_seller(request: Request, slug: str) -> HTMLResponse:
+    """htmx: the `seller_card` block for the seller the host picked (`part=picker`: the
+    picker block, with the sellers who have sold since the page was loaded)."""
+    try:
+        record = await _admit(request, slug)
+    except ApiError as exc:
+        return _error(request, exc)
+    rt = deps.runtime(request)
+    chosen = request.query_params.get("seller") or None
+    card = await seller_card(rt.hot, record, chosen, real_now_ms())
+    context = {
+        "slug": record.settings.slug,
+        "token": request.query_params.get("token", ""),
+        "card": card,
+    }
+    block = "picker" if request.query_params.get("part") == "picker" else "seller_card"
+    return _block(request, "host.html", block, context)

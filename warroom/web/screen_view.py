@@ -1,0 +1,140 @@
+"""What the screen templates print: formatting filters (mirrored by static/live.js, so
+the first render and the live updates read the same) and the host's own-rank card."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment
+
+from warroom.adapters.campaigns import clock_of
+from warroom.adapters.hotstate import HotState
+from warroom.adapters.store import CampaignRecord
+from warroom.core.money import format_wan, format_yuan
+from warroom.core.report_context import ACTION_EMOJI, ACTION_TITLES
+from warroom.core.snapshot import leaderboard, recent_from
+
+REPORT_KINDS = {
+    "milestone": "里程碑",
+    "target_base": "基础目标达成",
+    "target_stretch": "冲刺目标达成",
+    "scheduled": "定时战报",
+    "top": "TOP 榜单",
+    "stimulus": "福利播报",
+    "final": "收官战报",
+}
+MAX_PICKER = 1000  # sellers offered in the host's picker
+# Masked screens hide absolute money, also inside report texts: ¥158.36万, +¥27万, ¥1,234.5
+_MONEY = re.compile(r"[¥￥][ \t]?[\d,]+(?:\.\d+)?[ \t]*万?")  # never eats a line break
+MASKED_MONEY = "¥•••"
+
+
+def mask_money(text: str) -> str:
+    return _MONEY.sub(MASKED_MONEY, text)
+
+
+def pct(fraction: float | None, digits: int = 1) -> str:
+    if fraction is None:
+        return "—"
+    return f"{fraction * 100:.{digits}f}%"
+
+
+def share(fen: int, base_fen: int, total_fen: int) -> str:
+    """Masked mode: a share of the base target (of the total when there is none)."""
+    den = base_fen or total_fen
+    return pct(fen / den if den else 0.0)
+
+
+def move(row: dict[str, Any]) -> dict[str, str]:
+    prev, rank = row.get("prev_rank"), row["rank"]
+    if prev is None:
+        return {"cls": "new", "text": "新"}
+    if prev > rank:
+        return {"cls": "up", "text": f"▲{prev - rank}"}
+    if prev < rank:
+        return {"cls": "down", "text": f"▼{rank - prev}"}
+    return {"cls": "same", "text": "–"}
+
+
+def gap_wan(fen: int) -> str:
+    """A gap between two ranks: whole yuan (cents are noise from 5 m away)."""
+    fen = int(fen or 0)
+    return format_wan(fen - fen % 100)
+
+
+def is_current(stimulus: dict[str, Any] | None, now: str, minutes: int = 30) -> bool:
+    """A fire is the host's 'current' announcement for half an hour of campaign time."""
+    if not stimulus:
+        return False
+    age = datetime.fromisoformat(now) - datetime.fromisoformat(stimulus["at"])
+    return 0 <= age.total_seconds() <= minutes * 60
+
+
+def hm(text: str | None) -> str:
+    return datetime.fromisoformat(text).strftime("%H:%M") if text else "—"
+
+
+def add_filters(env: Environment, static_dir: Path) -> None:
+    def asset(path: str) -> str:
+        try:
+            version = int((static_dir / path).stat().st_mtime)
+        except OSError:
+            version = 0
+        return f"/static/{path}?v={version}"
+
+    env.filters.update(
+        wan=lambda fen: format_wan(int(fen or 0)),
+        yuan=lambda fen: format_yuan(int(fen or 0)),
+        gap=gap_wan,
+        pct=pct,
+        num=lambda n: f"{int(n or 0):,}",
+        hm=hm,
+        move=move,
+        mask_money=mask_money,
+        kind_label=lambda kind: REPORT_KINDS.get(kind, kind),
+        action_title=lambda kind: ACTION_TITLES.get(kind, kind),
+        action_emoji=lambda kind: ACTION_EMOJI.get(kind, "📢"),
+    )
+    env.globals.update(asset=asset, share=share, is_current=is_current)
+
+
+async def seller_card(
+    hot: HotState, record: CampaignRecord, seller_id: str | None, real_now_ms: int
+) -> dict[str, Any]:
+    """Every seller for the picker, and the chosen one's rank, move and gaps."""
+    s = record.settings
+    now = clock_of(record).now_ms(real_now_ms)
+    raw = await hot.read(s.slug, recent_from(now))
+    scores = raw.boards.get("sellers", {})
+    rows = leaderboard(
+        scores,
+        raw.board_orders.get("sellers", {}),
+        raw.board_names.get("sellers", {}),
+        raw.board_minutes.get("sellers", {}),
+        len(scores),
+    )
+    card: dict[str, Any] = {
+        "options": [{"id": r["id"], "name": r["name"], "rank": r["rank"]} for r in rows][
+            :MAX_PICKER
+        ],
+        "chosen": seller_id,
+        "seller": None,
+        "count": len(rows),
+    }
+    found = next((r for r in rows if r["id"] == seller_id), None)
+    if found is None:
+        return card
+    i = found["rank"] - 1
+    above = rows[i - 1] if i > 0 else None
+    below = rows[i + 1] if i + 1 < len(rows) else None
+    card.update(
+        seller=found,
+        above=above,
+        gap_up_fen=above["net_gmv_fen"] - found["net_gmv_fen"] if above else None,
+        lead_fen=found["net_gmv_fen"] - below["net_gmv_fen"] if below else None,
+        below=below,
+    )
+    return card

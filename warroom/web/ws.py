@@ -1,0 +1,191 @@
+"""`WS /ws/campaigns/{slug}?token=`: the live feed of the screens (contract v1).
+
+A `snapshot` frame first, then `update`, `report` and `stimulus` frames, each JSON with
+`type` and a rising `seq` (see docs/screens.md). The hub renders and encodes each
+frame once per campaign update; this module only admits a socket (viewer token,
+`Origin`), hands it to the hub, and runs the receive loop that notices a dead peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import resource
+import socket
+import sys
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import APIRouter, FastAPI, Request, WebSocket
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from warroom.adapters.campaigns import token_matches
+from warroom.adapters.hub import Hub
+from warroom.adapters.hub_viewer import Viewer
+from warroom.web import deps
+from warroom.web.errors import JSONBytes
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+RAW_SEND = "warroom.raw_send"
+MAX_CLIENT_MESSAGE = 1024
+
+
+class RawSendMiddleware:
+    """Remember the server's own `send` for WebSocket scopes.
+
+    The hot path sends each shared frame straight to the server (no per-frame wrapper
+    layers), and a viewer stuck behind a full socket buffer can be dropped by aborting
+    its transport: a graceful close would wait forever for a peer that reads nothing.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            scope[RAW_SEND] = send
+        await self.app(scope, receive, send)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+    app.add_middleware(RawSendMiddleware)
+
+
+def origin_allowed(origin: str | None, host: str | None, allowed: str) -> bool:
+    """Browsers always send Origin on a WebSocket; other clients need not. A page may
+    connect from its own host, or from an origin listed in WARROOM_ALLOWED_ORIGINS."""
+    if not origin:
+        return True
+    if origin == "null":
+        return False
+    netloc = urlsplit(origin).netloc.lower()
+    if host and netloc == host.lower():
+        return True
+    listed = {o.strip().rstrip("/").lower() for o in allowed.split(",") if o.strip()}
+    return "*" in listed or origin.rstrip("/").lower() in listed
+
+
+def _is_admin(token: str | None, expected: str | None) -> bool:
+    return bool(token and expected and hmac.compare_digest(token.encode(), expected.encode()))
+
+
+async def _deny(websocket: WebSocket, status: int, error: str) -> None:
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        await websocket.send_denial_response(JSONBytes({"error": error}, status_code=status))
+    else:
+        await websocket.close(code=1008, reason=error[:100])
+
+
+def _transport(websocket: WebSocket) -> Any:
+    """The server's transport behind a socket (uvicorn's protocol object owns `send`)."""
+    protocol = getattr(websocket.scope.get(RAW_SEND), "__self__", None)
+    return getattr(protocol, "transport", None)
+
+
+def _writable(websocket: WebSocket) -> Any:
+    """uvicorn's default (sans-I/O websockets) protocol: can a send complete at once?"""
+    protocol = getattr(websocket.scope.get(RAW_SEND), "__self__", None)
+    event = getattr(protocol, "writable", None)
+    if not isinstance(event, asyncio.Event) or not hasattr(protocol, "disconnected"):
+        return None
+    return lambda: event.is_set() and not protocol.disconnected
+
+
+def _cap_send_buffer(transport: Any, size: int) -> None:
+    sock = transport.get_extra_info("socket") if transport is not None and size else None
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+
+
+def _aborter(transport: Any) -> Any:
+    def abort() -> None:
+        if transport is not None and hasattr(transport, "abort"):
+            transport.abort()
+
+    return abort
+
+
+@router.websocket("/ws/campaigns/{slug}")
+async def campaign_socket(websocket: WebSocket, slug: str) -> None:
+    rt = websocket.app.state.runtime
+    hub: Hub = websocket.app.state.hub
+    headers = websocket.headers
+    if not origin_allowed(
+        headers.get("origin"), headers.get("host"), rt.settings.warroom_allowed_origins
+    ):
+        await _deny(websocket, 403, "origin not allowed")
+        return
+    record = await rt.campaigns.get(slug)
+    if record is None:
+        await _deny(websocket, 404, f"unknown campaign {slug!r}")
+        return
+    token = websocket.query_params.get("token")
+    if not (
+        token_matches(token, record.viewer_token_hash)
+        or _is_admin(token, rt.settings.warroom_admin_token)
+    ):
+        await _deny(websocket, 401, "missing or wrong viewer token")
+        return
+    await websocket.accept()
+    send = websocket.scope.get(RAW_SEND) or websocket.send
+    transport = _transport(websocket)
+    _cap_send_buffer(transport, hub.settings.sndbuf_bytes)
+    viewer = Viewer(
+        send,
+        _aborter(transport),
+        lite=websocket.query_params.get("lite") == "1",
+        max_frames=hub.settings.queue_frames,
+        buffered=getattr(transport, "get_write_buffer_size", None),
+        writable=_writable(websocket),
+    )
+    hub.join(slug, viewer)
+    try:
+        await _receive_loop(websocket, viewer)
+    finally:
+        hub.leave(slug, viewer)
+
+
+async def _receive_loop(websocket: WebSocket, viewer: Viewer) -> None:
+    """Runs until the peer goes away (close frame, reset, keepalive ping timeout, or
+    eviction). A client may ask for a fresh snapshot: {"type": "resync"}."""
+    while True:
+        msg = await websocket.receive()
+        if msg["type"] == "websocket.disconnect":
+            return
+        text = msg.get("text")
+        if not text or len(text) > MAX_CLIENT_MESSAGE:
+            continue
+        try:
+            data = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(data, dict) and data.get("type") == "resync":
+            viewer.resync()
+
+
+def _rss_kib() -> int:
+    """Current resident set size (Linux /proc), else the peak from getrusage."""
+    try:
+        with open("/proc/self/statm") as f:
+            pages = int(f.read().split()[1])
+        return pages * resource.getpagesize() // 1024
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak // 1024 if sys.platform == "darwin" else peak
+
+
+@router.get("/ws/stats", include_in_schema=False)
+async def hub_stats(request: Request) -> JSONBytes:
+    """Operators and tests: rooms, viewers, queue depths, evictions, memory (admin)."""
+    deps.require_admin(request)
+    hub: Hub = request.app.state.hub
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
+    return JSONBytes(
+        {**hub.stats(), "rss_kib": _rss_kib(), "cpu_s": round(cpu.ru_utime + cpu.ru_stime, 4)}
+    )
