@@ -21,11 +21,13 @@
     return sign + "¥" + groupThousands(yuan) + (cents ? "." + String(cents).padStart(2, "0") : "");
   };
 
-  WR.fmtWan = function (fen, decimals) {
+  /* keepZeros: "¥135.10万", not "¥135.1万", so a rolling counter keeps its shape and
+     does not rebuild (and roll in from 0) whenever the last digit is 0. */
+  WR.fmtWan = function (fen, decimals, keepZeros) {
     fen = fen || 0;
     if (Math.abs(fen) < FEN_PER_WAN) return WR.fmtYuan(fen);
     var text = (fen / FEN_PER_WAN).toFixed(decimals === undefined ? 2 : decimals);
-    text = text.replace(/0+$/, "").replace(/\.$/, "");
+    if (!keepZeros) text = text.replace(/0+$/, "").replace(/\.$/, "");
     return "¥" + text + "万";
   };
 

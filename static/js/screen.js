@@ -105,7 +105,7 @@
   function renderHeadline() {
     var t = state.totals;
     if (masked) setHeadline(WR.fmtPct(state.target.progress_base), t.gmv_fen);
-    else setHeadline(WR.fmtWan(t.gmv_fen), t.gmv_fen);
+    else setHeadline(WR.fmtWan(t.gmv_fen, 2, true), t.gmv_fen);
     var sub = document.getElementById("gmv-sub");
     sub.textContent = masked
       ? "订单 " + WR.fmtNum(t.orders) + " · 下单 " + WR.fmtNum(t.buyers) + " 人"
