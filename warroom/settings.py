@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     warroom_allow_private_webhooks: bool = False
     # Allow browsers from these origins on the WebSocket besides the page's own host.
     warroom_allowed_origins: str = ""
+    # Screens turn amber and say "no new data" after this long without any event
+    # during the sale: an ingest outage must not look like a slump.
+    warroom_screen_quiet_s: float = 60.0
     # One log line per HTTP request: off by default, since at thousands of ingest
     # requests a second it costs CPU and buries the demo's live figures.
     warroom_access_log: bool = False

@@ -87,6 +87,9 @@
   var STALE_AFTER_MS = 12000; // the server sends an update at least every 5 s
   var DEAD_AFTER_MS = 20000; // silent this long while "open": a half-open TCP, reconnect
   var LAG_AMBER_MS = 5000; // events waiting this long for the workers: amber
+  // No event at all (not even chat) for this long during the sale: most likely the
+  // feed is broken, not the sale; say so, so nobody fires a stimulus at an outage.
+  var QUIET_AMBER_MS = parseInt(document.documentElement.dataset.quietMs, 10) || 60000;
 
   WR.connect = function (opts) {
     var params = new URLSearchParams(location.search);
@@ -101,6 +104,7 @@
     var lastFrameAt = 0;
     var lagMs = null;
     var behindMs = 0;
+    var idleMs = null;
     var connects = 0;
     var fresh = document.getElementById("fresh");
     var dot = document.getElementById("dot");
@@ -119,7 +123,11 @@
         var frame;
         try { frame = JSON.parse(ev.data); } catch (e) { return; }
         lastFrameAt = Date.now();
-        if (frame.fresh) { lagMs = frame.fresh.lag_ms; behindMs = frame.fresh.behind_ms || 0; }
+        if (frame.fresh) {
+          lagMs = frame.fresh.lag_ms;
+          behindMs = frame.fresh.behind_ms || 0;
+          idleMs = frame.fresh.ingest_idle_ms;
+        }
         if (frame.type === "snapshot") {
           waitingSnapshot = false;
           backoff = 500;
@@ -153,9 +161,10 @@
       var now = Date.now();
       var state;
       var silentFor = now - lastFrameAt;
+      var quietFor = idleMs === null || idleMs === undefined ? 0 : idleMs + silentFor;
       if (!ws || ws.readyState !== 1 || waitingSnapshot) {
         state = "down";
-      } else if (silentFor > STALE_AFTER_MS || behindMs > LAG_AMBER_MS) {
+      } else if (silentFor > STALE_AFTER_MS || behindMs > LAG_AMBER_MS || quietFor > QUIET_AMBER_MS) {
         state = "stale";
       } else {
         state = "live";
@@ -169,6 +178,7 @@
         var text;
         if (state === "down") text = connects > 1 ? "重新连接中…" : "连接中…";
         else if (silentFor > STALE_AFTER_MS) text = "数据延迟 >" + Math.round(silentFor / 1000) + " s";
+        else if (quietFor > QUIET_AMBER_MS) text = "无新数据 " + Math.round(quietFor / 1000) + " s";
         else if (lagMs === null || lagMs === undefined) text = "数据延迟 — s";
         else text = "数据延迟 " + (lagMs / 1000).toFixed(1) + " s";
         if (fresh.textContent !== text) fresh.textContent = text;

@@ -226,6 +226,31 @@ async def test_dot_turns_amber_when_the_data_goes_stale(stack: Stack, browser: A
         await context.close()
 
 
+async def test_screen_says_when_no_event_at_all_arrives(stack: Stack, browser: Any) -> None:
+    """An ingest outage must not pass for a slump: after the quiet period (60 s by
+    default; 2 s here through the page's `quiet` option) the dot turns amber and the
+    screen says no new data arrives; the next event clears it."""
+    c = await stack.create_campaign(slug="quiet")
+    url = screen_url(stack, "quiet", c["viewer_token"], "&quiet=2")
+    context, w = await open_page(browser, url, **SCREEN)
+    try:
+        page = w.page
+        assert await page.get_attribute("html", "data-quiet-ms") == "2000"
+        await stack.post("quiet", c["ingest_token"], [order("q1", 100, "s1")])
+        await wait_js(page, "document.getElementById('gmv').dataset.fen === '100'")
+        assert await page.get_attribute("html", "data-conn") == "live"
+        await page.wait_for_selector("html[data-conn=stale]", state="attached", timeout=10_000)
+        assert "无新数据" in await page.inner_text("#fresh")
+        assert await page.get_attribute("#dot", "class") == "dot stale"
+        await stack.post("quiet", c["ingest_token"], [order("q2", 100, "s1")])
+        await wait_js(page, "document.getElementById('gmv').dataset.fen === '200'")
+        assert await page.get_attribute("html", "data-conn") == "live"
+        assert "无新数据" not in await page.inner_text("#fresh")
+        w.assert_clean()
+    finally:
+        await context.close()
+
+
 async def test_screen_reconnects_and_resyncs_after_a_restart(stack: Stack, browser: Any) -> None:
     c = await stack.create_campaign(slug="restart")
     await stack.post("restart", c["ingest_token"], [order("r1", 100_000, "s1")])

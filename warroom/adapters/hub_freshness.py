@@ -13,6 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from warroom.adapters import keys
+from warroom.core.clock import parse_instant
 
 
 def _id_ms(entry_id: bytes | str) -> int:
@@ -68,3 +69,20 @@ async def pipeline_lag_ms(
 
 def _id_bytes(entry_id: bytes | str) -> bytes:
     return entry_id if isinstance(entry_id, bytes) else entry_id.encode()
+
+
+async def last_ingest_ms(redis: Redis, slug: str) -> int | None:
+    """When the newest batch of events was recorded (Redis time), or None if never.
+    Screens compare it with the clock to tell an ingest outage from a slump."""
+    newest = await redis.xrevrange(keys.stream(slug), count=1)
+    return _id_ms(newest[0][0]) if newest else None
+
+
+def ingest_idle_ms(snapshot: dict[str, Any], real_now: int, ingest_ms: int | None) -> int | None:
+    """How long no event at all has arrived while the campaign runs (None outside the
+    sale, or before its first event)."""
+    c = snapshot["campaign"]
+    running = parse_instant(c["starts_at"]) <= parse_instant(c["now"]) < parse_instant(c["ends_at"])
+    if not running or ingest_ms is None:
+        return None
+    return max(0, real_now - ingest_ms)

@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api.router)
     app.include_router(api_reports.router)
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
-    pages.install(app)  # the big screen, the host view, /static
+    pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

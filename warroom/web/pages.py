@@ -57,8 +57,9 @@ def make_env() -> Environment:
     return env
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, quiet_s: float = 60.0) -> None:
     app.state.pages_env = make_env()
+    app.state.pages_env.globals["quiet_ms"] = int(quiet_s * 1000)
     app.include_router(router)
     app.mount(
         "/static",
@@ -97,8 +98,21 @@ def _error(request: Request, exc: ApiError) -> HTMLResponse:
     return _html(request, "error.html", context, exc.status)
 
 
+def _quiet_ms(request: Request) -> int | None:
+    """`&quiet=SECONDS` overrides WARROOM_SCREEN_QUIET_S for one screen (a small
+    community's feed may pause longer than a big sale's)."""
+    try:
+        seconds = float(request.query_params.get("quiet", ""))
+    except ValueError:
+        return None
+    return int(min(max(seconds, 1.0), 3600.0) * 1000) if seconds == seconds else None
+
+
 def _base_context(request: Request, record: CampaignRecord, snap: dict[str, Any]) -> dict[str, Any]:
-    return {
+    ctx: dict[str, Any] = {}
+    if (quiet := _quiet_ms(request)) is not None:
+        ctx["quiet_ms"] = quiet
+    return ctx | {
         "slug": record.settings.slug,
         "token": request.query_params.get("token", ""),
         "snap": snap,
