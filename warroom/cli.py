@@ -30,6 +30,9 @@ def _web(settings: Settings, host: str, port: int) -> None:
         log_level="info",
         access_log=settings.warroom_access_log,
         ws_per_message_deflate=False,  # doubles CPU per frame for numbers that change anyway
+        # Pings find dead phones and half-open TCP; the hub then drops the viewer.
+        ws_ping_interval=20.0,
+        ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
     )
 
