@@ -36,9 +36,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db')}/t.db"
 
 
-@pytest.fixture
-def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
-    """A clean Redis database and a clean schema for every test."""
+def clean_settings(redis_url: str, database_url: str, tmp: Path, **overrides: Any) -> Settings:
+    """Empty the Redis database and recreate the schema, then the settings to use them."""
     r = redis.Redis.from_url(redis_url)
     r.flushdb()
     r.close()
@@ -50,9 +49,15 @@ def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
         redis_url=redis_url,
         database_url=database_url,
         warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp_path / "data",
-        warroom_reclaim_idle_s=0.2,
+        warroom_data_dir=tmp / "data",
+        **overrides,
     )
+
+
+@pytest.fixture
+def settings(redis_url: str, database_url: str, tmp_path: Path) -> Settings:
+    """A clean Redis database and a clean schema for every test."""
+    return clean_settings(redis_url, database_url, tmp_path, warroom_reclaim_idle_s=0.2)
 
 
 class Harness:

@@ -19,7 +19,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, clean_settings
 from warroom.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -283,24 +283,7 @@ async def live_stack(
 def fresh_settings(redis_url: str, database_url: str, tmp: Path, **overrides: Any) -> Settings:
     """Like the `settings` fixture, for module-scoped stacks: a clean Redis database and
     a clean schema, once per module."""
-    import redis
-
-    from warroom.adapters.store import Store, make_engine
-
-    r = redis.Redis.from_url(redis_url)
-    r.flushdb()
-    r.close()
-    store = Store(make_engine(database_url))
-    store.drop_schema()
-    store.create_schema()
-    store.engine.dispose()
-    return Settings(
-        redis_url=redis_url,
-        database_url=database_url,
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-        **overrides,
-    )
+    return clean_settings(redis_url, database_url, tmp, **overrides)
 
 
 class WsClient:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.conftest import Harness
+from tests.e2e.test_smoke import order as smoke_order
 
 HOSTILE = {
     "s1": "<script>alert(1)</script>",
@@ -16,19 +17,7 @@ HOSTILE = {
 
 
 def order(i: int, amount: int, seller: str, name: str | None = None) -> dict:
-    ev = {
-        "type": "order",
-        "order_id": f"o{i}",
-        "amount_fen": amount,
-        "seller_id": seller,
-        "group_id": "g1",
-        "buyer_id": f"b{i}",
-        "product_id": "p1",
-        "ts": "2026-11-11T10:05:00+08:00",
-    }
-    if name is not None:
-        ev["seller_name"] = name
-    return ev
+    return smoke_order(i, amount, seller, **({"seller_name": name} if name is not None else {}))
 
 
 async def sale(h: Harness) -> dict[str, str]:
