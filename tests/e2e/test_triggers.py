@@ -123,6 +123,14 @@ async def test_silence_fires_one_red_packet_rain_then_cooldown_then_uplift(
             200_000,
         )
         assert fire["uplift"] is None
+
+        # The fire is claimed first, its report and the screens' feed follow at once.
+        async def announced() -> bool:
+            snap = await harness.snapshot("sale", c["viewer_token"])
+            kinds = [r["kind"] for r in await reports(harness, c)]
+            return "stimulus" in kinds and bool(snap["stimuli"])
+
+        await wait_for(announced, 3.0)
         texts = [r for r in await reports(harness, c) if r["kind"] == "stimulus"]
         assert len(texts) == 1 and "红包雨" in texts[0]["text"]
         snap = await harness.snapshot("sale", c["viewer_token"])
@@ -162,6 +170,29 @@ async def test_three_trigger_workers_post_each_milestone_once(harness: Harness) 
     assert [k[0] for k in kinds].count("target_base") == 1
     feed = await rt.hot.read_feed("sale", "reports")
     assert len(feed) == len(kinds)  # pushed to screens once each
+
+
+async def test_a_fire_whose_report_was_never_posted_is_announced_once(harness: Harness) -> None:
+    """A process died between claiming a fire and posting its report: the next tick
+    posts it, to the reports and the screens' feeds, exactly once."""
+    c = await harness.create_campaign(**live(), stimulus_rules=[RULE])
+    rt = harness.runtime
+    record = await rt.campaigns.get("sale")
+    assert record is not None
+    claim = rt.reports.claim_fire(
+        campaign_id=record.id, key="fire:红包雨:1", rule="红包雨", kind="red_packet_rain",
+        metric="gmv_per_min", window_minutes=2, at_ms=int(time.time() * 1000),
+        amount_fen=200_000, text="整点红包雨", manual=False,
+    )  # fmt: skip
+    assert claim.won and await reports(harness, c) == []
+    workers = [Triggers(rt.store, rt.hot, rt.reports, rt.announcer) for _ in range(3)]
+    for _ in range(2):
+        await asyncio.gather(*(w.tick() for w in workers))
+    posted = [r for r in await reports(harness, c) if r["kind"] == "stimulus"]
+    assert len(posted) == 1 and "整点红包雨" in posted[0]["text"]
+    feed = await rt.hot.read_feed("sale", "reports")
+    assert [r["id"] for r in feed if r["kind"] == "stimulus"] == [posted[0]["id"]]
+    assert [f["id"] for f in await rt.hot.read_feed("sale", "stimuli")] == [claim.id]
 
 
 async def test_manual_fire_budget_and_auth(harness: Harness) -> None:

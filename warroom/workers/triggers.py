@@ -14,7 +14,8 @@ from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore
 from warroom.adapters.snapshots import load_state
 from warroom.adapters.store import CampaignRecord, Store
-from warroom.core.reports import due_reports
+from warroom.core.campaign import StimulusAction
+from warroom.core.reports import due_reports, stimulus_report, stimulus_report_key
 from warroom.core.rules import RuleState, evaluate_rules, fire_key, uplift, uplift_windows
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Triggers:
             await self.announcer.post_report(record, state.snapshot, due)
             claimed.add(due.key)
         await self._rules(record, state.snapshot, state.raw.minutes, now)
+        await self._announce_fires(record, state.snapshot, claimed)
         if "final" in claimed and await self._all_uplifts_known(record, state.raw.minutes, now):
             self._finished.add(record.id)
 
@@ -91,6 +93,24 @@ class Triggers:
                 window_minutes=rule.window_minutes,
             )
         await self._all_uplifts_known(record, minutes, now)
+
+    async def _announce_fires(
+        self, record: CampaignRecord, snapshot: dict[str, Any], claimed: set[str]
+    ) -> None:
+        """A fire is claimed before its report is posted; a process that died in
+        between (a worker, or the web process after a manual fire) left a fire that no
+        screen or group heard of. Post its report now: the claim keeps it to one."""
+        fires = await asyncio.to_thread(self.reports.fires, record.id)
+        for f in fires:
+            key = stimulus_report_key(f.key)
+            if key in claimed:
+                continue
+            action = StimulusAction(kind=f.kind, amount_fen=f.amount_fen, text=f.text)
+            due = stimulus_report(f.key, f.rule, action, f.at_ms)
+            if await self.announcer.post_report(record, snapshot, due) is not None:
+                log.warning("announced fire %s of %s late", f.key, record.settings.slug)
+                await self.announcer.refresh_stimuli(record)
+            claimed.add(key)
 
     async def _all_uplifts_known(
         self, record: CampaignRecord, minutes: dict[str, dict[int, int]], now: int
