@@ -139,8 +139,14 @@ def build_snapshot(
     stimuli: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     tv = totals_view(totals)
+    # After the close the velocity stays at its closing value: minutes after the end
+    # are not a slump.
     vel = velocity(
-        minutes["gmv"], minutes["orders"], s.starts_at, now_ms, s.velocity_window_minutes
+        minutes["gmv"],
+        minutes["orders"],
+        s.starts_at,
+        min(now_ms, s.ends_at),
+        s.velocity_window_minutes,
     )
     return {
         "campaign": {
