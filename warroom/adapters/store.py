@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Column, Index, Integer, UniqueConstraint, event, select, update
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    UniqueConstraint,
+    event,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
@@ -96,6 +106,18 @@ def _record(row: Any) -> CampaignRecord:
     )
 
 
+def id_ranges(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """[3, 1, 2, 7, 8] -> [(1, 3), (7, 8)]. Ledger ids written together are nearly
+    contiguous: a few BETWEENs cost far less to build and run than an IN of thousands."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -172,9 +194,10 @@ class Store:
                 for lid, cid, key in conn.execute(stmt, list(rows)):
                     inserted[(cid, key)] = lid
             if mark_relayed:
-                conn.execute(
-                    update(table).where(table.c.id.in_(list(mark_relayed))).values(relayed=True)
-                )
+                ranges = id_ranges(mark_relayed)
+                for i in range(0, len(ranges), 200):
+                    cond = or_(*(table.c.id.between(a, b) for a, b in ranges[i : i + 200]))
+                    conn.execute(update(table).where(cond).values(relayed=True))
         return inserted
 
     def mark_relayed(self, ids: Sequence[int]) -> None:

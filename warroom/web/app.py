@@ -13,6 +13,7 @@ from warroom.bootstrap import build_runtime
 from warroom.settings import Settings
 from warroom.web import api, api_reports, errors, pages, ws
 from warroom.web.errors import JSONBytes
+from warroom.web.fastpath import IngestFastPath
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_reports.router)
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
+    app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
