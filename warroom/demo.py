@@ -2,8 +2,8 @@
 
 The supervisor (cli.py) has started the embedded Redis, the web and the worker
 processes; here we wait for the web process, create the campaign, print where to
-watch, play the simulated sale through the public API and, until the screens take
-over, print the live figures and each battle report in the terminal.
+watch (the big screen and the host view), play the simulated sale through the public
+API, and print the live figures and each battle report in the terminal as well.
 """
 
 from __future__ import annotations
