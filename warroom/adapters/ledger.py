@@ -130,7 +130,9 @@ class LedgerWriter:
             jn, en = owner[ident]
             results[jn][en] = True
             job = jobs[jn]
-            batches.setdefault(job.slug, []).append({**job.events[en], "lid": lid})
+            event = job.events[en]  # ours (normalized for this request): tag it in place
+            event["lid"] = lid
+            batches.setdefault(job.slug, []).append(event)
             lids.append(lid)
         # Durable now. Hand the events to Redis before answering, so that a client that
         # hears 202 and then drains the workers sees its events counted.
