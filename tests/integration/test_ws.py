@@ -171,11 +171,19 @@ async def test_freshness_is_the_age_of_what_the_workers_have_not_applied(stack: 
     r = stack.runtime.redis
     await stack.runtime.stream.ensure_group("lagx")  # not registered: no worker reads it
     now = int(time.time() * 1000)
-    assert await pipeline_lag_ms(r, "lagx", now, None) == (0, 0)
+    assert await pipeline_lag_ms(r, "lagx", now, None) == (0, 0, None)
     await r.xadd(keys.stream("lagx"), {"e": b"[]"}, id=f"{now - 3000}-0")
-    assert await pipeline_lag_ms(r, "lagx", now, None) == (3000, 3000)  # unread
+    assert await pipeline_lag_ms(r, "lagx", now, None) == (3000, 3000, now - 3000)  # unread
     got = await r.xreadgroup(keys.AGG_GROUP, "t", {keys.stream("lagx"): ">"}, count=1)
-    assert await pipeline_lag_ms(r, "lagx", now + 500, None) == (3500, 3500)  # not applied
+    assert await pipeline_lag_ms(r, "lagx", now + 500, None) == (
+        3500,
+        3500,
+        now - 3000,
+    )  # not applied
     await r.xack(keys.stream("lagx"), keys.AGG_GROUP, got[0][1][0][0])
-    assert await pipeline_lag_ms(r, "lagx", now, now - 2960) == (40, 0)  # landed 40 ms after
-    assert await pipeline_lag_ms(r, "nostream", now, None) == (0, 0)
+    assert await pipeline_lag_ms(r, "lagx", now, now - 2960) == (
+        40,
+        0,
+        now - 3000,
+    )  # landed 40 ms after
+    assert await pipeline_lag_ms(r, "nostream", now, None) == (0, 0, None)

@@ -8,12 +8,11 @@ batch took to be applied. A dead worker therefore shows as a figure that keeps g
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
 
 from warroom.adapters import keys
-from warroom.core.clock import parse_instant
 
 
 def _id_ms(entry_id: bytes | str) -> int:
@@ -31,12 +30,15 @@ def _name(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-async def pipeline_lag_ms(
-    redis: Redis, slug: str, real_now_ms: int, applied_ms: int | None
-) -> tuple[int | None, int]:
-    """(lag, behind): how many milliseconds the hot state is behind the event stream
-    (None: not known), and the part of it that is a backlog still waiting (0 when the
-    workers are caught up; then the lag is how long the newest batch took to land)."""
+class Lag(NamedTuple):
+    lag_ms: int | None  # how far the hot state is behind the stream (None: not known)
+    behind_ms: int  # the part of it that is a backlog still waiting (0: caught up)
+    newest_ms: int | None  # when the newest batch was recorded (None: never)
+
+
+async def pipeline_lag_ms(redis: Redis, slug: str, real_now_ms: int, applied_ms: int | None) -> Lag:
+    """How many milliseconds the hot state is behind the event stream. When the
+    workers are caught up the lag is how long the newest batch took to land."""
     name = keys.stream(slug)
     pipe = redis.pipeline(transaction=False)
     pipe.xrevrange(name, count=1)
@@ -44,12 +46,13 @@ async def pipeline_lag_ms(
     pipe.xpending(name, keys.AGG_GROUP)
     newest_res, groups_res, pending_res = await pipe.execute(raise_on_error=False)
     if not isinstance(newest_res, list) or not newest_res:
-        return 0, 0  # nothing ever recorded: nothing to be behind
+        return Lag(0, 0, None)  # nothing ever recorded: nothing to be behind
     newest_id = newest_res[0][0]
+    newest_ms = _id_ms(newest_id)
     groups = groups_res if isinstance(groups_res, list) else []
     group = next((g for g in groups if _name(g.get("name")) == keys.AGG_GROUP), None)
     if group is None:
-        return None, 0  # no consumer group yet: no worker has ever run
+        return Lag(None, 0, newest_ms)  # no consumer group yet: no worker has ever run
     oldest: int | None = None
     if isinstance(pending_res, dict) and pending_res.get("pending"):
         oldest = _id_ms(pending_res["min"])
@@ -61,28 +64,22 @@ async def pipeline_lag_ms(
             oldest = first_unread if oldest is None else min(oldest, first_unread)
     if oldest is not None:
         behind = max(0, real_now_ms - oldest)
-        return behind, behind
+        return Lag(behind, behind, newest_ms)
     if applied_ms is None:
-        return None, 0
-    return max(0, applied_ms - _id_ms(newest_id)), 0
+        return Lag(None, 0, newest_ms)
+    return Lag(max(0, applied_ms - newest_ms), 0, newest_ms)
 
 
 def _id_bytes(entry_id: bytes | str) -> bytes:
     return entry_id if isinstance(entry_id, bytes) else entry_id.encode()
 
 
-async def last_ingest_ms(redis: Redis, slug: str) -> int | None:
-    """When the newest batch of events was recorded (Redis time), or None if never.
-    Screens compare it with the clock to tell an ingest outage from a slump."""
-    newest = await redis.xrevrange(keys.stream(slug), count=1)
-    return _id_ms(newest[0][0]) if newest else None
-
-
-def ingest_idle_ms(snapshot: dict[str, Any], real_now: int, ingest_ms: int | None) -> int | None:
+def ingest_idle_ms(
+    starts_at: int, ends_at: int, campaign_now: int, real_now: int, newest_ms: int | None
+) -> int | None:
     """How long no event at all has arrived while the campaign runs (None outside the
-    sale, or before its first event)."""
-    c = snapshot["campaign"]
-    running = parse_instant(c["starts_at"]) <= parse_instant(c["now"]) < parse_instant(c["ends_at"])
-    if not running or ingest_ms is None:
+    sale, or before its first event). Screens use it to tell an ingest outage from a
+    slump."""
+    if newest_ms is None or not starts_at <= campaign_now < ends_at:
         return None
-    return max(0, real_now - ingest_ms)
+    return max(0, real_now - newest_ms)
