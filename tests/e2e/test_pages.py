@@ -60,6 +60,20 @@ async def test_big_screen_first_render(harness: Harness) -> None:
     assert re.search(r'class="dot', html) and "数据延迟" in html
 
 
+async def test_quiet_option_is_bounded_and_bad_values_fall_back(harness: Harness) -> None:
+    c = await sale(harness)
+    cases = {
+        "": "60000", "&quiet=30": "30000", "&quiet=0.2": "1000", "&quiet=-5": "1000",
+        "&quiet=1e9": "3600000", "&quiet=abc": "60000", "&quiet=nan": "60000",
+        "&quiet=inf": "60000", "&quiet=%3Cscript%3E": "60000",
+    }  # fmt: skip
+    for extra, expected in cases.items():
+        for path in ("/c/sale", "/c/sale/host"):
+            res = await harness.client.get(f"{path}?token={c['viewer_token']}{extra}")
+            assert res.status_code == 200
+            assert f'<html lang="zh-CN" data-quiet-ms="{expected}">' in res.text, (path, extra)
+
+
 async def test_names_are_inert_text(harness: Harness) -> None:
     c = await sale(harness)
     for path in ("/c/sale", "/c/sale/host", "/c/sale/host/seller"):

@@ -26,10 +26,14 @@ class ApiError(Exception):
         self.headers = headers
 
 
+def api_error_response(exc: ApiError) -> JSONBytes:
+    return JSONBytes({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONBytes:
-        return JSONBytes({"error": exc.message}, status_code=exc.status, headers=exc.headers)
+        return api_error_response(exc)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONBytes:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.web.api import ingest
-from warroom.web.errors import ApiError, JSONBytes
+from warroom.web.errors import ApiError, api_error_response
 
 INGEST_PATH = re.compile(r"/api/v1/campaigns/([^/]+)/events")
 
@@ -32,9 +32,7 @@ class IngestFastPath:
                 try:
                     response = await ingest(Request(scope, receive), match.group(1))
                 except ApiError as exc:
-                    response = JSONBytes(
-                        {"error": exc.message}, status_code=exc.status, headers=exc.headers
-                    )
+                    response = api_error_response(exc)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

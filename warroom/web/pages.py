@@ -9,6 +9,7 @@ rendered alone on request.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +105,10 @@ def _quiet_ms(request: Request) -> int | None:
     try:
         seconds = float(request.query_params.get("quiet", ""))
     except ValueError:
+        return None  # absent or not a number: the setting applies
+    if not math.isfinite(seconds):
         return None
-    return int(min(max(seconds, 1.0), 3600.0) * 1000) if seconds == seconds else None
+    return int(min(max(seconds, 1.0), 3600.0) * 1000)
 
 
 def _base_context(request: Request, record: CampaignRecord, snap: dict[str, Any]) -> dict[str, Any]:
