@@ -111,6 +111,11 @@ class HotState:
         items = await self.redis.lrange(keys.feed(slug, kind), -newest, -1)
         return [orjson.loads(i) for i in items]
 
+    async def restoring(self, slug: str) -> bool:
+        """True while the campaign's figures are lost or being restored (no report,
+        rule or screen may use them). Interface first; generations fill it in."""
+        return False
+
     async def last_applied_ms(self, slug: str) -> int | None:
         v = await self.redis.hget(keys.totals(slug), "applied_at")
         return int(v) if v else None
