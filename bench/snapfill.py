@@ -45,6 +45,7 @@ def orders(first: int, last: int, start_ms: int, seed: int = 1) -> Iterator[dict
 async def fill_orders(hot: HotState, slug: str, first: int, last: int, start_ms: int) -> None:
     """Apply orders first+1..last, two chunks in flight (Python plans one while Redis
     runs the other's script, as the aggregator does)."""
+    await hot.init_generation(slug)
     source = orders(first, last, start_ms)
     now = start_ms + SALE_MINUTES * MIN
     while True:

@@ -40,7 +40,7 @@ def _web(settings: Settings, host: str, port: int) -> None:
 async def _worker_main(settings: Settings) -> None:
     from warroom.bootstrap import build_runtime
     from warroom.workers.aggregator import Aggregator
-    from warroom.workers.rebuild import restore_lost
+    from warroom.workers.rebuild import Restorer, restore_lost
     from warroom.workers.relay import Relay
 
     rt = build_runtime(settings)
@@ -48,7 +48,8 @@ async def _worker_main(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    rebuilt = await restore_lost(rt.store, rt.hot, rt.stream)
+    feeds = rt.announcer.restore_feeds
+    rebuilt = await restore_lost(rt.store, rt.hot, rt.stream, feeds)
     if rebuilt:
         log.warning("hot state was lost; rebuilt from the ledger: %s", ", ".join(rebuilt))
     agg = Aggregator(rt.hot, rt.stream, reclaim_idle_ms=int(settings.warroom_reclaim_idle_s * 1000))
@@ -56,6 +57,10 @@ async def _worker_main(settings: Settings) -> None:
     tasks = [
         asyncio.create_task(agg.run(stop), name="aggregator"),
         asyncio.create_task(relay.run(stop), name="relay"),
+        # A wipe while running (FLUSHALL, an empty replica) is repaired in seconds.
+        asyncio.create_task(
+            Restorer(rt.store, rt.hot, rt.stream, feeds).run(stop), name="restorer"
+        ),
     ]
     tasks += _extra_worker_tasks(rt, stop)
     await stop.wait()
@@ -86,7 +91,7 @@ async def _rebuild_main(settings: Settings, slug: str) -> int:
 
     rt = build_runtime(settings)
     try:
-        return await rebuild(rt.store, rt.hot, rt.stream, slug)
+        return await rebuild(rt.store, rt.hot, rt.stream, slug, rt.announcer.restore_feeds)
     finally:
         await rt.close()
 

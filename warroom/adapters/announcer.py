@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from warroom.adapters.hotstate import HotState
-from warroom.adapters.report_store import ReportStore
+from warroom.adapters.report_store import ReportStore, report_view
 from warroom.adapters.store import CampaignRecord
 from warroom.adapters.webhook import WebhookStore
 from warroom.core.campaign import StimulusAction
@@ -124,3 +124,11 @@ class Announcer:
         items = [fire_view(r, record.settings.timezone) for r in fires]
         await self.hot.replace_feed(record.settings.slug, "stimuli", items)
         return items
+
+    async def restore_feeds(self, record: CampaignRecord) -> None:
+        """Rewrite both live feeds from SQL (after a restore or a rebuild)."""
+        rows = await asyncio.to_thread(self.reports.reports, record.id)
+        tz = record.settings.timezone
+        items = [report_view(r, lambda ms: rfc3339(ms, tz)) for r in rows]
+        await self.hot.replace_feed(record.settings.slug, "reports", items)
+        await self.refresh_stimuli(record)

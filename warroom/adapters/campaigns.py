@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from warroom.adapters.hotstate import init_generation
 from warroom.adapters.store import CampaignRecord, Store
 from warroom.adapters.streams import EventStream
 from warroom.core.campaign import CampaignSettings
@@ -59,6 +60,7 @@ class CampaignDirectory:
             real_now_ms(),
         )
         await self.stream.register(settings.slug)
+        await init_generation(self.stream.redis, settings.slug)
         self._cache.pop(settings.slug, None)
         return NewCampaign(record, ingest, viewer)
 

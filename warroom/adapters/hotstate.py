@@ -27,6 +27,26 @@ class RawState:
     board_orders: dict[str, dict[str, int]]
     board_names: dict[str, dict[str, str]]
     board_minutes: dict[str, dict[int, dict[str, int]]] = field(default_factory=dict)
+    # True when the campaign's hot state is lost and being restored: every figure
+    # above is then empty and must not be shown, reported or ruled on.
+    restoring: bool = False
+    generation: int | None = None
+
+
+def empty_raw(restoring: bool) -> RawState:
+    return RawState(
+        totals={},
+        minutes={m: {} for m in MINUTE_METRICS},
+        boards={b: {} for b in BOARDS},
+        board_orders={b: {} for b in BOARDS},
+        board_names={b: {} for b in BOARDS},
+        restoring=restoring,
+    )
+
+
+# Per-minute series: `refund` by the refund's minute, `newbuyers` the buyers whose
+# earliest order falls in that minute (cumulative sums give settled figures as of T).
+MINUTE_METRICS = ("gmv", "orders", "messages", "buyers", "refund", "newbuyers")
 
 
 def _ints(mapping: dict[bytes, bytes]) -> dict[int, int]:
@@ -37,41 +57,136 @@ def _text_ints(mapping: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in mapping.items()}
 
 
+async def init_generation(redis: Redis, slug: str) -> None:
+    """A new campaign starts with an empty live generation (never over an old one)."""
+    if await redis.exists(keys.generation(slug)):
+        return
+    gen = await redis.incr(keys.generation_seq(slug))
+    await redis.set(keys.generation(slug), gen, nx=True)
+
+
 class HotState:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_LUA)
 
-    async def apply(self, slug: str, events: list[dict[str, Any]], now_ms: int) -> int:
-        """Apply events (each with a `lid`) at most once each; returns how many were new."""
+    async def apply(
+        self, slug: str, events: list[dict[str, Any]], now_ms: int, only_gen: int | None = None
+    ) -> int:
+        """Apply events (each with a `lid`) at most once each to every generation present
+        (or to `only_gen`); returns how many were new to the live one. Events arriving
+        while the hot state is lost are dropped here: the restore replays the ledger."""
         pending = {e["lid"]: e for e in events}
-        while pending:
-            plan = plan_batch(pending.values())
-            payload = orjson.dumps(plan.as_payload(now_ms))
-            result = await self._apply(keys=[keys.prefix(slug)], args=[payload])
-            if result in (b"ok", "ok"):
-                return len(pending)
-            # Some were applied already (redelivery after a crash): drop them, re-plan.
-            for lid in orjson.loads(result):
-                pending.pop(int(lid), None)
-        return 0
+        if not pending:
+            return 0
+        payload = orjson.dumps(plan_batch(pending.values()).as_payload(now_ms))
+        only = "" if only_gen is None else str(only_gen)
+        result = await self._apply(keys=[keys.prefix(slug)], args=[payload, only])
+        if result in (b"ok", "ok"):
+            return len(pending)
+        if result in (b"lost", "lost", b"gone", "gone"):
+            return 0
+        # Some were applied already (redelivery after a crash, or a rebuild replaying
+        # the ledger): per generation, drop those and apply the rest.
+        applied = 0
+        for gen, seen in orjson.loads(result).items():
+            rest = dict(pending)
+            for lid in seen or ():
+                rest.pop(int(lid), None)
+            while rest:
+                payload = orjson.dumps(plan_batch(rest.values()).as_payload(now_ms))
+                res = await self._apply(keys=[keys.prefix(slug)], args=[payload, gen])
+                if res in (b"ok", "ok"):
+                    applied = max(applied, len(rest))
+                    break
+                if res in (b"gone", "gone", b"lost", "lost"):
+                    break
+                for lid in orjson.loads(res).get(gen) or ():
+                    rest.pop(int(lid), None)
+        return applied
+
+    # generations -------------------------------------------------------------------
+
+    async def generation(self, slug: str) -> int | None:
+        v = await self.redis.get(keys.generation(slug))
+        return int(v) if v is not None else None
+
+    async def init_generation(self, slug: str) -> None:
+        await init_generation(self.redis, slug)
+
+    async def begin_generation(self, slug: str) -> int:
+        """Open generation n+1 beside the live one; from now on every batch the
+        aggregators apply lands in both, so the replay misses nothing."""
+        gen = int(await self.redis.incr(keys.generation_seq(slug)))
+        await self._delete_generation(slug, gen)  # leftovers of a partial wipe
+        await self.redis.set(keys.next_generation(slug), gen)
+        return gen
+
+    async def switch_generation(self, slug: str, gen: int, keep_old_s: int = 30) -> int | None:
+        """Make `gen` the live generation in one step. The old one expires a little
+        later, so a reader that fetched the old pointer still reads whole figures."""
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.get(keys.generation(slug))
+        pipe.set(keys.generation(slug), gen)
+        pipe.delete(keys.next_generation(slug))
+        pipe.publish(keys.CHANGED_CHANNEL, slug)
+        old_raw, *_ = await pipe.execute()
+        old = int(old_raw) if old_raw is not None else None
+        if old is not None and old != gen:
+            await self._expire_generation(slug, old, keep_old_s)
+        return old
+
+    async def abandon_generation(self, slug: str, gen: int) -> None:
+        """A rebuild that failed: drop its half-built generation."""
+        if await self.redis.get(keys.next_generation(slug)) == str(gen).encode():
+            await self.redis.delete(keys.next_generation(slug))
+        await self._delete_generation(slug, gen)
+
+    async def _gen_keys(self, slug: str, gen: int) -> list[bytes]:
+        return [
+            k async for k in self.redis.scan_iter(match=keys.gen_pattern(slug, gen), count=1000)
+        ]
+
+    async def _delete_generation(self, slug: str, gen: int) -> None:
+        doomed = await self._gen_keys(slug, gen)
+        for i in range(0, len(doomed), 500):
+            await self.redis.unlink(*doomed[i : i + 500])
+
+    async def _expire_generation(self, slug: str, gen: int, seconds: int) -> None:
+        doomed = await self._gen_keys(slug, gen)
+        for i in range(0, len(doomed), 500):
+            pipe = self.redis.pipeline(transaction=False)
+            for k in doomed[i : i + 500]:
+                pipe.expire(k, seconds)
+            await pipe.execute()
 
     async def read(self, slug: str, recent_from_ms: int) -> RawState:
+        gen = await self.generation(slug)
+        if gen is None:
+            return empty_raw(restoring=True)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hgetall(keys.totals(slug))
-        metrics = ("gmv", "orders", "messages", "buyers")
+        pipe.hgetall(keys.totals(slug, gen))
+        metrics = MINUTE_METRICS
         for m in metrics:
-            pipe.hgetall(keys.minute_metric(slug, m))
+            pipe.hgetall(keys.minute_metric(slug, gen, m))
         for b in BOARDS:
-            pipe.zrange(keys.board(slug, b), 0, -1, withscores=True, score_cast_func=int)
-            pipe.hgetall(keys.board_orders(slug, b))
-            pipe.hgetall(keys.board_names(slug, b))
+            pipe.zrange(keys.board(slug, gen, b), 0, -1, withscores=True, score_cast_func=int)
+            pipe.hgetall(keys.board_orders(slug, gen, b))
+            pipe.hgetall(keys.board_names(slug, gen, b))
         res = await pipe.execute()
         totals = {k.decode(): int(v) for k, v in res[0].items()}
         minutes = {m: _ints(res[1 + i]) for i, m in enumerate(metrics)}
-        raw = RawState(totals=totals, minutes=minutes, boards={}, board_orders={}, board_names={})
+        raw = RawState(
+            totals=totals,
+            minutes=minutes,
+            boards={},
+            board_orders={},
+            board_names={},
+            generation=gen,
+        )
+        n = 1 + len(metrics)
         for i, b in enumerate(BOARDS):
-            zs, orders, names = res[5 + 3 * i : 8 + 3 * i]
+            zs, orders, names = res[n + 3 * i : n + 3 + 3 * i]
             raw.boards[b] = {k.decode(): int(v) for k, v in zs}
             raw.board_orders[b] = _text_ints(orders)
             raw.board_names[b] = {k.decode(): v.decode() for k, v in names.items()}
@@ -80,7 +195,7 @@ class HotState:
             pipe = self.redis.pipeline(transaction=False)
             for b in BOARDS:
                 for m in recent:
-                    pipe.zrange(keys.board_minute(slug, b, m), 0, -1, withscores=True)
+                    pipe.zrange(keys.board_minute(slug, gen, b, m), 0, -1, withscores=True)
             res = iter(await pipe.execute())
             for b in BOARDS:
                 raw.board_minutes[b] = {
@@ -113,20 +228,12 @@ class HotState:
 
     async def restoring(self, slug: str) -> bool:
         """True while the campaign's figures are lost or being restored (no report,
-        rule or screen may use them). Interface first; generations fill it in."""
-        return False
+        rule or screen may use them): the live-generation pointer is missing."""
+        return not await self.redis.exists(keys.generation(slug))
 
     async def last_applied_ms(self, slug: str) -> int | None:
-        v = await self.redis.hget(keys.totals(slug), "applied_at")
+        gen = await self.generation(slug)
+        if gen is None:
+            return None
+        v = await self.redis.hget(keys.totals(slug, gen), "applied_at")
         return int(v) if v else None
-
-    async def wipe(self, slug: str) -> int:
-        """Delete a campaign's aggregates (not its stream): the start of a rebuild."""
-        doomed = []
-        stream, dead = keys.stream(slug), keys.dead_letters(slug)
-        async for key in self.redis.scan_iter(match=keys.pattern(slug), count=1000):
-            if key.decode() not in (stream, dead) and b":claim:" not in key:
-                doomed.append(key)
-        for i in range(0, len(doomed), 500):
-            await self.redis.unlink(*doomed[i : i + 500])
-        return len(doomed)

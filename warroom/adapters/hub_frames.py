@@ -16,7 +16,7 @@ import orjson
 # Counters that only ever grow while hot state is intact; a drop means a rebuild.
 MONOTONIC_TOTALS = ("gmv_fen", "refund_fen", "orders", "items", "messages")
 # Snapshot parts an update may carry, besides `totals` (always) and the freshness.
-UPDATABLE = ("target", "velocity", "last_event_at")
+UPDATABLE = ("target", "velocity", "last_event_at", "restoring")
 
 
 @dataclass

@@ -20,37 +20,57 @@ def dead_letters(slug: str) -> str:
     return prefix(slug) + "dead"
 
 
-def totals(slug: str) -> str:
-    return prefix(slug) + "tot"
+# Hot state lives under a generation: `wr:{slug}:g:<n>:...`, the live `n` in `gen`.
+# A rebuild writes generation n+1 beside the live one (its number in `gen:next`) and
+# flips `gen` in one step; a missing `gen` means the hot state was lost (restoring).
 
 
-def minute_metric(slug: str, metric: str) -> str:
-    return prefix(slug) + "m:" + metric
+def generation(slug: str) -> str:
+    return prefix(slug) + "gen"
 
 
-def board(slug: str, board_name: str) -> str:
-    return prefix(slug) + "lb:" + board_name
+def next_generation(slug: str) -> str:
+    return prefix(slug) + "gen:next"
 
 
-def board_orders(slug: str, board_name: str) -> str:
-    return board(slug, board_name) + ":o"
+def generation_seq(slug: str) -> str:
+    return prefix(slug) + "gen:seq"
 
 
-def board_names(slug: str, board_name: str) -> str:
-    return board(slug, board_name) + ":n"
+def gen_prefix(slug: str, gen: int) -> str:
+    return f"{prefix(slug)}g:{gen}:"
 
 
-def board_minute(slug: str, board_name: str, minute_ms: int) -> str:
-    return board(slug, board_name) + ":m:" + str(minute_ms)
+def gen_pattern(slug: str, gen: int) -> str:
+    return gen_prefix(slug, gen).replace("{", "\\{").replace("}", "\\}") + "*"
+
+
+def totals(slug: str, gen: int) -> str:
+    return gen_prefix(slug, gen) + "tot"
+
+
+def minute_metric(slug: str, gen: int, metric: str) -> str:
+    return gen_prefix(slug, gen) + "m:" + metric
+
+
+def board(slug: str, gen: int, board_name: str) -> str:
+    return gen_prefix(slug, gen) + "lb:" + board_name
+
+
+def board_orders(slug: str, gen: int, board_name: str) -> str:
+    return board(slug, gen, board_name) + ":o"
+
+
+def board_names(slug: str, gen: int, board_name: str) -> str:
+    return board(slug, gen, board_name) + ":n"
+
+
+def board_minute(slug: str, gen: int, board_name: str, minute_ms: int) -> str:
+    return board(slug, gen, board_name) + ":m:" + str(minute_ms)
 
 
 def claim(slug: str, name: str) -> str:
     return prefix(slug) + "claim:" + name
-
-
-def pattern(slug: str) -> str:
-    """Every hot-state key of a campaign (used by rebuild to wipe before replaying)."""
-    return prefix(slug).replace("{", "\\{").replace("}", "\\}") + "*"
 
 
 def feed(slug: str, kind: str) -> str:

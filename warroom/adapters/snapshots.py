@@ -44,6 +44,8 @@ async def load_state(
         reports,
         stimuli,
     )
+    # While figures are restored the zeros above are not true: say so (contract v2).
+    snap["restoring"] = raw.restoring
     return LoadedState(snap, raw, now_ms)
 
 

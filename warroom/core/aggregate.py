@@ -136,9 +136,10 @@ def plan_batch(events: Iterable[dict[str, Any]]) -> BatchPlan:
                     b_names[ident] = name
             # The order's record as Redis keeps it, encoded here rather than in Lua.
             row.append(dumps(row[1:5]).decode())
+            row.append(minute)  # where a refund that waited for this order is counted
             orders.append(row)
         elif kind == "refund":
-            refunds.append([e["order_id"], e["amount_fen"]])
+            refunds.append([e["order_id"], e["amount_fen"], minute])
         elif kind == "message":
             n_msgs += 1
             m_msgs[minute] += 1

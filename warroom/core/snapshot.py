@@ -107,8 +107,12 @@ def target_view(
     }
 
 
+ROW_METRICS = ("gmv", "orders", "buyers", "messages")
+
+
 def per_minute_rows(minutes: Mapping[str, Mapping[int, int]], tz: str) -> list[dict[str, Any]]:
-    keys = sorted(set().union(*(m.keys() for m in minutes.values())))
+    # rows are the minutes with sales or messages (refund-only minutes show no row)
+    keys = sorted(set().union(*(minutes[m].keys() for m in ROW_METRICS)))
     return [
         {
             "minute": rfc3339(k, tz),

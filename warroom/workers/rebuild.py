@@ -1,59 +1,155 @@
-"""Rebuild a campaign's hot state from the ledger (SQL is the truth)."""
+"""Rebuild a campaign's hot state from the ledger (SQL is the truth), never in place.
+
+A rebuild opens generation n+1 beside the live one, replays the ledger into it while
+the aggregators keep applying new batches to both, then flips the live pointer in one
+step: readers see the old figures, then the new ones, nothing in between. The same
+path restores a campaign whose hot state was wiped (FLUSHALL, a failover to an empty
+replica): the `Restorer` in every worker notices the missing pointer within a second
+or two and rebuilds; until then readers answer `restoring`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
+from collections.abc import Awaitable, Callable
 
 from warroom.adapters import keys
 from warroom.adapters.campaigns import real_now_ms
 from warroom.adapters.hotstate import HotState
-from warroom.adapters.store import Store
+from warroom.adapters.store import CampaignRecord, Store
 from warroom.adapters.streams import EventStream
 
 log = logging.getLogger(__name__)
+
+# Restores the live feeds (reports, stimuli) from SQL after the switch.
+FeedRestorer = Callable[[CampaignRecord], Awaitable[None]]
+LOCK_S = 600
 
 
 def consumer_tag() -> str:
     return f"{os.getpid()}"
 
 
-async def rebuild(store: Store, hot: HotState, stream: EventStream, slug: str) -> int:
+async def rebuild(
+    store: Store,
+    hot: HotState,
+    stream: EventStream,
+    slug: str,
+    feeds: FeedRestorer | None = None,
+) -> int:
+    """Replay the ledger into a new generation and switch to it; returns the events
+    replayed. Several callers may race: one holds the lock, the others wait for it."""
     record = await asyncio.to_thread(store.get_campaign, slug)
     if record is None:
         raise LookupError(f"unknown campaign {slug!r}")
-    await hot.wipe(slug)
+    lock = keys.claim(slug, "rebuild")
+    while not await hot.redis.set(lock, consumer_tag(), nx=True, ex=LOCK_S):
+        await asyncio.sleep(0.2)
+    try:
+        return await _rebuild_locked(store, hot, stream, record, feeds)
+    finally:
+        await hot.redis.delete(lock)
+
+
+async def _rebuild_locked(
+    store: Store,
+    hot: HotState,
+    stream: EventStream,
+    record: CampaignRecord,
+    feeds: FeedRestorer | None,
+) -> int:
+    slug = record.settings.slug
+    # The group first: entries appended since a wipe must reach the aggregators, which
+    # from now on write every batch into the new generation too.
     await stream.register(slug)
+    gen = await hot.begin_generation(slug)
     total = 0
-    chunks = store.iter_ledger(record.id)
-    while True:
-        batch = await asyncio.to_thread(next, chunks, None)
-        if batch is None:
-            break
-        total += await hot.apply(slug, batch, real_now_ms())
+    try:
+        chunks = store.iter_ledger(record.id)
+        while True:
+            batch = await asyncio.to_thread(next, chunks, None)
+            if batch is None:
+                break
+            total += await hot.apply(slug, batch, real_now_ms(), only_gen=gen)
+        old = await hot.switch_generation(slug, gen)
+    except BaseException:
+        await hot.abandon_generation(slug, gen)
+        raise
+    if feeds is not None:
+        await feeds(record)
     await hot.redis.publish(keys.CHANGED_CHANNEL, slug)
-    log.info("rebuilt %s from %d ledger events", slug, total)
+    log.info("rebuilt %s from %d ledger events (generation %s -> %d)", slug, total, old, gen)
     return total
 
 
-async def restore_lost(store: Store, hot: HotState, stream: EventStream) -> list[str]:
-    """At worker start: re-register every campaign, and rebuild any whose hot state is
-    gone while its ledger is not (Redis restarted empty)."""
+async def restore_lost(
+    store: Store, hot: HotState, stream: EventStream, feeds: FeedRestorer | None = None
+) -> list[str]:
+    """Re-register every campaign, and rebuild any whose hot state is gone (the live
+    generation pointer is missing). Run at worker start and then by `Restorer`."""
+    records = await asyncio.to_thread(store.list_campaigns)
+    if not records:
+        return []
+    pipe = hot.redis.pipeline(transaction=False)
+    for r in records:
+        pipe.exists(keys.generation(r.settings.slug))
+        pipe.sismember(keys.CAMPAIGNS, r.settings.slug)
+    found = await pipe.execute()
     rebuilt = []
-    for record in await asyncio.to_thread(store.list_campaigns):
+    for i, record in enumerate(records):
         slug = record.settings.slug
-        await stream.register(slug)
-        if await hot.redis.exists(keys.totals(slug)):
+        has_gen, registered = found[2 * i], found[2 * i + 1]
+        if not registered:
+            await stream.register(slug)
+        if has_gen:
             continue
-        if not await asyncio.to_thread(store.count_events, record.id):
-            continue
-        # Several workers may start at once: one rebuilds, the others go on consuming.
+        # Several workers notice at once: one rebuilds, the others go on consuming.
         lock = keys.claim(slug, "rebuild")
-        if await hot.redis.set(lock, consumer_tag(), nx=True, ex=600):
-            try:
-                await rebuild(store, hot, stream, slug)
-                rebuilt.append(slug)
-            finally:
-                await hot.redis.delete(lock)
+        if not await hot.redis.set(lock, consumer_tag(), nx=True, ex=LOCK_S):
+            continue
+        try:
+            if await hot.redis.exists(keys.generation(slug)):
+                continue  # another worker finished just before we took the lock
+            log.warning("hot state of %s is lost; restoring it from the ledger", slug)
+            await _rebuild_locked(store, hot, stream, record, feeds)
+            rebuilt.append(slug)
+        finally:
+            await hot.redis.delete(lock)
     return rebuilt
+
+
+class Restorer:
+    """Checks every `interval_s` that each campaign's hot state is there; a wipe while
+    running is repaired within a few seconds, without restarting anything."""
+
+    def __init__(
+        self,
+        store: Store,
+        hot: HotState,
+        stream: EventStream,
+        feeds: FeedRestorer | None = None,
+        interval_s: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.hot = hot
+        self.stream = stream
+        self.feeds = feeds
+        self.interval_s = interval_s
+        self.restored: list[str] = []
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                self.restored += await restore_lost(self.store, self.hot, self.stream, self.feeds)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis or SQL down: say so once a round, retry
+                log.warning("hot-state check failed (%s); retrying", exc)
+            wait = max(0.05, self.interval_s - (time.monotonic() - started))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)

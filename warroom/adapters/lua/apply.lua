@@ -1,26 +1,53 @@
--- Apply one batch of aggregated deltas, exactly once per ledger id.
--- KEYS[1] = the campaign prefix "wr:{slug}:"; ARGV[1] = JSON from BatchPlan.as_payload.
--- If any ledger id was applied before, nothing is written and those ids are returned,
--- so the caller re-plans without them: check and mark happen in one atomic step.
-local p = KEYS[1]
+-- Apply one batch of aggregated deltas, exactly once per ledger id, to every live
+-- generation of a campaign's hot state.
+-- KEYS[1] = the campaign prefix "wr:{slug}:"; ARGV[1] = JSON from BatchPlan.as_payload;
+-- ARGV[2] = '' for every generation present (the live `gen` and, during a rebuild,
+-- `gen:next`), or one generation number (a rebuild replaying the ledger into it).
+-- Returns 'ok'; 'lost' when no generation exists (hot state wiped: the restore that
+-- follows replays the ledger, which already holds these events); or, when some ledger
+-- ids were applied before, nothing is written and {gen: [ids]} is returned so the
+-- caller re-plans per generation: check and mark happen in one atomic step.
+local base = KEYS[1]
 local a = cjson.decode(ARGV[1])
-local applied = p .. 'applied'
+local only = ARGV[2] or ''
+
+local gens = {}
+local live = redis.call('GET', base .. 'gen')
+local nxt = redis.call('GET', base .. 'gen:next')
+if only ~= '' then
+  if only == live or only == nxt then gens[1] = only end
+  if #gens == 0 then return 'gone' end
+else
+  if live then gens[#gens + 1] = live end
+  if nxt and nxt ~= live then gens[#gens + 1] = nxt end
+  if #gens == 0 then return 'lost' end
+end
 
 -- BITFIELD reads/writes many bits per call (a call per event would dominate the cost).
 local CHUNK = 200
-local seen = {}
-for i = 1, #a.lids, CHUNK do
-  local args = {}
-  local last = math.min(i + CHUNK - 1, #a.lids)
-  for j = i, last do
-    args[#args + 1] = 'GET'; args[#args + 1] = 'u1'; args[#args + 1] = a.lids[j]
+local any_seen = false
+local seen_by_gen = {}
+for _, g in ipairs(gens) do
+  local applied = base .. 'g:' .. g .. ':applied'
+  local seen = {}
+  for i = 1, #a.lids, CHUNK do
+    local args = {}
+    local last = math.min(i + CHUNK - 1, #a.lids)
+    for j = i, last do
+      args[#args + 1] = 'GET'; args[#args + 1] = 'u1'; args[#args + 1] = a.lids[j]
+    end
+    local bits = redis.call('BITFIELD', applied, unpack(args))
+    for k, bit in ipairs(bits) do
+      if bit == 1 then seen[#seen + 1] = a.lids[i + k - 1] end
+    end
   end
-  local bits = redis.call('BITFIELD', applied, unpack(args))
-  for k, bit in ipairs(bits) do
-    if bit == 1 then seen[#seen + 1] = a.lids[i + k - 1] end
-  end
+  if #seen > 0 then any_seen = true end
+  seen_by_gen[g] = seen
 end
-if #seen > 0 then return cjson.encode(seen) end
+if any_seen then return cjson.encode(seen_by_gen) end
+
+local function apply_to(p)
+local applied = p .. 'applied'
 for i = 1, #a.lids, CHUNK do
   local args = {}
   for j = i, math.min(i + CHUNK - 1, #a.lids) do
@@ -51,6 +78,33 @@ for _, row in ipairs(a.buyers) do
   local new_minute = sadd_count(p .. 'm:b:' .. minute, buyers)
   if new_minute > 0 then redis.call('HINCRBY', p .. 'm:buyers', minute, new_minute) end
 end
+-- Per minute, the buyers whose earliest order falls in it: cumulative sums give the
+-- exact distinct buyers as of any minute (reports' settled figures), in any arrival order.
+local first = {}
+local blist = {}
+for _, row in ipairs(a.buyers) do
+  local minute = tonumber(row[1])
+  for _, b in ipairs(row[2]) do
+    local f = first[b]
+    if f == nil then blist[#blist + 1] = b end
+    if f == nil or minute < f then first[b] = minute end
+  end
+end
+for i = 1, #blist, 500 do
+  local chunk = {unpack(blist, i, math.min(i + 499, #blist))}
+  local old = redis.call('HMGET', p .. 'bfirst', unpack(chunk))
+  local sets = {}
+  for k, b in ipairs(chunk) do
+    local m = first[b]
+    local o = old[k] and tonumber(old[k])
+    if (not o) or m < o then
+      if o then redis.call('HINCRBY', p .. 'm:newbuyers', string.format('%d', o), -1) end
+      redis.call('HINCRBY', p .. 'm:newbuyers', string.format('%d', m), 1)
+      sets[#sets + 1] = b; sets[#sets + 1] = string.format('%d', m)
+    end
+  end
+  if #sets > 0 then redis.call('HSET', p .. 'bfirst', unpack(sets)) end
+end
 if #a.active > 0 then
   local n = sadd_count(p .. 'active', a.active)
   if n > 0 then redis.call('HINCRBY', tot, 'active_members', n) end
@@ -71,12 +125,13 @@ for _, b in ipairs(boards) do
 end
 
 -- A refund never takes an order below zero: apply at most what is left of it.
-local function apply_refund(oid, amount, seller, group, product, refund)
+local function apply_refund(oid, amount, seller, group, product, refund, minute)
   local done = tonumber(redis.call('HGET', p .. 'refd', oid) or '0')
   local x = math.min(refund, amount - done)
   if x <= 0 then return end
   redis.call('HINCRBY', p .. 'refd', oid, x)
   redis.call('HINCRBY', tot, 'refund', x)
+  redis.call('HINCRBY', p .. 'm:refund', minute, x)
   redis.call('ZINCRBY', p .. 'lb:sellers', -x, seller)
   redis.call('ZINCRBY', p .. 'lb:groups', -x, group)
   redis.call('ZINCRBY', p .. 'lb:products', -x, product)
@@ -98,22 +153,28 @@ for i = 1, #a.orders, CHUNK do
     for k = 1, #oids do
       if waiting[k] then
         local o = a.orders[i + k - 1]
+        -- counted in the later of the refund's minute and the order's
+        local rm = tonumber(redis.call('HGET', p .. 'refpendm', o[1]) or '0')
+        local om = tonumber(o[7])
         redis.call('HDEL', p .. 'refpend', o[1])
-        apply_refund(o[1], o[2], o[3], o[4], o[5], tonumber(waiting[k]))
+        redis.call('HDEL', p .. 'refpendm', o[1])
+        apply_refund(o[1], o[2], o[3], o[4], o[5], tonumber(waiting[k]), string.format('%d', math.max(rm, om)))
       end
     end
   end
 end
 
 for _, r in ipairs(a.refunds) do
-  local oid, refund = r[1], r[2]
+  local oid, refund, rminute = r[1], r[2], r[3]
   local info = redis.call('HGET', p .. 'ord', oid)
   if info then
     local f = cjson.decode(info)
-    apply_refund(oid, f[1], f[2], f[3], f[4], refund)
+    apply_refund(oid, f[1], f[2], f[3], f[4], refund, rminute)
   else
     -- The order has not arrived yet: the refund waits for it.
     redis.call('HINCRBY', p .. 'refpend', oid, refund)
+    local rm = tonumber(redis.call('HGET', p .. 'refpendm', oid) or '0')
+    if tonumber(rminute) > rm then redis.call('HSET', p .. 'refpendm', oid, rminute) end
   end
 end
 
@@ -145,4 +206,7 @@ end
 local last_ts = tonumber(redis.call('HGET', tot, 'last_ts') or '0')
 if a.max_ts > last_ts then redis.call('HSET', tot, 'last_ts', string.format('%d', a.max_ts)) end
 redis.call('HSET', tot, 'applied_at', string.format('%d', a.now))
+end
+
+for _, g in ipairs(gens) do apply_to(base .. 'g:' .. g .. ':') end
 return 'ok'
