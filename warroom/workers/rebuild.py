@@ -140,16 +140,24 @@ class Restorer:
         self.feeds = feeds
         self.interval_s = interval_s
         self.restored: list[str] = []
+        self._failing = False
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
                 self.restored += await restore_lost(self.store, self.hot, self.stream, self.feeds)
+                if self._failing:
+                    log.warning("hot-state check works again")
+                self._failing = False
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # Redis or SQL down: say so once a round, retry
-                log.warning("hot-state check failed (%s); retrying", exc)
+            except Exception as exc:  # Redis or SQL down: say so once, not every second
+                if not self._failing:
+                    log.warning(
+                        "hot-state check failed (%s); retrying every %.0f s", exc, self.interval_s
+                    )
+                self._failing = True
             wait = max(0.05, self.interval_s - (time.monotonic() - started))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), wait)
