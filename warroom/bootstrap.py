@@ -16,11 +16,25 @@ from warroom.adapters.webhook import WebhookStore
 from warroom.settings import Settings
 
 
-def redis_client(url: str) -> Redis:
+def redis_client(url: str, cluster: bool = False) -> Redis:
     # BLOCK on XREADGROUP stays well below this timeout (see DESIGN.md pitfalls).
+    if cluster:
+        from redis.asyncio.cluster import RedisCluster
+
+        # The same command surface as Redis for everything Warroom calls; typed as
+        # Redis so adapters stay oblivious (they branch only where a cluster differs).
+        return RedisCluster.from_url(  # type: ignore[return-value]
+            url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
+        )
     return Redis.from_url(
         url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
     )
+
+
+def is_cluster(redis: object) -> bool:
+    from redis.asyncio.cluster import RedisCluster
+
+    return isinstance(redis, RedisCluster)
 
 
 def sync_store(settings: Settings) -> Store:
@@ -51,7 +65,7 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (warroom serve starts an embedded Redis)")
-    redis = redis_client(settings.redis_url)
+    redis = redis_client(settings.redis_url, settings.warroom_redis_cluster)
     store = sync_store(settings)
     stream = EventStream(redis)
     hot = HotState(redis)

@@ -11,6 +11,9 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
     redis_url: str | None = None
+    # REDIS_URL names any node of a Redis Cluster (every key of a campaign shares its
+    # hash tag, so one campaign lives on one slot).
+    warroom_redis_cluster: bool = False
     database_url: str | None = None
     warroom_admin_token: str | None = None
     port: int = 8000

@@ -11,7 +11,7 @@ import orjson
 from redis.asyncio import Redis
 
 from warroom.adapters import keys
-from warroom.core.aggregate import BOARDS, plan_batch
+from warroom.core.aggregate import BOARDS, BatchPlan, plan_batch
 
 log = logging.getLogger(__name__)
 _APPLY_LUA = resources.files("warroom.adapters").joinpath("lua/apply.lua").read_text()
@@ -65,27 +65,43 @@ async def init_generation(redis: Redis, slug: str) -> None:
     await redis.set(keys.generation(slug), gen, nx=True)
 
 
+# Keys of one generation that every batch may touch (the apply script refuses others).
+_FIXED_SUFFIXES = (
+    "applied", "tot", "buyers", "active", "bfirst", "refd", "ord", "refpend", "refpendm",
+    "mem:last", "mem:groups",
+    *(f"m:{m}" for m in ("gmv", "orders", "messages", "buyers", "refund", "newbuyers")),
+    *(f"lb:{b}{s}" for b in BOARDS for s in ("", ":o", ":n")),
+)  # fmt: skip
+
+
+def touched_keys(p: str, plan: BatchPlan) -> list[str]:
+    """Every key of generation prefix `p` the apply script may touch for `plan`."""
+    out = [p + s for s in _FIXED_SUFFIXES]
+    out += [f"{p}m:b:{m}" for m in plan.buyers_by_minute]
+    for b in BOARDS:
+        out += [f"{p}lb:{b}:m:{m}" for m in plan.board_minute_gmv[b]]
+    return out
+
+
 class HotState:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_LUA)
+        self._gens: dict[str, list[str]] = {}  # slug -> generations last seen
 
     async def apply(
         self, slug: str, events: list[dict[str, Any]], now_ms: int, only_gen: int | None = None
     ) -> int:
         """Apply events (each with a `lid`) at most once each to every generation present
-        (or to `only_gen`); returns how many were new to the live one. Events arriving
-        while the hot state is lost are dropped here: the restore replays the ledger."""
+        (or to `only_gen`); returns how many were new. Events arriving while the hot
+        state is lost are dropped here: the restore replays the ledger, which has them."""
         pending = {e["lid"]: e for e in events}
         if not pending:
             return 0
-        payload = orjson.dumps(plan_batch(pending.values()).as_payload(now_ms))
         only = "" if only_gen is None else str(only_gen)
-        result = await self._apply(keys=[keys.prefix(slug)], args=[payload, only])
-        if result in (b"ok", "ok"):
-            return len(pending)
-        if result in (b"lost", "lost", b"gone", "gone"):
-            return 0
+        result = await self._apply_plan(slug, plan_batch(pending.values()), now_ms, only)
+        if result in ("ok", "lost", "gone"):
+            return len(pending) if result == "ok" else 0
         # Some were applied already (redelivery after a crash, or a rebuild replaying
         # the ledger): per generation, drop those and apply the rest.
         applied = 0
@@ -94,16 +110,43 @@ class HotState:
             for lid in seen or ():
                 rest.pop(int(lid), None)
             while rest:
-                payload = orjson.dumps(plan_batch(rest.values()).as_payload(now_ms))
-                res = await self._apply(keys=[keys.prefix(slug)], args=[payload, gen])
-                if res in (b"ok", "ok"):
+                res = await self._apply_plan(slug, plan_batch(rest.values()), now_ms, gen)
+                if res == "ok":
                     applied = max(applied, len(rest))
                     break
-                if res in (b"gone", "gone", b"lost", "lost"):
+                if res in ("gone", "lost"):
                     break
                 for lid in orjson.loads(res).get(gen) or ():
                     rest.pop(int(lid), None)
         return applied
+
+    async def _apply_plan(self, slug: str, plan: BatchPlan, now_ms: int, only: str) -> str:
+        """Run the apply script with every key it may touch declared (Redis Cluster);
+        the generations are cached and re-read when the script says they moved."""
+        payload = orjson.dumps(plan.as_payload(now_ms))
+        for _ in range(20):
+            gens = self._gens.get(slug)
+            if gens is None:
+                gens = await self._read_gens(slug)
+            targets = [only] if only else gens
+            declared = [keys.generation(slug), keys.next_generation(slug)]
+            for g in targets:
+                declared += touched_keys(keys.gen_prefix(slug, int(g)), plan)
+            expect = orjson.dumps([int(g) for g in targets])
+            res = await self._apply(keys=declared, args=[payload, only, expect])
+            text = res.decode() if isinstance(res, bytes) else str(res)
+            if text != "stale":
+                return text
+            self._gens.pop(slug, None)
+        raise RuntimeError(f"generations of {slug!r} keep moving")
+
+    async def _read_gens(self, slug: str) -> list[str]:
+        live, nxt = await self.redis.mget(keys.generation(slug), keys.next_generation(slug))
+        gens = [g.decode() for g in (live, nxt) if g is not None]
+        if len(gens) == 2 and gens[0] == gens[1]:
+            gens.pop()
+        self._gens[slug] = gens
+        return gens
 
     # generations -------------------------------------------------------------------
 
@@ -129,8 +172,9 @@ class HotState:
         pipe.get(keys.generation(slug))
         pipe.set(keys.generation(slug), gen)
         pipe.delete(keys.next_generation(slug))
-        pipe.publish(keys.CHANGED_CHANNEL, slug)
         old_raw, *_ = await pipe.execute()
+        self._gens.pop(slug, None)
+        await self.redis.publish(keys.CHANGED_CHANNEL, slug)
         old = int(old_raw) if old_raw is not None else None
         if old is not None and old != gen:
             await self._expire_generation(slug, old, keep_old_s)
@@ -208,8 +252,9 @@ class HotState:
         pipe = self.redis.pipeline(transaction=True)
         pipe.rpush(keys.feed(slug, kind), orjson.dumps(item))
         pipe.ltrim(keys.feed(slug, kind), -keys.FEED_KEEP, -1)
-        pipe.publish(keys.CHANGED_CHANNEL, slug)
         await pipe.execute()
+        # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
+        await self.redis.publish(keys.CHANGED_CHANNEL, slug)
 
     async def replace_feed(self, slug: str, kind: str, items: list[dict[str, Any]]) -> None:
         """Rewrite a feed whose entries changed (a fire's uplift became known)."""
@@ -217,8 +262,9 @@ class HotState:
         pipe.delete(keys.feed(slug, kind))
         if items:
             pipe.rpush(keys.feed(slug, kind), *(orjson.dumps(i) for i in items[-keys.FEED_KEEP :]))
-        pipe.publish(keys.CHANGED_CHANNEL, slug)
         await pipe.execute()
+        # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
+        await self.redis.publish(keys.CHANGED_CHANNEL, slug)
 
     async def read_feed(
         self, slug: str, kind: str, newest: int = keys.FEED_KEEP

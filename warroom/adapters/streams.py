@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -30,8 +31,12 @@ class Entry:
 
 class EventStream:
     def __init__(self, redis: Redis, group: str = keys.AGG_GROUP) -> None:
+        from redis.asyncio.cluster import RedisCluster
+
         self.redis = redis
         self.group = group
+        # On a Redis Cluster one XREADGROUP cannot span campaigns (slots): read each.
+        self.cluster = isinstance(redis, RedisCluster)
 
     async def ensure_group(self, slug: str) -> None:
         try:
@@ -59,6 +64,8 @@ class EventStream:
     ) -> list[Entry]:
         if not slugs:
             return []
+        if self.cluster and len(slugs) > 1:
+            return await self._read_each(slugs, consumer, count, block_ms)
         streams = {keys.stream(s): ">" for s in slugs}
         try:
             res = await self.redis.xreadgroup(
@@ -78,6 +85,18 @@ class EventStream:
             for eid, fields in entries
             if fields is not None
         ]
+
+    async def _read_each(
+        self, slugs: list[str], consumer: str, count: int, block_ms: int | None
+    ) -> list[Entry]:
+        """Cluster: poll each campaign's stream without blocking (a blocking read per
+        campaign would hold the batch until the slowest one times out); when all are
+        empty, wait a short while before the caller's next round."""
+        found = await asyncio.gather(*(self.read([s], consumer, count, None) for s in slugs))
+        entries = [e for part in found for e in part]
+        if not entries and block_ms:
+            await asyncio.sleep(min(block_ms, 50) / 1000)
+        return entries
 
     async def reclaim(self, slug: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
         """Take over entries a dead or stalled consumer left pending."""
