@@ -12,9 +12,13 @@ from redis.asyncio import Redis
 
 from warroom.adapters import keys
 from warroom.core.aggregate import BOARDS, BatchPlan, plan_batch
+from warroom.core.ranking import prev_rank, rank_order
 
 log = logging.getLogger(__name__)
-_APPLY_LUA = resources.files("warroom.adapters").joinpath("lua/apply.lua").read_text()
+_LUA = resources.files("warroom.adapters").joinpath("lua")
+_APPLY_LUA = _LUA.joinpath("apply.lua").read_text()
+_FOLD_LUA = _LUA.joinpath("fold.lua").read_text()
+_PREVRANK_LUA = _LUA.joinpath("prevrank.lua").read_text()
 
 
 @dataclass
@@ -31,6 +35,16 @@ class RawState:
     # above is then empty and must not be shown, reported or ruled on.
     restoring: bool = False
     generation: int | None = None
+    # Ranks before the recent minutes of the rows in `boards` (a bounded read only).
+    board_prev: dict[str, dict[str, int | None]] = field(default_factory=dict)
+
+
+TIE_LIMIT = 1000
+
+
+def _tied_at_cut(head: dict[str, int], top: int) -> bool:
+    ordered = sorted(head.values(), reverse=True)
+    return ordered[top - 1] == ordered[top]
 
 
 def empty_raw(restoring: bool) -> RawState:
@@ -68,9 +82,9 @@ async def init_generation(redis: Redis, slug: str) -> None:
 # Keys of one generation that every batch may touch (the apply script refuses others).
 _FIXED_SUFFIXES = (
     "applied", "tot", "buyers", "active", "bfirst", "refd", "ord", "refpend", "refpendm",
-    "mem:last", "mem:groups",
+    "mem:last", "mem:groups", "lbprev:from",
     *(f"m:{m}" for m in ("gmv", "orders", "messages", "buyers", "refund", "newbuyers")),
-    *(f"lb:{b}{s}" for b in BOARDS for s in ("", ":o", ":n")),
+    *(f"lb:{b}{s}" for b in BOARDS for s in ("", ":o", ":n", ":prev")),
 )  # fmt: skip
 
 
@@ -87,6 +101,7 @@ class HotState:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_LUA)
+        self._fold_script = redis.register_script(_FOLD_LUA)
         self._gens: dict[str, list[str]] = {}  # slug -> generations last seen
 
     async def apply(
@@ -204,10 +219,15 @@ class HotState:
                 pipe.expire(k, seconds)
             await pipe.execute()
 
-    async def read(self, slug: str, recent_from_ms: int) -> RawState:
+    async def read(self, slug: str, recent_from_ms: int, top: int | None = None) -> RawState:
+        """The raw figures. With `top`, boards hold only the top rows (with their
+        names, orders and `board_prev` ranks): a read bounded by what is shown and by
+        recent activity, flat in the number of sellers, groups and products."""
         gen = await self.generation(slug)
         if gen is None:
             return empty_raw(restoring=True)
+        if top is not None:
+            return await self._read_top(slug, gen, recent_from_ms, top)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.totals(slug, gen))
         metrics = MINUTE_METRICS
@@ -218,23 +238,14 @@ class HotState:
             pipe.hgetall(keys.board_orders(slug, gen, b))
             pipe.hgetall(keys.board_names(slug, gen, b))
         res = await pipe.execute()
-        totals = {k.decode(): int(v) for k, v in res[0].items()}
-        minutes = {m: _ints(res[1 + i]) for i, m in enumerate(metrics)}
-        raw = RawState(
-            totals=totals,
-            minutes=minutes,
-            boards={},
-            board_orders={},
-            board_names={},
-            generation=gen,
-        )
+        raw = self._head(res, gen)
         n = 1 + len(metrics)
         for i, b in enumerate(BOARDS):
             zs, orders, names = res[n + 3 * i : n + 3 + 3 * i]
             raw.boards[b] = {k.decode(): int(v) for k, v in zs}
             raw.board_orders[b] = _text_ints(orders)
             raw.board_names[b] = {k.decode(): v.decode() for k, v in names.items()}
-        recent = sorted(m for m in minutes["gmv"] if m >= recent_from_ms)
+        recent = sorted(m for m in raw.minutes["gmv"] if m >= recent_from_ms)
         if recent:
             pipe = self.redis.pipeline(transaction=False)
             for b in BOARDS:
@@ -246,6 +257,107 @@ class HotState:
                     m: {k.decode(): int(v) for k, v in next(res)} for m in recent
                 }
         return raw
+
+    def _head(self, res: list[Any], gen: int) -> RawState:
+        totals = {k.decode(): int(v) for k, v in res[0].items()}
+        minutes = {m: _ints(res[1 + i]) for i, m in enumerate(MINUTE_METRICS)}
+        return RawState(
+            totals=totals,
+            minutes=minutes,
+            boards={},
+            board_orders={},
+            board_names={},
+            generation=gen,
+        )
+
+    async def _read_top(self, slug: str, gen: int, recent_from_ms: int, top: int) -> RawState:
+        # Round 1: totals, minutes, the fold frontier and the top rows of each board.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.totals(slug, gen))
+        for m in MINUTE_METRICS:
+            pipe.hgetall(keys.minute_metric(slug, gen, m))
+        pipe.get(keys.prev_from(slug, gen))
+        for b in BOARDS:
+            pipe.zrevrange(keys.board(slug, gen, b), 0, top, withscores=True, score_cast_func=int)
+        res = await pipe.execute()
+        raw = self._head(res, gen)
+        n = 1 + len(MINUTE_METRICS)
+        frontier = int(res[n]) if res[n] is not None else None
+        heads = {b: {k.decode(): int(v) for k, v in res[n + 1 + i]} for i, b in enumerate(BOARDS)}
+        await self._fold(slug, gen, frontier, recent_from_ms, raw.minutes["gmv"])
+        # Round 2: ties at the cut, names, orders and what the prev ranks need.
+        pipe = self.redis.pipeline(transaction=False)
+        cut = {b: len(h) > top and _tied_at_cut(h, top) for b, h in heads.items()}
+        for b in BOARDS:
+            head = heads[b]
+            if cut[b]:
+                t = sorted(head.values(), reverse=True)[top - 1]
+                # same score: Redis orders by member, so the first ones are the smallest ids
+                pipe.zrangebyscore(
+                    keys.board(slug, gen, b), t, t, start=0, num=top + len(head),
+                    withscores=True, score_cast_func=int,
+                )  # fmt: skip
+            self._queue_rows(pipe, slug, gen, b, list(head))
+        res = iter(await pipe.execute())
+        for b in BOARDS:
+            scores = dict(heads[b])
+            if cut[b]:
+                scores.update({k.decode(): int(v) for k, v in next(res)})
+            rows = self._take_rows(res, list(heads[b]))
+            chosen = rank_order(scores)[:top]
+            missing = [x for x in chosen if x not in rows]
+            if missing:  # a tie at the cut brought in rows not fetched yet (rare)
+                more = self.redis.pipeline(transaction=False)
+                self._queue_rows(more, slug, gen, b, missing)
+                rows.update(self._take_rows(iter(await more.execute()), missing))
+            raw.boards[b] = {x: scores[x] for x in chosen}
+            raw.board_orders[b] = {x: rows[x][1] for x in chosen}
+            raw.board_names[b] = {x: rows[x][0] for x in chosen if rows[x][0] is not None}
+            raw.board_prev[b] = {x: rows[x][2] for x in chosen}
+        return raw
+
+    async def _fold(
+        self,
+        slug: str,
+        gen: int,
+        frontier: int | None,
+        target: int,
+        gmv_minutes: dict[int, int],
+    ) -> None:
+        """Fold the minutes that left the recent window into the `prev` sets, once."""
+        for _ in range(5):
+            if frontier is not None and frontier >= target:
+                return
+            minutes = [
+                m for m in sorted(gmv_minutes) if (frontier is None or m >= frontier) and m < target
+            ]
+            declared = [keys.prev_from(slug, gen)]
+            for m in minutes:
+                for b in BOARDS:
+                    declared += [keys.board_minute(slug, gen, b, m), keys.board_prev(slug, gen, b)]
+            was = "" if frontier is None else str(frontier)
+            res = await self._fold_script(keys=declared, args=[was, str(target)])
+            if res in (b"ok", "ok"):
+                return
+            v = await self.redis.get(keys.prev_from(slug, gen))  # another reader folded
+            frontier = int(v) if v is not None else None
+
+    def _queue_rows(self, pipe: Any, slug: str, gen: int, b: str, ids: list[str]) -> None:
+        if ids:
+            pipe.hmget(keys.board_names(slug, gen, b), ids)
+            pipe.hmget(keys.board_orders(slug, gen, b), ids)
+            # EVAL, not EVALSHA: a pipeline cannot load a missing script half-way
+            pipe.eval(_PREVRANK_LUA, 1, keys.board_prev(slug, gen, b), *ids)
+
+    def _take_rows(self, res: Any, ids: list[str]) -> dict[str, tuple[str | None, int, int | None]]:
+        if not ids:
+            return {}
+        names, orders, prev = next(res), next(res), next(res)
+        out: dict[str, tuple[str | None, int, int | None]] = {}
+        for x, name, n, (score, above, level) in zip(ids, names, orders, prev, strict=True):
+            rank = prev_rank(x, int(above), (y.decode() for y in level)) if score else None
+            out[x] = (name.decode() if name is not None else None, int(n or 0), rank)
+        return out
 
     async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None:
         """Append a report or stimulus to the live feed and hint every web process."""

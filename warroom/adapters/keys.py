@@ -65,6 +65,16 @@ def board_names(slug: str, gen: int, board_name: str) -> str:
     return board(slug, gen, board_name) + ":n"
 
 
+def board_prev(slug: str, gen: int, board_name: str) -> str:
+    """Scores before the recent minutes (for prev_rank), folded forward minute by minute."""
+    return board(slug, gen, board_name) + ":prev"
+
+
+def prev_from(slug: str, gen: int) -> str:
+    """The first minute not yet folded into the `prev` boards."""
+    return gen_prefix(slug, gen) + "lbprev:from"
+
+
 def board_minute(slug: str, gen: int, board_name: str, minute_ms: int) -> str:
     return board(slug, gen, board_name) + ":m:" + str(minute_ms)
 

@@ -31,7 +31,7 @@ async def load_state(
     if stimuli is None:
         stimuli = await hot.read_feed(slug, "stimuli")
     now_ms = clock_of(record).now_ms(real_now_ms)
-    raw = await hot.read(slug, recent_from(now_ms))
+    raw = await hot.read(slug, recent_from(now_ms), top=record.settings.leaderboard_size)
     snap = build_snapshot(
         record.settings,
         raw.totals,
@@ -43,6 +43,7 @@ async def load_state(
         now_ms,
         reports,
         stimuli,
+        raw.board_prev,
     )
     # While figures are restored the zeros above are not true: say so (contract v2).
     snap["restoring"] = raw.restoring

@@ -49,16 +49,22 @@ def leaderboard(
     names: Mapping[str, str],
     recent: Mapping[int, Mapping[str, int]],
     size: int,
+    prev: Mapping[str, int | None] | None = None,
 ) -> list[dict[str, Any]]:
+    """`prev`: ranks before the recent minutes, already computed from a bounded read
+    (core/ranking.py); without it, computed here from every entity's score."""
     ordered = rank(scores)
-    before = dict(scores)
-    for per_entity in recent.values():
-        for ident, amount in per_entity.items():
-            if ident in before:
-                before[ident] -= amount
-    # Ranked then = had a positive net GMV before the recent minutes; newcomers get None.
-    prev_order = [k for k in rank(before) if before[k] > 0]
-    prev_rank = {k: i + 1 for i, k in enumerate(prev_order)}
+    if prev is not None:
+        prev_rank = dict(prev)
+    else:
+        before = dict(scores)
+        for per_entity in recent.values():
+            for ident, amount in per_entity.items():
+                if ident in before:
+                    before[ident] -= amount
+        # Ranked then = had a positive net GMV before the recent minutes; newcomers: None.
+        prev_order = [k for k in rank(before) if before[k] > 0]
+        prev_rank = {k: i + 1 for i, k in enumerate(prev_order)}
     return [
         {
             "id": ident,
@@ -141,6 +147,7 @@ def build_snapshot(
     now_ms: int,
     reports: list[dict[str, Any]] | None = None,
     stimuli: list[dict[str, Any]] | None = None,
+    board_prev: Mapping[str, Mapping[str, int | None]] | None = None,
 ) -> dict[str, Any]:
     tv = totals_view(totals)
     # After the close the velocity stays at its closing value: minutes after the end
@@ -173,6 +180,7 @@ def build_snapshot(
                 board_names.get(b, {}),
                 board_minutes.get(b, {}),
                 s.leaderboard_size,
+                board_prev.get(b) if board_prev else None,
             )
             for b in BOARDS
         },

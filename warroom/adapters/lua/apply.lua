@@ -127,6 +127,9 @@ if #a.active > 0 then
   if n > 0 then call('HINCRBY', tot, 'active_members', n) end
 end
 
+-- Each board's `prev` set holds the scores before the recent minutes: sales in
+-- minutes below the fold frontier `lbprev:from` (fold.lua moves it) and every refund.
+local fold_from = tonumber(call('GET', p .. 'lbprev:from') or '-1')
 local boards = {'sellers', 'groups', 'products'}
 for _, b in ipairs(boards) do
   local d = a.boards[b]
@@ -136,9 +139,16 @@ for _, b in ipairs(boards) do
   for _, row in ipairs(d.minute) do
     local mz = z .. ':m:' .. row[1]
     local flat = row[2]
-    for i = 1, #flat, 2 do call('ZINCRBY', mz, flat[i + 1], flat[i]) end
+    local folded = tonumber(row[1]) < fold_from
+    for i = 1, #flat, 2 do
+      call('ZINCRBY', mz, flat[i + 1], flat[i])
+      if folded then call('ZINCRBY', z .. ':prev', flat[i + 1], flat[i]) end
+    end
   end
-  if #d.names > 0 then call('HSET', z .. ':n', unpack(d.names)) end
+  -- chunked: unpack() of more than a few thousand values fails (thousands of names)
+  for i = 1, #d.names, 1000 do
+    call('HSET', z .. ':n', unpack(d.names, i, math.min(i + 999, #d.names)))
+  end
 end
 
 -- A refund never takes an order below zero: apply at most what is left of it.
@@ -152,6 +162,9 @@ local function apply_refund(oid, amount, seller, group, product, refund, minute)
   call('ZINCRBY', p .. 'lb:sellers', -x, seller)
   call('ZINCRBY', p .. 'lb:groups', -x, group)
   call('ZINCRBY', p .. 'lb:products', -x, product)
+  call('ZINCRBY', p .. 'lb:sellers:prev', -x, seller)
+  call('ZINCRBY', p .. 'lb:groups:prev', -x, group)
+  call('ZINCRBY', p .. 'lb:products:prev', -x, product)
 end
 
 local any_waiting = call('HLEN', p .. 'refpend') > 0
