@@ -60,7 +60,10 @@ local limit, window, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 if redis.call('ZCARD', KEYS[1]) < limit then
   redis.call('ZADD', KEYS[1], now + hold, ARGV[4])
-  redis.call('PEXPIRE', KEYS[1], math.ceil((hold + window) / 1000) + 1000)
+  local keep = math.ceil((hold + window) / 1000) + 1000
+  if redis.call('PTTL', KEYS[1]) < keep then
+    redis.call('PEXPIRE', KEYS[1], keep)
+  end
   return 0
 end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -72,7 +75,10 @@ _ENDED_LUA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2]) / 1000) + 1000)
+local keep = math.ceil(tonumber(ARGV[2]) / 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < keep then  -- never shorten: others may be in flight
+  redis.call('PEXPIRE', KEYS[1], keep)
+end
 return 0
 """
 
