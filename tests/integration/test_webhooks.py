@@ -6,48 +6,15 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
+import logging
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 
 import pytest
 
-from tests.conftest import ADMIN, Harness, harness_for
+from tests.conftest import Harness, harness_for
+from tests.integration.receivers import ADMIN_H, Receiver, add_hook, deliveries, fire
 from warroom.adapters.webhook import BadWebhook, check_url
 from warroom.workers.delivery import Deliverer
-
-
-class Receiver:
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.fail_next = 0
-        self.lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.lock:
-                    receiver.requests.append({"headers": dict(self.headers), "body": body})
-                    failing = receiver.fail_next > 0
-                    receiver.fail_next -= 1 if failing else 0
-                self.send_response(500 if failing else 200)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"errcode": 0}')
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture
@@ -55,26 +22,6 @@ def receiver() -> Iterator[Receiver]:
     r = Receiver()
     yield r
     r.close()
-
-
-ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
-
-
-async def add_hook(h: Harness, url: str, fmt: str, secret: str = "") -> Any:
-    return await h.client.post(
-        "/api/v1/campaigns/sale/webhooks",
-        json={"url": url, "format": fmt, "secret": secret},
-        headers=ADMIN_H,
-    )
-
-
-async def fire(h: Harness, text: str) -> None:
-    res = await h.client.post(
-        "/api/v1/campaigns/sale/stimuli",
-        json={"kind": "announcement", "text": text},
-        headers=ADMIN_H,
-    )
-    assert res.status_code == 201, res.text
 
 
 async def test_signed_json_retry_after_500_and_no_duplicate_after_restart(
@@ -173,3 +120,35 @@ def test_check_url_accepts_public_https() -> None:
     assert check_url("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k", False)
     with pytest.raises(BadWebhook):
         check_url("http://127.0.0.2/", False)
+
+
+async def test_no_robot_key_or_secret_in_any_log_line(
+    settings, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """httpx logs `POST <url>` at INFO and httpcore traces at DEBUG: nothing of the
+    URL's query (a WeCom robot key) nor a signing secret may reach a log line, on
+    success or on failure, at any level."""
+    settings.warroom_allow_private_webhooks = True
+    key, secret = "robot-key-5d41402abc4b2a76", "signing-secret-7d793037a076"
+    caplog.set_level(logging.DEBUG)
+    async with harness_for(settings) as h:
+        await h.create_campaign()
+        await add_hook(h, f"{receiver.url}?key={key}", "wecom")
+        await add_hook(h, f"{receiver.url}?token={key}", "wecom_text")
+        await add_hook(h, receiver.url, "json", secret)
+        receiver.fail_next = 1  # one failure: the warning names the target
+        await fire(h, "公告")
+        rt = h.runtime
+        d = Deliverer(rt.webhooks, rt.redis, allow_private=True, backoff_base_s=0.01)
+        await d.run_once()
+        await asyncio.sleep(0.05)
+        await d.run_once()
+        await d.close()
+        log = await deliveries(h)
+    assert len(receiver.requests) == 4 and all(x["status"] == "delivered" for x in log)
+    assert any(r.getMessage().startswith("HTTP Request: POST") for r in caplog.records)
+    assert any("failed" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        line = logging.Formatter().format(record)
+        assert key not in line and secret not in line, line
+    assert all(key not in x["url"] for x in log)

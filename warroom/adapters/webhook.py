@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
-import socket
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
+from warroom.adapters.netguard import literal_ip, redact_url, refusal, resolve
 from warroom.adapters.report_store import DeliveryRow, ReportRow, WebhookRow
 
 MAX_ATTEMPTS = 6
@@ -29,39 +28,56 @@ class BadWebhook(ValueError):
     pass
 
 
-def _private(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    return ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
-
-
 def check_url(url: str, allow_private: bool) -> str:
-    """http(s) only; never loopback or link-local (cloud metadata) unless allowed."""
+    """http(s) only, no user:password; a host given as an address (in any form libc
+    accepts: ::ffff:127.0.0.1, 2130706433, 0177.0.0.1) must be globally routable unless
+    private targets are allowed. Names are checked by `check_target` and again at
+    delivery, where the address actually connected to is the one checked."""
     if len(url) > 2000:
         raise BadWebhook("url is too long")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        # The parser of the client that will send, so both read the same host.
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise BadWebhook(f"url is not valid: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
         raise BadWebhook("url must be http(s)://host/...")
+    if parts.userinfo:
+        raise BadWebhook("url must not carry user:password@")
     if allow_private:
         return url
-    host = parts.hostname
+    host = parts.host.lower().rstrip(".")
     if host == "localhost" or host.endswith(".localhost"):
         raise BadWebhook("url must not point at this machine (loopback)")
     try:
-        if _private(ipaddress.ip_address(host)):
-            raise BadWebhook("url must not be loopback or link-local")
+        ip = literal_ip(host)
     except ValueError as exc:
-        if isinstance(exc, BadWebhook):
-            raise
+        raise BadWebhook(str(exc)) from None
+    if ip is not None and (why := refusal(ip)):
+        raise BadWebhook(f"url must name a public address: {why}")
     return url
 
 
-def resolves_private(url: str) -> bool:
-    """At send time: a name may resolve to loopback/link-local (DNS rebinding)."""
-    host = urlsplit(url).hostname or ""
+async def check_target(url: str, allow_private: bool, timeout_s: float = 5.0) -> str:
+    """`check_url`, then resolve a host name and refuse it when any of its addresses
+    is not globally routable. A name that does not resolve now is accepted: DNS may be
+    down for a moment, and delivery checks again before every connection."""
+    url = check_url(url, allow_private)
+    if allow_private:
+        return url
+    parts = httpx.URL(url)
+    if literal_ip(parts.host) is not None:
+        return url
     try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False
-    return any(_private(ipaddress.ip_address(i[4][0].split("%")[0])) for i in infos)
+        ips = await resolve(parts.host, parts.port or 443, timeout_s)
+    except (OSError, TimeoutError):
+        return url
+    for ip in ips:
+        if why := refusal(ip):
+            raise BadWebhook(
+                f"url must name a public address: {parts.host} resolves to {ip}; {why}"
+            )
+    return url
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -114,7 +130,9 @@ class WebhookStore:
             )
         return len(hooks)
 
-    def due(self, now_ms: int, limit: int = 50) -> list[Job]:
+    def due(self, now_ms: int, limit: int = 50, busy: list[int] | None = None) -> list[Job]:
+        """Due deliveries, oldest first, leaving out targets in `busy` (a worker is
+        draining them already; their backlog must not crowd the others out)."""
         d, w, r = DeliveryRow.__table__, WebhookRow.__table__, ReportRow.__table__
         q = (
             select(
@@ -135,6 +153,8 @@ class WebhookStore:
             .order_by(d.c.id)
             .limit(limit)
         )
+        if busy:
+            q = q.where(d.c.webhook_id.not_in(busy))
         with self.engine.connect() as conn:
             return [Job(*row) for row in conn.execute(q)]
 
@@ -149,10 +169,26 @@ class WebhookStore:
             )
             return res.rowcount == 1
 
-    def defer(self, delivery_id: int, until_ms: int) -> None:
+    def defer_many(self, delivery_ids: list[int], until_ms: int) -> None:
+        if not delivery_ids:
+            return
         t = DeliveryRow.__table__
         with self.engine.begin() as conn:
-            conn.execute(update(t).where(t.c.id == delivery_id).values(next_at_ms=until_ms))
+            conn.execute(
+                update(t)
+                .where(t.c.id.in_(delivery_ids), t.c.status == "pending")
+                .values(next_at_ms=until_ms)
+            )
+
+    def release(self, delivery_id: int, until_ms: int) -> None:
+        """sending → pending again, not posted (the target's pace is used up)."""
+        t = DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.id == delivery_id, t.c.status == "sending")
+                .values(status="pending", next_at_ms=until_ms)
+            )
 
     def finish(
         self,
@@ -205,7 +241,7 @@ class WebhookStore:
                 {
                     "id": r.id,
                     "webhook_id": r.webhook_id,
-                    "url": r.url,
+                    "url": redact_url(r.url),
                     "report_id": r.report_id,
                     "status": r.status,
                     "attempts": r.attempts,

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 from warroom.adapters.announcer import fire_view
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.snapshots import load_snapshot
-from warroom.adapters.webhook import BadWebhook, check_url
+from warroom.adapters.webhook import BadWebhook, check_target
 from warroom.core.campaign import StimulusAction, settings_error
 from warroom.core.clock import rfc3339
 from warroom.core.render import TemplateProblem, default_source, validate_template
@@ -164,7 +164,7 @@ async def add_webhook(request: Request, slug: str) -> JSONBytes:
     record = await deps.campaign(request, slug)
     body: WebhookBody = await _body(request, WebhookBody)
     try:
-        url = check_url(body.url, rt.settings.warroom_allow_private_webhooks)
+        url = await check_target(body.url, rt.settings.warroom_allow_private_webhooks)
     except BadWebhook as exc:
         raise ApiError(422, f"url: {exc}") from None
     hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, body.format, body.secret)

@@ -1,12 +1,21 @@
-"""The webhook delivery loop: due deliveries, rate-limited per robot, retried with
-backoff after failures, each report posted at most once per target."""
+"""The webhook delivery loop: due deliveries, paced per target, retried with jittered
+backoff after failures, each report posted at most once per target.
+
+Targets are served concurrently (a bounded number at a time) and each target's
+deliveries in order, one at a time, so a hanging or slow robot holds up only its own
+queue, and for at most the per-request deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import random
 import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 import orjson
@@ -14,25 +23,63 @@ from redis.asyncio import Redis
 
 from warroom.adapters import keys
 from warroom.adapters.campaigns import real_now_ms
-from warroom.adapters.webhook import MAX_ATTEMPTS, Job, WebhookStore, resolves_private, sign
+from warroom.adapters.netguard import (
+    RefusedAddress,
+    guarded_client,
+    quiet_http_client_logs,
+    redact_url,
+)
+from warroom.adapters.webhook import MAX_ATTEMPTS, Job, WebhookStore, sign
 from warroom.core.clock import rfc3339
 from warroom.core.render import wecom_markdown, wecom_text
 
 log = logging.getLogger(__name__)
-PER_MINUTE = 20  # WeCom group robots accept 20 messages a minute
 
-# Sliding-window limiter: drop stamps older than a minute, count, add if room. Atomic,
-# so several workers share one budget per robot. Returns 0 if allowed, else ms to wait.
-_RATE_LUA = """
-local key, now, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', key, 0, now - 60000)
-if redis.call('ZCARD', key) < limit then
-  redis.call('ZADD', key, now, ARGV[3])
-  redis.call('PEXPIRE', key, 61000)
+
+@dataclass(frozen=True)
+class Pace:
+    """At most `limit` posts to one target in any `window_s` seconds, as the receiver
+    sees them. WeCom group robots accept 20 messages a minute."""
+
+    limit: int = 20
+    window_s: float = 60.0
+
+
+# One sorted set per target, shared by every worker. A member is one POST, scored by
+# the time it ended (µs, Redis's clock) or, while it is in flight, by the latest time it
+# can end. A new POST may start only when fewer than `limit` members ended after
+# now − window. That bounds what the receiver sees: for any `limit`+1 arrivals, the
+# last to start began after the others and before its own arrival; each of the others
+# arrived within the window before that arrival and ended after arriving, so it was
+# still counted when the last one asked. Stamping the start (the old limiter) lets
+# slow early posts and fast late ones crowd into one window at the receiver.
+_RESERVE_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local limit, window, hold = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < limit then
+  redis.call('ZADD', KEYS[1], now + hold, ARGV[4])
+  local keep = math.ceil((hold + window) / 1000) + 1000
+  if redis.call('PTTL', KEYS[1]) < keep then
+    redis.call('PEXPIRE', KEYS[1], keep)
+  end
   return 0
 end
-local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-return math.max(1, tonumber(oldest[2]) + 60000 - now)
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, math.ceil((tonumber(oldest[2]) + window - now) / 1000))
+"""
+
+# The POST has ended (answered, failed or timed out): its member now counts from here.
+_ENDED_LUA = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+local keep = math.ceil(tonumber(ARGV[2]) / 1000) + 1000
+if redis.call('PTTL', KEYS[1]) < keep then  -- never shorten: others may be in flight
+  redis.call('PEXPIRE', KEYS[1], keep)
+end
+return 0
 """
 
 
@@ -47,6 +94,28 @@ def payload(job: Job) -> bytes:
     )
 
 
+def backoff_ms(attempts: int, base_s: float, cap_s: float, rand: float) -> int:
+    """Exponential backoff with jitter: between half and all of base × 2^attempts
+    (capped), so targets that failed together do not retry together."""
+    full = min(cap_s, base_s * 2**attempts) * 1000
+    return int(full / 2 + rand * full / 2)
+
+
+def _retry_after_ms(res: httpx.Response) -> int:
+    with contextlib.suppress(ValueError):
+        return int(float(res.headers.get("Retry-After", "")) * 1000)
+    return 0
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    status: int | None = None
+    error: str = ""
+    retry: bool = True
+    at_least_ms: int = 0  # the target asked us to wait this long
+
+
 class Deliverer:
     def __init__(
         self,
@@ -54,40 +123,103 @@ class Deliverer:
         redis: Redis,
         allow_private: bool = False,
         backoff_base_s: float = 2.0,
-        timeout_s: float = 5.0,
+        timeout_s: float = 10.0,
+        *,
+        pace: Pace = Pace(),  # noqa: B008 - frozen dataclass
+        concurrency: int = 16,
+        backoff_cap_s: float = 600.0,
+        rand: Callable[[], float] = random.random,
     ) -> None:
         self.store = store
         self.redis = redis
         self.allow_private = allow_private
         self.backoff_base_s = backoff_base_s
-        self._limit = redis.register_script(_RATE_LUA)
-        self._http = httpx.AsyncClient(timeout=timeout_s, follow_redirects=False)
+        self.backoff_cap_s = backoff_cap_s
+        self.timeout_s = timeout_s
+        self.pace = pace
+        self._rand = rand
+        self._window_us = int(pace.window_s * 1_000_000)
+        # An in-flight member counts until it ends; if its worker dies, until this much
+        # after it started (the POST itself is cut at timeout_s).
+        self._hold_us = int((timeout_s + 5.0) * 1_000_000)
+        self._reserve = redis.register_script(_RESERVE_LUA)
+        self._ended = redis.register_script(_ENDED_LUA)
+        self._slots = asyncio.Semaphore(concurrency)
+        self._busy: dict[int, asyncio.Task[int]] = {}
+        quiet_http_client_logs()
+        self._http = guarded_client(
+            allow_private=allow_private,
+            timeout=httpx.Timeout(timeout_s),
+            max_connections=concurrency,
+        )
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = 0.0) -> None:
+        """Let in-flight posts finish for up to `grace_s`, cancel the rest (their rows stay
+        `sending` and are swept as failed: never posted twice), close the client."""
+        pending = list(self._busy.values())
+        if pending and grace_s > 0:
+            _, pending_set = await asyncio.wait(pending, timeout=grace_s)
+            pending = list(pending_set)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         await self._http.aclose()
 
-    async def run_once(self) -> int:
+    async def dispatch(self) -> list[asyncio.Task[int]]:
+        """One pass: a task per target with due deliveries and none running already."""
         now = real_now_ms()
         await asyncio.to_thread(self.store.sweep_interrupted, now - 60_000, now)
-        jobs = await asyncio.to_thread(self.store.due, now)
-        sent = 0
+        jobs = await asyncio.to_thread(self.store.due, now, 200, list(self._busy))
+        queues: dict[int, list[Job]] = {}
         for job in jobs:
-            wait = int(
-                await self._limit(
-                    keys=[keys.webhook_sent(job.webhook_id)],
-                    args=[now, PER_MINUTE, f"{job.delivery_id}:{job.attempts}"],
+            queues.setdefault(job.webhook_id, []).append(job)
+        started = []
+        for hook_id, queue in queues.items():
+            task = asyncio.create_task(self._drain(queue), name=f"webhook-{hook_id}")
+            self._busy[hook_id] = task
+            task.add_done_callback(functools.partial(self._drained, hook_id))
+            started.append(task)
+        return started
+
+    def _drained(self, hook_id: int, task: asyncio.Task[int]) -> None:
+        self._busy.pop(hook_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("webhook %s: delivery task failed", hook_id, exc_info=task.exception())
+
+    async def run_once(self) -> int:
+        """One pass, waiting for every post it started (tests, and `warroom` tools)."""
+        tasks = await self.dispatch()
+        return sum(await asyncio.gather(*tasks))
+
+    async def _drain(self, queue: list[Job]) -> int:
+        sent = 0
+        async with self._slots:
+            for i, job in enumerate(queue):
+                if not await asyncio.to_thread(self.store.claim, job.delivery_id, real_now_ms()):
+                    continue  # another worker has it
+                key = keys.webhook_sent(job.webhook_id)
+                member = f"{job.delivery_id}:{job.attempts}:{uuid.uuid4().hex}"
+                wait = int(
+                    await self._reserve(
+                        keys=[key], args=[self.pace.limit, self._window_us, self._hold_us, member]
+                    )
                 )
-            )
-            if wait:
-                await asyncio.to_thread(self.store.defer, job.delivery_id, now + wait)
-                continue
-            if not await asyncio.to_thread(self.store.claim, job.delivery_id, now):
-                continue  # another worker has it
-            await self._send(job)
-            sent += 1
+                if wait:
+                    until = real_now_ms() + wait
+                    await asyncio.to_thread(self.store.release, job.delivery_id, until)
+                    rest = [j.delivery_id for j in queue[i + 1 :]]
+                    await asyncio.to_thread(self.store.defer_many, rest, until)
+                    break
+                try:
+                    outcome = await self._post(job)
+                finally:
+                    with contextlib.suppress(Exception):
+                        await self._ended(keys=[key], args=[member, self._window_us])
+                await self._finish(job, outcome)
+                sent += 1
         return sent
 
-    async def _send(self, job: Job) -> None:
+    async def _post(self, job: Job) -> Outcome:
         body = payload(job)
         headers = {"Content-Type": "application/json"}
         if job.format == "json":
@@ -95,52 +227,66 @@ class Deliverer:
             headers["X-Warroom-Timestamp"] = ts
             if job.secret:
                 headers["X-Warroom-Signature"] = "sha256=" + sign(job.secret, ts, body)
-        status, error = None, ""
-        if not self.allow_private and await asyncio.to_thread(resolves_private, job.url):
-            ok, error = False, "url resolves to a loopback or link-local address"
-            await self._finish(job, ok=False, status=None, error=error, retry=False)
-            return
         try:
-            res = await self._http.post(job.url, content=body, headers=headers)
-            status = res.status_code
-            ok = 200 <= status < 300
-            if ok and job.format.startswith("wecom"):
-                # WeCom answers 200 with {"errcode": ...}; non-zero is a failure.
-                with contextlib.suppress(Exception):
-                    code = res.json().get("errcode", 0)
-                    if code:
-                        ok, error = False, f"errcode {code}: {res.json().get('errmsg', '')}"
-            if not ok and not error:
-                error = f"HTTP {status}"
+            # httpx's timeout is per read; a target dripping a byte at a time would hold
+            # the slot for ever without this deadline on the whole exchange.
+            async with asyncio.timeout(self.timeout_s):
+                res = await self._http.post(job.url, content=body, headers=headers)
+        except TimeoutError:
+            return Outcome(False, error=f"no answer within {self.timeout_s:g} s")
         except httpx.HTTPError as exc:
-            ok, error = False, f"{type(exc).__name__}: {exc}"
-        await self._finish(job, ok=ok, status=status, error=error, retry=not ok)
+            if isinstance(exc.__cause__, RefusedAddress):
+                return Outcome(False, error=str(exc.__cause__), retry=False)
+            return Outcome(False, error=redact_url(f"{type(exc).__name__}: {exc}"))
+        status = res.status_code
+        if 300 <= status < 400:
+            return Outcome(False, status, f"HTTP {status}: redirects are not followed", False)
+        if not 200 <= status < 300:
+            return Outcome(False, status, f"HTTP {status}", at_least_ms=_retry_after_ms(res))
+        if job.format.startswith("wecom"):
+            # WeCom answers 200 with {"errcode": ...}; non-zero is a failure.
+            with contextlib.suppress(Exception):
+                answer = res.json()
+                code = answer.get("errcode", 0)
+                if code:
+                    # 45009: the robot's own rate limit; wait a window before trying.
+                    wait = int(self.pace.window_s * 1000) if code == 45009 else 0
+                    error = f"errcode {code}: {answer.get('errmsg', '')}"
+                    return Outcome(False, status, redact_url(error), at_least_ms=wait)
+        return Outcome(True, status)
 
-    async def _finish(
-        self, job: Job, *, ok: bool, status: int | None, error: str, retry: bool
-    ) -> None:
+    async def _finish(self, job: Job, outcome: Outcome) -> None:
         now = real_now_ms()
         retry_at = None
-        if retry and job.attempts + 1 < MAX_ATTEMPTS:
-            retry_at = now + int(self.backoff_base_s * 1000 * 2**job.attempts)
-        if not ok:
-            log.warning("webhook %s delivery %s failed: %s", job.webhook_id, job.delivery_id, error)
+        if not outcome.ok and outcome.retry and job.attempts + 1 < MAX_ATTEMPTS:
+            delay = backoff_ms(job.attempts, self.backoff_base_s, self.backoff_cap_s, self._rand())
+            retry_at = now + max(delay, outcome.at_least_ms)
+        if not outcome.ok:
+            log.warning(
+                "webhook %s (%s) delivery %s failed: %s",
+                job.webhook_id,
+                redact_url(job.url),
+                job.delivery_id,
+                outcome.error,
+            )
         await asyncio.to_thread(
             self.store.finish,
             job.delivery_id,
-            ok=ok,
-            status=status,
-            error=error,
+            ok=outcome.ok,
+            status=outcome.status,
+            error=outcome.error,
             now_ms=now,
             retry_at_ms=retry_at,
         )
 
-    async def run(self, stop: asyncio.Event, every_s: float = 0.5) -> None:
-        while not stop.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                log.exception("webhook delivery pass failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), every_s)
-        await self.close()
+    async def run(self, stop: asyncio.Event, every_s: float = 0.5, grace_s: float = 2.0) -> None:
+        try:
+            while not stop.is_set():
+                try:
+                    await self.dispatch()
+                except Exception:
+                    log.exception("webhook delivery pass failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), every_s)
+        finally:
+            await self.close(grace_s)
