@@ -7,7 +7,8 @@ line that prints a URL can leak a credential. Three defences, in order:
 - uvicorn's WebSocket handshake lines ("WebSocket /ws/...?token=... [accepted]") are
   access-log lines: dropped unless WARROOM_ACCESS_LOG is on, like the HTTP ones;
 - every line, traceback included, goes through a formatter that cuts query strings
-  off URLs and paths, `Bearer <token>` and URL passwords, whatever logger wrote it;
+  off URLs and paths, `Bearer <token>`, cookie and authorization header lines and URL
+  passwords, whatever logger wrote it;
 - libraries that print request parameters at INFO or DEBUG (SQLAlchemy echoes SQL
   parameters such as a webhook's secret; httpx prints each request URL) are held at
   WARNING whatever WARROOM_LOG_LEVEL says.
@@ -25,6 +26,8 @@ _QUERY = re.compile(
     r"""((?:\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#"'<>]*|(?<![\w.])/[^\s?#"'<>]*)\?)[^\s#"'<>]+"""
 )
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
+# A header line as websockets prints it at DEBUG ("< cookie: session=...").
+_HEADER = re.compile(r"(?i)([<>] (?:cookie|set-cookie|authorization|proxy-authorization)):[^\n]*")
 _USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*):[^\s/@]+@")
 
 # Never louder than WARNING: they print what must not be printed.
@@ -36,6 +39,7 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def redact(text: str) -> str:
     text = _QUERY.sub(rf"\1{REDACTED}", text)
     text = _BEARER.sub(rf"\1 {REDACTED}", text)
+    text = _HEADER.sub(rf"\1: {REDACTED}", text)
     return _USERINFO.sub(rf"\1:{REDACTED}@", text)
 
 
