@@ -48,6 +48,7 @@ def wait_none_left(data: Path, deadline_s: float = 20) -> None:
 def test_unreachable_database_fails_clearly_and_leaves_no_redis(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = serve_env(data, DATABASE_URL="postgresql://warroom:hunter2@127.0.0.1:1/x")
+    del env["WARROOM_ADMIN_TOKEN"]  # generated: kept in a file, not in the output
     served = Served(SERVE, env)
     try:
         code = served.proc.wait(timeout=120)
@@ -60,6 +61,9 @@ def test_unreachable_database_fails_clearly_and_leaves_no_redis(tmp_path: Path) 
         out
     )
     assert "hunter2" not in out and "Traceback" not in out, out
+    token_file = data / "admin-token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    assert token_file.read_text().strip() not in out and str(token_file) in out, out
     assert (data / "redis" / "redis.log").exists()  # the embedded Redis did start...
     wait_none_left(data, 5)  # ...and was stopped
 
