@@ -5,29 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import secrets
 import signal
-import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
+from warroom import logconfig
 from warroom.settings import Settings
 
 log = logging.getLogger("warroom")
 
 
-def _web(settings: Settings, host: str, port: int) -> None:
+def _web(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
     from warroom.web.app import create_app
+    from warroom.web.shutdown import GoingAway, Server
 
-    uvicorn.run(
-        create_app(settings),
+    app = GoingAway(create_app(settings))
+    config = uvicorn.Config(
+        app,
         host=host,
         port=port,
-        log_level="info",
+        # Our root handler (logconfig): one format, query strings redacted, and the
+        # WebSocket handshake lines dropped unless the access log is on.
+        log_config=None,
+        log_level=None,
         access_log=settings.warroom_access_log,
         ws_per_message_deflate=False,  # doubles CPU per frame for numbers that change anyway
         # Pings find dead phones and half-open TCP; the hub then drops the viewer.
@@ -35,6 +37,9 @@ def _web(settings: Settings, host: str, port: int) -> None:
         ws_ping_timeout=20.0,
         timeout_graceful_shutdown=5,
     )
+    server = Server(config, app)
+    server.run()
+    return 0 if server.started else 3  # as uvicorn.run: the app did not start
 
 
 async def _worker_main(settings: Settings) -> None:
@@ -96,78 +101,6 @@ async def _rebuild_main(settings: Settings, slug: str) -> int:
         await rt.close()
 
 
-class Supervisor:
-    """`serve`: the embedded Redis (when REDIS_URL is unset) outlives the web and worker
-    processes it starts; it is one server per `serve`, never one per web worker."""
-
-    def __init__(self, settings: Settings, host: str, port: int, workers: int = 1) -> None:
-        self.settings = settings
-        self.host = host
-        self.port = port
-        self.workers = workers
-        self.children: list[subprocess.Popen[bytes]] = []
-        self.embedded = None
-
-    def start(self) -> dict[str, str]:
-        env = dict(os.environ)
-        if not self.settings.redis_url:
-            from warroom.adapters.embedded_redis import EmbeddedRedis
-
-            self.embedded = EmbeddedRedis(self.settings.warroom_data_dir / "redis")
-            env["REDIS_URL"] = self.embedded.start()
-            self.settings.redis_url = env["REDIS_URL"]
-        if not self.settings.warroom_admin_token:
-            env["WARROOM_ADMIN_TOKEN"] = secrets.token_urlsafe(18)
-            self.settings.warroom_admin_token = env["WARROOM_ADMIN_TOKEN"]
-            print(f"admin token (WARROOM_ADMIN_TOKEN): {env['WARROOM_ADMIN_TOKEN']}", flush=True)
-        env["WARROOM_DATA_DIR"] = str(Path(self.settings.warroom_data_dir).resolve())
-        from warroom.bootstrap import sync_store
-
-        sync_store(self.settings).engine.dispose()  # schema before the children race for it
-        py = sys.executable
-        self.children.append(
-            subprocess.Popen(
-                [py, "-m", "warroom.cli", "web", "--host", self.host, "--port", str(self.port)],
-                env=env,
-            )
-        )
-        for _ in range(self.workers):
-            self.children.append(subprocess.Popen([py, "-m", "warroom.cli", "worker"], env=env))
-        return env
-
-    def wait(self) -> int:
-        stop = {"flag": False}
-
-        def _handler(signum: int, _frame: object) -> None:
-            stop["flag"] = True
-
-        signal.signal(signal.SIGINT, _handler)
-        signal.signal(signal.SIGTERM, _handler)
-        code = 0
-        import time
-
-        while not stop["flag"]:
-            for c in self.children:
-                if c.poll() is not None:
-                    log.error("child %s exited with %s; stopping", c.args, c.returncode)
-                    stop["flag"] = True
-                    code = c.returncode or 1
-            time.sleep(0.2)
-        return code
-
-    def stop(self) -> None:
-        for c in self.children:
-            if c.poll() is None:
-                c.terminate()
-        for c in self.children:
-            try:
-                c.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                c.kill()
-        if self.embedded:
-            self.embedded.stop()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="warroom", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -186,16 +119,13 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--slug", default="demo")
     d.add_argument("--time-scale", type=float, default=60.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = Settings()
+    logconfig.configure(settings.warroom_log_level, settings.warroom_access_log)
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port
 
     if args.cmd == "web":
-        _web(settings, host, port)
-        return 0
+        return _web(settings, host, port)
     if args.cmd == "worker":
         asyncio.run(_worker_main(settings))
         return 0
@@ -203,8 +133,21 @@ def main(argv: list[str] | None = None) -> int:
         n = asyncio.run(_rebuild_main(settings, args.slug))
         print(f"rebuilt {args.slug} from {n} ledger events")
         return 0
+    return _serve(settings, host, port, args)
+
+
+def _serve(settings: Settings, host: str, port: int, args: argparse.Namespace) -> int:
+    from warroom.supervisor import Interrupted, StartFailed, Supervisor
+
     sup = Supervisor(settings, host, port, args.workers)
-    sup.start()
+    try:
+        sup.start()  # on any failure, nothing it started is left running
+    except StartFailed as exc:
+        log.error("warroom %s could not start: %s", args.cmd, exc)
+        return 1
+    except Interrupted as exc:
+        log.warning("stopped by %s while starting", exc)
+        return 0
     print(f"Warroom on http://{host}:{port}  (API docs: /api/docs)", flush=True)
     try:
         if args.cmd == "demo":

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     # One log line per HTTP request: off by default, since at thousands of ingest
     # requests a second it costs CPU and buries the demo's live figures.
     warroom_access_log: bool = False
+    # Root log level of every process (DEBUG, INFO, WARNING, ...). Secrets are redacted
+    # at every level; see warroom/logconfig.py.
+    warroom_log_level: str = "INFO"
 
     @property
     def sqlite_path(self) -> Path:

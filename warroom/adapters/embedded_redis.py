@@ -6,11 +6,15 @@ socket under the data directory, appends to an AOF, and never evicts.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis
@@ -33,9 +37,35 @@ def server_binary() -> str:
     return found
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def parent_death_signal() -> Callable[[], None] | None:
+    """A `preexec_fn` that asks the kernel to SIGTERM the child when its parent dies,
+    or None where there is no prctl (then the parent's own stop path is the only one)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved here, not after fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl: follow it now
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 class EmbeddedRedis:
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, die_with_parent: bool = False) -> None:
+        """`die_with_parent`: the kernel stops the server when the process that started
+        it dies, even by SIGKILL (Linux). `warroom serve` sets it; a test's or a
+        benchmark's server may be started from a thread that ends before it should."""
         self.data_dir = Path(data_dir).resolve()
+        self.die_with_parent = die_with_parent
         self.socket = self.data_dir / "redis.sock"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -62,14 +92,30 @@ class EmbeddedRedis:
         # A session of its own: Ctrl-C in the terminal reaches the whole foreground
         # group, and Redis must outlive the web and worker children it serves; the
         # supervisor stops it last.
+        preexec = parent_death_signal() if self.die_with_parent else None
         self.proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=preexec,  # noqa: PLW1509
         )
+        try:
+            return self._await_ready(timeout_s)
+        except BaseException:
+            self.stop()  # never leave a half-started server behind
+            raise
+
+    def _await_ready(self, timeout_s: float) -> str:
+        assert self.proc is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 err = self.proc.stderr.read().decode() if self.proc.stderr else ""
-                raise RuntimeError(f"embedded redis-server exited: {err.strip()}")
+                log_tail = self._log_tail()
+                raise RuntimeError(
+                    f"embedded redis-server exited: {err.strip()} {log_tail}".strip()
+                )
             if self.socket.exists():
                 try:
                     client = redis.Redis(unix_socket_path=str(self.socket))
@@ -84,8 +130,14 @@ class EmbeddedRedis:
                 except redis.ConnectionError:
                     pass
             time.sleep(0.05)
-        self.stop()
         raise RuntimeError("embedded redis-server did not answer in time")
+
+    def _log_tail(self) -> str:
+        try:
+            lines = (self.data_dir / "redis.log").read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

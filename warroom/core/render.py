@@ -19,7 +19,7 @@ import operator
 import re
 from collections.abc import Mapping
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 from types import TracebackType
 from typing import Any
 
@@ -45,7 +45,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "templates" / "reports"
+# Package data (pyproject.toml maps templates/ to `warroom.templates`): the same in a
+# wheel and in an editable install.
+TEMPLATE_DIR = resources.files("warroom.templates") / "reports"
 MAX_SOURCE_CHARS = 8_000
 MAX_TEXT_CHARS = 8_000  # a report is ~15 lines; far more means a runaway loop
 MAX_SEQUENCE = 10_000  # longest string/list `*` may build inside a template

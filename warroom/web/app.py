@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 
 from warroom.adapters.hub import Hub
 from warroom.adapters.ledger import LedgerWriter
@@ -41,7 +43,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         lifespan=lifespan,
         default_response_class=JSONBytes,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from our own static files, not a CDN
+        redoc_url=None,
         openapi_url="/api/openapi.json",
     )
     errors.install(app)
@@ -50,6 +53,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
     app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
+
+    @app.get("/api/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        # Offline too: the Swagger UI assets are vendored under static/vendor/swagger-ui;
+        # no validator badge (it would call validator.swagger.io).
+        vendor = "/static/vendor/swagger-ui"
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="Warroom API",
+            swagger_js_url=f"{vendor}/swagger-ui-bundle.js",
+            swagger_css_url=f"{vendor}/swagger-ui.css",
+            swagger_favicon_url=f"{vendor}/favicon-32x32.png",
+            swagger_ui_parameters={"validatorUrl": None},
+        )
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -10,6 +10,7 @@ rendered alone on request.
 from __future__ import annotations
 
 import math
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,19 @@ from warroom.web import deps
 from warroom.web.errors import ApiError
 from warroom.web.screen_view import add_filters, seller_card
 
-ROOT = Path(__file__).resolve().parents[2]
-TEMPLATE_DIR = ROOT / "templates"
-STATIC_DIR = ROOT / "static"
+
+def _package_dir(package: str) -> Path:
+    """A directory of package data (pyproject.toml maps templates/ and static/ into the
+    package), the same in a wheel and in an editable install. Jinja2 and StaticFiles
+    want a real directory; pip always installs unzipped."""
+    found = resources.files(package)
+    if not isinstance(found, Path):  # pragma: no cover - a zipped install
+        raise RuntimeError(f"{package} is not a directory on disk: install unzipped")
+    return found
+
+
+TEMPLATE_DIR = _package_dir("warroom.templates")
+STATIC_DIR = _package_dir("warroom.static")
 
 router = APIRouter(include_in_schema=False)
 

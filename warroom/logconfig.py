@@ -1,0 +1,84 @@
+"""Logging for every warroom process: one format, and no secret in any line.
+
+Tokens travel in URLs where a client cannot send a header (a browser's WebSocket, a
+page link on a big screen) and a WeCom robot's key is part of its webhook URL, so a
+line that prints a URL can leak a credential. Three defences, in order:
+
+- uvicorn's WebSocket handshake lines ("WebSocket /ws/...?token=... [accepted]") are
+  access-log lines: dropped unless WARROOM_ACCESS_LOG is on, like the HTTP ones;
+- every line, traceback included, goes through a formatter that cuts query strings
+  off URLs and paths, `Bearer <token>`, cookie and authorization header lines and URL
+  passwords, whatever logger wrote it;
+- libraries that print request parameters at INFO or DEBUG (SQLAlchemy echoes SQL
+  parameters such as a webhook's secret; httpx prints each request URL) are held at
+  WARNING whatever WARROOM_LOG_LEVEL says.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+REDACTED = "<redacted>"
+
+# A path or an absolute URL followed by a query string: keep the path, drop the query.
+_QUERY = re.compile(
+    r"""((?:\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s?#"'<>]*|(?<![\w.])/[^\s?#"'<>]*)\?)[^\s#"'<>]+"""
+)
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
+# A header line as websockets prints it at DEBUG ("< cookie: session=...").
+_HEADER = re.compile(r"(?i)([<>] (?:cookie|set-cookie|authorization|proxy-authorization)):[^\n]*")
+_USERINFO = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*):[^\s/@]+@")
+
+# Never louder than WARNING: they print what must not be printed.
+QUIET_LOGGERS = ("sqlalchemy", "httpx", "httpcore", "hpack", "websockets")
+
+FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+def redact(text: str) -> str:
+    text = _QUERY.sub(rf"\1{REDACTED}", text)
+    text = _BEARER.sub(rf"\1 {REDACTED}", text)
+    text = _HEADER.sub(rf"\1: {REDACTED}", text)
+    return _USERINFO.sub(rf"\1:{REDACTED}@", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Redacts the whole formatted record: the message, its arguments and any traceback."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
+
+
+class DropWebSocketHandshakes(logging.Filter):
+    """uvicorn logs each WebSocket handshake on `uvicorn.error`, with the query string,
+    even when its access log is off."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("uvicorn"):
+            return True
+        msg = record.msg if isinstance(record.msg, str) else ""
+        return '"WebSocket ' not in msg
+
+
+def configure(level: str | int = "INFO", access_log: bool = False) -> None:
+    """The root handler every process logs through (uvicorn's loggers propagate to it:
+    `warroom web` passes `log_config=None`)."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(RedactingFormatter(FORMAT))
+    if not access_log:
+        handler.addFilter(DropWebSocketHandshakes())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(_level(level))
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _level(level: str | int) -> int:
+    if isinstance(level, int):
+        return level
+    found = logging.getLevelName(level.strip().upper())
+    return found if isinstance(found, int) else logging.INFO

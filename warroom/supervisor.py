@@ -1,0 +1,191 @@
+"""`warroom serve`: the embedded Redis (when REDIS_URL is unset), one web process and the
+workers, started together and stopped together.
+
+Either everything runs or nothing does: a failure at any step of the start stops what
+was already started, and a child dies with us even when we are killed with SIGKILL
+(Linux's parent-death signal), so no `redis-server` outlives a failed or killed serve.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from warroom.adapters.embedded_redis import parent_death_signal
+from warroom.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StartFailed(RuntimeError):
+    """The start failed for a reason the operator can fix; the message says which."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while starting."""
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _shown(url: str) -> str:
+    """A database or Redis URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    text = str(cause).strip().splitlines()
+    return text[0] if text else type(cause).__name__
+
+
+class Supervisor:
+    """The embedded Redis outlives the web and worker processes it serves; it is one
+    server per `serve`, never one per web worker."""
+
+    def __init__(self, settings: Settings, host: str, port: int, workers: int = 1) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self.workers = workers
+        self.children: list[subprocess.Popen[bytes]] = []
+        self.embedded: Any = None
+        self._preexec = parent_death_signal()
+
+    def start(self) -> dict[str, str]:
+        """Start everything, or raise (StartFailed, Interrupted) with nothing left running."""
+        previous = {s: signal.signal(s, _interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            for s, handler in previous.items():
+                if signal.getsignal(s) is _interrupt:
+                    signal.signal(s, handler)
+
+    def _start(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.settings.redis_url:
+            self._check_redis(self.settings.redis_url)
+        else:
+            from warroom.adapters.embedded_redis import EmbeddedRedis
+
+            self.embedded = EmbeddedRedis(
+                self.settings.warroom_data_dir / "redis", die_with_parent=True
+            )
+            try:
+                env["REDIS_URL"] = self.embedded.start()
+            except RuntimeError as exc:
+                raise StartFailed(f"内置 Redis 未能启动 (embedded redis-server): {exc}") from exc
+            self.settings.redis_url = env["REDIS_URL"]
+        if not self.settings.warroom_admin_token:
+            env["WARROOM_ADMIN_TOKEN"] = self._generated_admin_token()
+            self.settings.warroom_admin_token = env["WARROOM_ADMIN_TOKEN"]
+        env["WARROOM_DATA_DIR"] = str(Path(self.settings.warroom_data_dir).resolve())
+        self._prepare_database()
+        py = sys.executable
+        self._spawn(
+            [py, "-m", "warroom.cli", "web", "--host", self.host, "--port", str(self.port)], env
+        )
+        for _ in range(self.workers):
+            self._spawn([py, "-m", "warroom.cli", "worker"], env)
+        return env
+
+    def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
+        self.children.append(subprocess.Popen(argv, env=env, preexec_fn=self._preexec))  # noqa: PLW1509
+
+    def _check_redis(self, url: str) -> None:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+        try:
+            client.ping()
+        except redis.RedisError as exc:
+            raise StartFailed(f"无法连接 Redis (REDIS_URL={_shown(url)}): {exc}") from exc
+        finally:
+            client.close()
+
+    def _prepare_database(self) -> None:
+        """The schema, before the children race for it; a database that does not answer
+        is the most common failed start, so it gets a message of its own."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from warroom.bootstrap import sync_store
+
+        url = self.settings.effective_database_url
+        try:
+            sync_store(self.settings).engine.dispose()
+        except SQLAlchemyError as exc:
+            raise StartFailed(
+                f"无法连接数据库 (DATABASE_URL={_shown(url)}): {_first_line(exc)}"
+            ) from exc
+
+    def _generated_admin_token(self) -> str:
+        """A fresh admin token, kept in the data directory (mode 600) rather than in the
+        output, which often ends up in a log; shown on the terminal when there is one."""
+        token = secrets.token_urlsafe(18)
+        data = Path(self.settings.warroom_data_dir)
+        data.mkdir(parents=True, exist_ok=True)
+        path = data / "admin-token"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+        if sys.stdout.isatty():
+            print(f"admin token (WARROOM_ADMIN_TOKEN): {token}", flush=True)
+        else:
+            print(f"admin token (WARROOM_ADMIN_TOKEN) written to {path.resolve()}", flush=True)
+        return token
+
+    def wait(self) -> int:
+        """Until SIGINT/SIGTERM (exit 0) or a child exits (its code, or 1)."""
+        stop = {"flag": False}
+
+        def _handler(signum: int, _frame: object) -> None:
+            stop["flag"] = True
+
+        signal.signal(signal.SIGINT, _handler)
+        signal.signal(signal.SIGTERM, _handler)
+        code = 0
+        while not stop["flag"]:
+            for c in self.children:
+                if c.poll() is not None:
+                    log.error("child %s exited with %s; stopping", c.args[3:], c.returncode)
+                    stop["flag"] = True
+                    code = c.returncode or 1
+                    break
+            time.sleep(0.2)
+        return code
+
+    def stop(self) -> None:
+        """Children first (SIGTERM, then SIGKILL after 10 s), Redis last. Every wait is
+        bounded, and a second Ctrl-C or SIGTERM cannot cut it short."""
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_IGN)
+        for c in self.children:
+            if c.poll() is None:
+                c.terminate()
+        deadline = time.monotonic() + 10
+        for c in self.children:
+            try:
+                c.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("child %s did not stop in time; killing it", c.args[3:])
+                c.kill()
+                c.wait()
+        if self.embedded:
+            self.embedded.stop()
