@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from warroom.adapters.announcer import Announcer
 from warroom.adapters.campaigns import CampaignDirectory
+from warroom.adapters.health import require_noeviction
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore
 from warroom.adapters.store import Store, make_engine
@@ -16,17 +17,26 @@ from warroom.adapters.webhook import WebhookStore
 from warroom.settings import Settings
 
 
-def redis_client(url: str) -> Redis:
+def redis_client(url: str, connect_timeout_s: float = 10.0) -> Redis:
     # BLOCK on XREADGROUP stays well below this timeout (see DESIGN.md pitfalls).
     return Redis.from_url(
-        url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
+        url,
+        socket_timeout=30,
+        socket_connect_timeout=connect_timeout_s,
+        health_check_interval=15,
     )
 
 
 def sync_store(settings: Settings) -> Store:
     if not settings.database_url:
         settings.warroom_data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(make_engine(settings.effective_database_url))
+    timeout_s = settings.warroom_dependency_timeout_s
+    engine = make_engine(
+        settings.effective_database_url,
+        timeout_s=timeout_s,
+        synchronous=settings.warroom_sqlite_synchronous,
+    )
+    store = Store(engine, write_timeout_s=timeout_s)
     store.create_schema()
     return store
 
@@ -51,7 +61,9 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (warroom serve starts an embedded Redis)")
-    redis = redis_client(settings.redis_url)
+    # An evicting Redis would silently drop stream entries and counters: refuse it.
+    require_noeviction(settings.redis_url, settings.warroom_dependency_timeout_s)
+    redis = redis_client(settings.redis_url, settings.warroom_dependency_timeout_s)
     store = sync_store(settings)
     stream = EventStream(redis)
     hot = HotState(redis)

@@ -33,6 +33,9 @@ def _web(settings: Settings, host: str, port: int) -> None:
         # Pings find dead phones and half-open TCP; the hub then drops the viewer.
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        # Viewers send only tiny control messages: a bigger one is closed with 1009
+        # before it is buffered (the server default would take 16 MiB).
+        ws_max_size=settings.warroom_ws_max_message_bytes,
         timeout_graceful_shutdown=5,
     )
 
@@ -105,6 +108,10 @@ class Supervisor:
 
     def start(self) -> dict[str, str]:
         env = dict(os.environ)
+        if self.settings.redis_url:  # refused before any child starts (see health.py)
+            from warroom.adapters.health import require_noeviction
+
+            require_noeviction(self.settings.redis_url, self.settings.warroom_dependency_timeout_s)
         if not self.settings.redis_url:
             from warroom.adapters.embedded_redis import EmbeddedRedis
 
