@@ -18,7 +18,7 @@ from typing import Any
 import redis
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -39,8 +39,13 @@ class DependencyTimeout(TimeoutError):
     """A dependency did not answer within WARROOM_DEPENDENCY_TIMEOUT_S."""
 
 
-def is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, ResponseError) and str(exc).startswith("OOM")
+def is_oom(exc: object) -> bool:
+    """Redis refused a write for lack of memory: redis-py's OutOfMemoryError, or the
+    same refusal met by a write inside a Lua script (a script error quoting it)."""
+    if isinstance(exc, OutOfMemoryError):
+        return True
+    text = str(exc) if isinstance(exc, ResponseError) else ""
+    return text.startswith("OOM") or "used memory > 'maxmemory'" in text
 
 
 def is_dependency_error(exc: BaseException) -> bool:
