@@ -209,33 +209,35 @@ async def test_redis_unreachable_answers_fast_and_loses_nothing(
     that needs Redis answers 503 JSON."""
     from warroom.workers.relay import Relay
 
-    async with own_redis(tmp_path, redis_url, database_url) as (server, settings):
-        async with harness_for(settings) as h:
-            c = await h.create_campaign()
-            server.stop()
-            res, took = await timed_post(h, c["ingest_token"], [order(30), order(31, 2500)])
-            assert res.status_code == 202 and res.json()["accepted"] == 2
-            assert took < TIMEOUT_S + MARGIN_S
-            began = time.monotonic()
-            snap = await h.client.get(
-                "/api/v1/campaigns/sale/snapshot",
-                headers={"Authorization": f"Bearer {c['viewer_token']}"},
-            )
-            assert_unavailable(snap, time.monotonic() - began)
-            assert "Redis" in snap.json()["error"]
-            health = await h.client.get("/healthz")
-            assert health.status_code == 503
-            assert health.json()["parts"]["redis"] == "down"
-            assert health.json()["parts"]["aggregation"] == "stalled"
-            server.start()
-            relay = Relay(h.runtime.store, h.runtime.stream, grace_ms=0)
-            deadline = time.monotonic() + 30
-            while await relay.run_once() == 0:
-                assert time.monotonic() < deadline, "the relay never re-published"
-                await asyncio.sleep(0.2)
-            await h.drain()
-            totals = (await h.snapshot("sale", c["viewer_token"]))["totals"]
-            assert totals["orders"] == 2 and totals["gmv_fen"] == 3500
+    async with (
+        own_redis(tmp_path, redis_url, database_url) as (server, settings),
+        harness_for(settings) as h,
+    ):
+        c = await h.create_campaign()
+        server.stop()
+        res, took = await timed_post(h, c["ingest_token"], [order(30), order(31, 2500)])
+        assert res.status_code == 202 and res.json()["accepted"] == 2
+        assert took < TIMEOUT_S + MARGIN_S
+        began = time.monotonic()
+        snap = await h.client.get(
+            "/api/v1/campaigns/sale/snapshot",
+            headers={"Authorization": f"Bearer {c['viewer_token']}"},
+        )
+        assert_unavailable(snap, time.monotonic() - began)
+        assert "Redis" in snap.json()["error"]
+        health = await h.client.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["parts"]["redis"] == "down"
+        assert health.json()["parts"]["aggregation"] == "stalled"
+        server.start()
+        relay = Relay(h.runtime.store, h.runtime.stream, grace_ms=0)
+        deadline = time.monotonic() + 30
+        while await relay.run_once() == 0:
+            assert time.monotonic() < deadline, "the relay never re-published"
+            await asyncio.sleep(0.2)
+        await h.drain()
+        totals = (await h.snapshot("sale", c["viewer_token"]))["totals"]
+        assert totals["orders"] == 2 and totals["gmv_fen"] == 3500
 
 
 async def test_evicting_redis_is_refused_at_start(
@@ -259,63 +261,63 @@ async def test_redis_out_of_memory_degrades_visibly(
     from warroom.adapters import keys
     from warroom.workers.aggregator import Aggregator
 
-    async with own_redis(tmp_path, redis_url, database_url) as (server, settings):
-        async with harness_for(settings) as h:
-            c = await h.create_campaign()
-            # Recorded and streamed, not yet aggregated: the worker meets the full Redis.
-            res = await h.post_events("sale", c["ingest_token"], [order(40), order(41)])
-            assert res.json()["accepted"] == 2
-            assert (await h.client.get("/healthz")).status_code == 200
-            sync = redis.Redis(unix_socket_path=str(server.socket))
-            used = int(sync.info("memory")["used_memory"])
-            sync.config_set("maxmemory", max(1, used // 2))
-            try:
-                res = await h.post_events("sale", c["ingest_token"], order(42))
-                assert res.status_code == 202 and res.json()["accepted"] == 1  # in SQL
-                health = await h.client.get("/healthz")
-                assert health.status_code == 503, health.text
-                body = health.json()
-                assert body["parts"]["redis"] == "oom"
-                assert body["parts"]["aggregation"] == "stalled"
-                assert "redis: oom" in body["error"]
-                loaded = await h.app.state.hub.load("sale")
-                assert loaded is not None and loaded.fresh["delayed"] == "redis_oom"
+    async with (
+        own_redis(tmp_path, redis_url, database_url) as (server, settings),
+        harness_for(settings) as h,
+    ):
+        c = await h.create_campaign()
+        # Recorded and streamed, not yet aggregated: the worker meets the full Redis.
+        res = await h.post_events("sale", c["ingest_token"], [order(40), order(41)])
+        assert res.json()["accepted"] == 2
+        assert (await h.client.get("/healthz")).status_code == 200
+        sync = redis.Redis(unix_socket_path=str(server.socket))
+        used = int(sync.info("memory")["used_memory"])
+        sync.config_set("maxmemory", max(1, used // 2))
+        try:
+            res = await h.post_events("sale", c["ingest_token"], order(42))
+            assert res.status_code == 202 and res.json()["accepted"] == 1  # in SQL
+            health = await h.client.get("/healthz")
+            assert health.status_code == 503, health.text
+            body = health.json()
+            assert body["parts"]["redis"] == "oom"
+            assert body["parts"]["aggregation"] == "stalled"
+            assert "redis: oom" in body["error"]
+            loaded = await h.app.state.hub.load("sale")
+            assert loaded is not None and loaded.fresh["delayed"] == "redis_oom"
 
-                caplog.set_level(logging.INFO, logger="warroom")
-                agg = Aggregator(
-                    h.runtime.hot, h.runtime.stream, consumer="oom", reclaim_idle_ms=200
-                )
-                stop = asyncio.Event()
-                task = asyncio.create_task(agg.run(stop))
-                await asyncio.sleep(4)  # several failed attempts: reclaim every 0.1 s
-                errors = [
-                    r
-                    for r in caplog.records
-                    if r.name.startswith("warroom.workers") and r.levelno >= logging.ERROR
-                ]
-                assert len(errors) == 1, [r.getMessage() for r in errors]
-                assert errors[0].exc_info is None  # a line, not a traceback
-                assert "out of memory" in errors[0].getMessage()
-                assert sync.xlen(keys.dead_letters("sale")) == 0  # not the entry's fault
-                assert (await h.snapshot("sale", c["viewer_token"]))["totals"]["orders"] == 0
-            finally:
-                sync.config_set("maxmemory", 0)
-            deadline = time.monotonic() + 30
-            while (await h.snapshot("sale", c["viewer_token"]))["totals"]["orders"] < 2:
-                assert time.monotonic() < deadline, "aggregation did not resume"
-                await asyncio.sleep(0.2)
-            stop.set()
-            await asyncio.wait_for(task, 10)
-            recovered = [
+            caplog.set_level(logging.INFO, logger="warroom")
+            agg = Aggregator(h.runtime.hot, h.runtime.stream, consumer="oom", reclaim_idle_ms=200)
+            stop = asyncio.Event()
+            task = asyncio.create_task(agg.run(stop))
+            await asyncio.sleep(4)  # several failed attempts: reclaim every 0.1 s
+            errors = [
                 r
                 for r in caplog.records
-                if r.name.startswith("warroom.workers") and "recovered" in r.getMessage()
+                if r.name.startswith("warroom.workers") and r.levelno >= logging.ERROR
             ]
-            assert len(recovered) == 1
-            # The next write reaches the stream again; the row stuck during the outage
-            # is young, so the relay has time: healthy.
-            assert (await h.post_events("sale", c["ingest_token"], order(43))).status_code == 202
-            assert (await h.client.get("/healthz")).status_code == 200
-            loaded = await h.app.state.hub.load("sale")
-            assert loaded is not None and loaded.fresh["delayed"] is None
-            sync.close()
+            assert len(errors) == 1, [r.getMessage() for r in errors]
+            assert errors[0].exc_info is None  # a line, not a traceback
+            assert "out of memory" in errors[0].getMessage()
+            assert sync.xlen(keys.dead_letters("sale")) == 0  # not the entry's fault
+            assert (await h.snapshot("sale", c["viewer_token"]))["totals"]["orders"] == 0
+        finally:
+            sync.config_set("maxmemory", 0)
+        deadline = time.monotonic() + 30
+        while (await h.snapshot("sale", c["viewer_token"]))["totals"]["orders"] < 2:
+            assert time.monotonic() < deadline, "aggregation did not resume"
+            await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        recovered = [
+            r
+            for r in caplog.records
+            if r.name.startswith("warroom.workers") and "recovered" in r.getMessage()
+        ]
+        assert len(recovered) == 1
+        # The next write reaches the stream again; the row stuck during the outage
+        # is young, so the relay has time: healthy.
+        assert (await h.post_events("sale", c["ingest_token"], order(43))).status_code == 202
+        assert (await h.client.get("/healthz")).status_code == 200
+        loaded = await h.app.state.hub.load("sale")
+        assert loaded is not None and loaded.fresh["delayed"] is None
+        sync.close()

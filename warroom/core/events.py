@@ -135,7 +135,10 @@ class TsWindow:
     def check(self, ts_ms: int) -> None:
         if self.earliest_ms <= ts_ms <= self.latest_ms:
             return
-        when = rfc3339(ts_ms, self.tz) if 0 <= ts_ms < 253_402_300_800_000 else str(ts_ms)
+        try:
+            when = rfc3339(ts_ms, self.tz)
+        except (OverflowError, ValueError, OSError):  # beyond what datetime can show
+            when = f"{ts_ms} ms"
         side = "before" if ts_ms < self.earliest_ms else "after"
         bound = self.earliest_ms if side == "before" else self.latest_ms
         raise EventError(
