@@ -104,7 +104,7 @@ def make_engine(
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     connect_args = {"connect_timeout": max(1, math.ceil(timeout_s))} if "psycopg" in url else {}
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -112,6 +112,20 @@ def make_engine(
         pool_timeout=timeout_s,
         connect_args=connect_args,
     )
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _durable(conn: Any, _record: Any) -> None:
+            # A 202 means the commit is on disk: never run with synchronous_commit off,
+            # whatever the server's default (on, local, remote_* all flush locally).
+            cur = conn.cursor()
+            cur.execute("SHOW synchronous_commit")
+            if cur.fetchone()[0] == "off":
+                cur.execute("SET synchronous_commit = on")
+            cur.close()
+            conn.commit()
+
+    return engine
 
 
 def _record(row: Any) -> CampaignRecord:
