@@ -76,8 +76,9 @@ def ms(t: Timings, q: float) -> str:
 
 
 class Bench:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, synchronous: str = "FULL") -> None:
         self.tmp = tmp
+        self.synchronous = synchronous
         self.port = free_port()
         self.rates: list[tuple[str, float]] = []
 
@@ -93,6 +94,7 @@ class Bench:
             DATABASE_URL=self.database_url,
             WARROOM_ADMIN_TOKEN=ADMIN,
             WARROOM_DATA_DIR=str(self.tmp),
+            WARROOM_SQLITE_SYNCHRONOUS=self.synchronous,
         )
         cmd = [sys.executable, "-m", "warroom.cli", "web", "--host", HOST, "--port", str(self.port)]
         self.web_log = (self.tmp / "web.log").open("w")
@@ -101,7 +103,7 @@ class Bench:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if asyncio.run(self.call("GET", "/healthz")) == {"status": "ok"}:
+                if asyncio.run(self.call("GET", "/healthz")).get("status") == "ok":
                     return
             except OSError:
                 pass
@@ -266,6 +268,12 @@ def main() -> int:
     p.add_argument("--single", type=int, default=20_000, help="single-event POSTs per level")
     p.add_argument("--single-inflight", default="16,64", help="concurrency levels, e.g. 16,64")
     p.add_argument("--big", type=int, default=1_000_000, help="orders for the big snapshot")
+    p.add_argument(
+        "--sqlite-synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL"],
+        help="the ledger's SQLite sync mode (FULL, the default: a 202 survives a power cut)",
+    )
     p.add_argument("--drain", metavar="REDIS_URL", help=argparse.SUPPRESS)  # internal
     args = p.parse_args()
     if args.drain:
@@ -273,11 +281,12 @@ def main() -> int:
         return 0
     print(
         f"Warroom spine benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        "embedded redis-server (unix socket, AOF everysec), SQLite WAL, 1 uvicorn process"
+        "embedded redis-server (unix socket, AOF everysec), "
+        f"SQLite WAL synchronous={args.sqlite_synchronous}, 1 uvicorn process"
     )
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wr-bench-") as tmp:
-        b = Bench(Path(tmp))
+        b = Bench(Path(tmp), args.sqlite_synchronous)
         b.start()
         try:
             asyncio.run(measure(b, args))
