@@ -1,8 +1,10 @@
 """Is each dependency usable right now, and how to say so once rather than per batch.
 
-- `redis_state` probes Redis with a tiny write: with `noeviction` a Redis over its
+- `redis_state` probes Redis with a write: with `noeviction` a Redis over its
   `maxmemory` refuses writes (`OOM ...`) while reads and PINGs still succeed, so only a
-  write tells an operator that events are no longer reaching the screens.
+  write tells an operator that events are no longer reaching the screens. The probe is
+  `SET key 1 NX`: Redis refuses it when full before looking at the key, yet once the
+  key exists it changes nothing, so frequent probes add nothing to the AOF.
 - `require_noeviction` refuses, at start, a Redis that evicts keys: an evicted stream
   entry or counter is a figure silently lost (see DESIGN.md: Redis runs `noeviction`).
 - `OutageLog` logs a failing dependency when it starts failing, when the failure
@@ -64,7 +66,7 @@ def describe(exc: BaseException) -> str:
 async def redis_state(client: Redis, probe_key: str, timeout_s: float) -> str:
     """`ok`, `oom` (writes refused) or `down` (no answer within `timeout_s`)."""
     try:
-        await asyncio.wait_for(client.set(probe_key, b"1", px=60_000), timeout_s)
+        await asyncio.wait_for(client.set(probe_key, b"1", nx=True), timeout_s)
     except ResponseError as exc:
         return OOM if is_oom(exc) else DOWN
     except (RedisError, OSError, TimeoutError):

@@ -7,8 +7,9 @@ batch took to be applied. A dead worker therefore shows as a figure that keeps g
 
 A Redis that is full (`maxmemory` with `noeviction`) takes no new stream entries and no
 aggregation, yet still answers reads: the lag looks fine while nothing moves. The same
-round trip therefore writes a tiny probe key; when Redis refuses it, `delayed` is set
-and the screens say that their figures are delayed.
+round trip therefore sends a probe write (`SET NX` of a key that exists after the first
+time: no change, nothing in the AOF); when Redis refuses it, `delayed` is set and the
+screens say that their figures are delayed.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ async def pipeline_state(
     pipe.xrevrange(name, count=1)
     pipe.xinfo_groups(name)
     pipe.xpending(name, keys.AGG_GROUP)
-    pipe.set(keys.probe(slug), b"1", px=10_000)
+    pipe.set(keys.probe(slug), b"1", nx=True)
     newest_res, groups_res, pending_res, probe_res = await pipe.execute(raise_on_error=False)
     lag = await _lag(redis, name, newest_res, groups_res, pending_res, real_now_ms, applied_ms)
     return lag, "redis_oom" if is_oom(probe_res) else None
