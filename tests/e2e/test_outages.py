@@ -321,3 +321,31 @@ async def test_redis_out_of_memory_degrades_visibly(
         loaded = await h.app.state.hub.load("sale")
         assert loaded is not None and loaded.fresh["delayed"] is None
         sync.close()
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+async def test_evicting_redis_stops_the_cli_with_a_clear_message(
+    tmp_path: Path, redis_url: str, database_url: str, command: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    async with own_redis(tmp_path, redis_url, database_url) as (server, settings):
+        client = redis.Redis(unix_socket_path=str(server.socket))
+        client.config_set("maxmemory-policy", "volatile-lru")
+        client.close()
+        env = dict(
+            os.environ,
+            REDIS_URL=server.url,
+            DATABASE_URL=database_url,
+            WARROOM_ADMIN_TOKEN="x",
+            WARROOM_DATA_DIR=str(tmp_path / "data"),
+        )
+        cmd = [sys.executable, "-m", "warroom.cli", command, "--port", str(closed_port())]
+        done = await asyncio.to_thread(
+            subprocess.run, cmd, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode != 0
+        assert "maxmemory-policy volatile-lru" in done.stdout + done.stderr
+        assert "noeviction" in done.stdout + done.stderr
