@@ -76,8 +76,9 @@ def ms(t: Timings, q: float) -> str:
 
 
 class Bench:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, synchronous: str = "FULL") -> None:
         self.tmp = tmp
+        self.synchronous = synchronous
         self.port = free_port()
         self.rates: list[tuple[str, float]] = []
 
@@ -93,6 +94,7 @@ class Bench:
             DATABASE_URL=self.database_url,
             WARROOM_ADMIN_TOKEN=ADMIN,
             WARROOM_DATA_DIR=str(self.tmp),
+            WARROOM_SQLITE_SYNCHRONOUS=self.synchronous,
         )
         cmd = [sys.executable, "-m", "warroom.cli", "web", "--host", HOST, "--port", str(self.port)]
         self.web_log = (self.tmp / "web.log").open("w")
@@ -101,7 +103,7 @@ class Bench:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if asyncio.run(self.call("GET", "/healthz")) == {"status": "ok"}:
+                if asyncio.run(self.call("GET", "/healthz")).get("status") == "ok":
                     return
             except OSError:
                 pass
@@ -232,6 +234,41 @@ class Bench:
         await r.aclose()
 
 
+def ledger_commits(tmp: Path, n: int) -> None:
+    """The durability cost at its source: one ledger write (a one-row transaction, as a
+    lone single-event POST makes) committed `n` times, SQLite WAL with NORMAL (synced at
+    checkpoints only) against FULL (the WAL synced at every commit), alternating so
+    that both see the same machine."""
+    from warroom.adapters.store import Store, make_engine
+
+    stores = {}
+    for mode in ("NORMAL", "FULL"):
+        store = Store(make_engine(f"sqlite:///{tmp / f'commits-{mode}.db'}", synchronous=mode))
+        store.create_schema()
+        stores[mode] = store
+    took: dict[str, list[float]] = {"NORMAL": [], "FULL": []}
+    for i in range(n):
+        for mode, store in stores.items():
+            row = {
+                "campaign_id": 1,
+                "key": f"order:{i}",
+                "type": "order",
+                "ts_ms": i,
+                "received_ms": i,
+                "body": '{"type":"order"}',
+            }
+            began = time.perf_counter()
+            store.append([row])
+            took[mode].append(time.perf_counter() - began)
+    for mode, values in took.items():
+        values.sort()
+        p50, p99 = values[len(values) // 2], values[int(len(values) * 0.99)]
+        detail = f"p50 {p50 * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms over {n:,} commits"
+        label = f"ledger commit, 1 row, SQLite synchronous={mode}"
+        print(f"  {label:<54} {n / sum(values):>10,.0f} commits/s  {detail}", flush=True)
+        stores[mode].engine.dispose()
+
+
 async def measure(b: Bench, args: argparse.Namespace) -> None:
     batch_events = sale_events(args.batched, "b")
     ceiling = b.redis_ceiling(batch_events[: args.ceiling])
@@ -266,6 +303,13 @@ def main() -> int:
     p.add_argument("--single", type=int, default=20_000, help="single-event POSTs per level")
     p.add_argument("--single-inflight", default="16,64", help="concurrency levels, e.g. 16,64")
     p.add_argument("--big", type=int, default=1_000_000, help="orders for the big snapshot")
+    p.add_argument(
+        "--sqlite-synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL"],
+        help="the ledger's SQLite sync mode (FULL, the default: a 202 survives a power cut)",
+    )
+    p.add_argument("--commits", type=int, default=1000, help="one-row commits per sync mode")
     p.add_argument("--drain", metavar="REDIS_URL", help=argparse.SUPPRESS)  # internal
     args = p.parse_args()
     if args.drain:
@@ -273,11 +317,14 @@ def main() -> int:
         return 0
     print(
         f"Warroom spine benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
-        "embedded redis-server (unix socket, AOF everysec), SQLite WAL, 1 uvicorn process"
+        "embedded redis-server (unix socket, AOF everysec), "
+        f"SQLite WAL synchronous={args.sqlite_synchronous}, 1 uvicorn process"
     )
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wr-bench-") as tmp:
-        b = Bench(Path(tmp))
+        if args.commits:
+            ledger_commits(Path(tmp), args.commits)
+        b = Bench(Path(tmp), args.sqlite_synchronous)
         b.start()
         try:
             asyncio.run(measure(b, args))

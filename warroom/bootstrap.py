@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from warroom.adapters.announcer import Announcer
 from warroom.adapters.campaigns import CampaignDirectory
+from warroom.adapters.health import require_noeviction
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore
 from warroom.adapters.store import Store, make_engine
@@ -16,7 +17,7 @@ from warroom.adapters.webhook import WebhookStore
 from warroom.settings import Settings
 
 
-def redis_client(url: str, cluster: bool = False) -> Redis:
+def redis_client(url: str, cluster: bool = False, connect_timeout_s: float = 10.0) -> Redis:
     # BLOCK on XREADGROUP stays well below this timeout (see DESIGN.md pitfalls).
     if cluster:
         from redis.asyncio.cluster import RedisCluster
@@ -24,10 +25,16 @@ def redis_client(url: str, cluster: bool = False) -> Redis:
         # The same command surface as Redis for everything Warroom calls; typed as
         # Redis so adapters stay oblivious (they branch only where a cluster differs).
         return RedisCluster.from_url(  # type: ignore[return-value]
-            url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
+            url,
+            socket_timeout=30,
+            socket_connect_timeout=connect_timeout_s,
+            health_check_interval=15,
         )
     return Redis.from_url(
-        url, socket_timeout=30, socket_connect_timeout=10, health_check_interval=15
+        url,
+        socket_timeout=30,
+        socket_connect_timeout=connect_timeout_s,
+        health_check_interval=15,
     )
 
 
@@ -40,7 +47,13 @@ def is_cluster(redis: object) -> bool:
 def sync_store(settings: Settings) -> Store:
     if not settings.database_url:
         settings.warroom_data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(make_engine(settings.effective_database_url))
+    timeout_s = settings.warroom_dependency_timeout_s
+    engine = make_engine(
+        settings.effective_database_url,
+        timeout_s=timeout_s,
+        synchronous=settings.warroom_sqlite_synchronous,
+    )
+    store = Store(engine, write_timeout_s=timeout_s)
     store.create_schema()
     return store
 
@@ -65,7 +78,11 @@ class Runtime:
 def build_runtime(settings: Settings) -> Runtime:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (warroom serve starts an embedded Redis)")
-    redis = redis_client(settings.redis_url, settings.warroom_redis_cluster)
+    # An evicting Redis would silently drop stream entries and counters: refuse it.
+    require_noeviction(settings.redis_url, settings.warroom_dependency_timeout_s)
+    redis = redis_client(
+        settings.redis_url, settings.warroom_redis_cluster, settings.warroom_dependency_timeout_s
+    )
     store = sync_store(settings)
     stream = EventStream(redis)
     hot = HotState(redis)

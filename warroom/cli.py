@@ -35,6 +35,9 @@ def _web(settings: Settings, host: str, port: int) -> int:
         # Pings find dead phones and half-open TCP; the hub then drops the viewer.
         ws_ping_interval=20.0,
         ws_ping_timeout=20.0,
+        # Viewers send only tiny control messages: a bigger one is closed with 1009
+        # before it is buffered (the server default would take 16 MiB).
+        ws_max_size=settings.warroom_ws_max_message_bytes,
         timeout_graceful_shutdown=5,
     )
     server = Server(config, app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,6 +39,17 @@ class Settings(BaseSettings):
     # Root log level of every process (DEBUG, INFO, WARNING, ...). Secrets are redacted
     # at every level; see warroom/logconfig.py.
     warroom_log_level: str = "INFO"
+    # A dependency (the SQL ledger, Redis) that does not answer within this many seconds
+    # fails the request with 503 and Retry-After instead of holding it: SQLite's busy
+    # wait, PostgreSQL's connect and statement timeouts, the pool wait are all this.
+    warroom_dependency_timeout_s: float = 5.0
+    # SQLite only. FULL (the default) syncs the WAL on every commit: a 202 survives a
+    # power cut. NORMAL syncs at checkpoints only: faster, and still safe across a crash
+    # of the process, but the last commits before a power cut or OS crash can be lost.
+    warroom_sqlite_synchronous: Literal["FULL", "NORMAL", "EXTRA"] = "FULL"
+    # Viewers only ever send tiny control messages ({"type": "resync"}); anything larger
+    # is closed with 1009 (message too big) before it is buffered.
+    warroom_ws_max_message_bytes: int = 4096
 
     @property
     def sqlite_path(self) -> Path:

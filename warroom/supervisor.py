@@ -119,6 +119,12 @@ class Supervisor:
             raise StartFailed(f"无法连接 Redis (REDIS_URL={_shown(url)}): {exc}") from exc
         finally:
             client.close()
+        from warroom.adapters.health import require_noeviction
+
+        try:  # refused before any child starts: an evicted key is a figure lost
+            require_noeviction(url, self.settings.warroom_dependency_timeout_s)
+        except RuntimeError as exc:
+            raise StartFailed(str(exc)) from exc
 
     def _prepare_database(self) -> None:
         """The schema, before the children race for it; a database that does not answer

@@ -105,6 +105,7 @@
     var lagMs = null;
     var behindMs = 0;
     var idleMs = null;
+    var delayed = null; // the server says figures cannot move now (e.g. "redis_oom")
     var connects = 0;
     var fresh = document.getElementById("fresh");
     var dot = document.getElementById("dot");
@@ -127,6 +128,7 @@
           lagMs = frame.fresh.lag_ms;
           behindMs = frame.fresh.behind_ms || 0;
           idleMs = frame.fresh.ingest_idle_ms;
+          delayed = frame.fresh.delayed || null;
         }
         if (frame.type === "snapshot") {
           waitingSnapshot = false;
@@ -164,7 +166,7 @@
       var quietFor = idleMs === null || idleMs === undefined ? 0 : idleMs + silentFor;
       if (!ws || ws.readyState !== 1 || waitingSnapshot) {
         state = "down";
-      } else if (silentFor > STALE_AFTER_MS || behindMs > LAG_AMBER_MS || quietFor > QUIET_AMBER_MS) {
+      } else if (delayed || silentFor > STALE_AFTER_MS || behindMs > LAG_AMBER_MS || quietFor > QUIET_AMBER_MS) {
         state = "stale";
       } else {
         state = "live";
@@ -177,6 +179,7 @@
       if (fresh) {
         var text;
         if (state === "down") text = connects > 1 ? "重新连接中…" : "连接中…";
+        else if (delayed) text = "数据延迟：统计暂停，数字未更新";
         else if (silentFor > STALE_AFTER_MS) text = "数据延迟 >" + Math.round(silentFor / 1000) + " s";
         else if (quietFor > QUIET_AMBER_MS) text = "无新数据 " + Math.round(quietFor / 1000) + " s";
         else if (lagMs === null || lagMs === undefined) text = "数据延迟 — s";

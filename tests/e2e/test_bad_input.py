@@ -237,3 +237,133 @@ async def test_campaign_needs_admin_token(harness: Harness) -> None:
         "/api/v1/campaigns", content=b"{oops", headers={"Authorization": f"Bearer {ADMIN}"}
     )
     assert res.status_code == 400
+
+
+# Input windows (contract v2): `ts` from starts_at - 1 day to ends_at + 1 day, at most
+# 5 minutes ahead of the campaign clock. The harness campaign runs 2026-11-11 10:00 to
+# 17:00 (+08:00) on a real-time clock that is past it: the upper bound is ends_at + 1 day.
+
+DAY_MS = 86_400_000
+STARTS_MS = 1_794_362_400_000  # 2026-11-11T10:00:00+08:00
+ENDS_MS = STARTS_MS + 7 * 3_600_000
+
+
+@pytest.mark.parametrize(
+    ("ts", "ok"),
+    [
+        ("1970-01-01T00:00:00Z", False),
+        (0, False),
+        (1, False),
+        ("9999-12-31T23:59:59Z", False),
+        (253_402_300_799_000, False),
+        (10**14 - 1, False),
+        (STARTS_MS - DAY_MS - 1, False),
+        (STARTS_MS - DAY_MS, True),
+        ("2026-11-10T10:00:00+08:00", True),
+        (ENDS_MS + DAY_MS, True),
+        (ENDS_MS + DAY_MS + 1, False),
+        ("2026-11-12T17:00:00.001+08:00", False),
+    ],
+)
+async def test_ts_outside_the_campaign_window_is_rejected(seeded, ts: Any, ok: bool) -> None:
+    h, c = seeded
+    before = await state(h, c)
+    res = await h.post_events("sale", c["ingest_token"], [order(300, 4321, ts=ts)])
+    assert res.status_code == 202
+    body = res.json()
+    if ok:
+        assert body == {"accepted": 1, "duplicates": 0, "rejected": []}
+        return
+    assert body["accepted"] == 0 and body["rejected"][0]["index"] == 0
+    assert body["rejected"][0]["error"].startswith("ts: ")
+    totals, count = await state(h, c)
+    assert (totals, count) == before
+    snap = await h.snapshot("sale", c["viewer_token"])
+    assert [r["minute"][:10] for r in snap["per_minute"]] == ["2026-11-11"]
+
+
+async def test_ts_ahead_of_the_campaign_clock_is_rejected(harness: Harness) -> None:
+    """A live campaign: its clock is now, so `ts` may run at most 5 minutes ahead."""
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    c = await harness.create_campaign(
+        starts_at=(now - timedelta(hours=1)).isoformat(),
+        ends_at=(now + timedelta(hours=6)).isoformat(),
+    )
+    ahead = [
+        order(1, ts=(now + timedelta(minutes=2)).isoformat()),
+        order(2, ts=(now + timedelta(minutes=20)).isoformat()),
+        order(3, ts=(now + timedelta(days=400)).isoformat()),
+        order(4, ts=None),  # stamped on arrival: always inside
+    ]
+    res = await harness.post_events("sale", c["ingest_token"], ahead)
+    body = res.json()
+    assert body["accepted"] == 2
+    assert [r["index"] for r in body["rejected"]] == [1, 2]
+    assert all(r["error"].startswith("ts: ") for r in body["rejected"])
+    await harness.drain()
+    snap = await harness.snapshot("sale", c["viewer_token"])
+    assert snap["totals"]["orders"] == 2
+
+
+# A re-sent identity with different fields is a conflict, not a duplicate, and changes
+# nothing; the same fields again are a duplicate.
+
+
+async def test_resent_identity_with_other_fields_is_a_conflict(seeded) -> None:
+    h, c = seeded
+    before = await state(h, c)
+    res = await h.post_events("sale", c["ingest_token"], order(1, 999))
+    body = res.json()
+    assert res.status_code == 202
+    assert body["accepted"] == 0 and body["duplicates"] == 0
+    assert len(body["rejected"]) == 1 and body["rejected"][0]["index"] == 0
+    assert body["rejected"][0]["error"].startswith("conflict")
+    assert "amount_fen" in body["rejected"][0]["error"]
+    # batched: each event stands alone, the conflict carries its index
+    batch = [order(3), order(2, seller="s9"), order(1), order(4, ts="2026-11-11T11:00:00+08:00")]
+    res = await h.post_events("sale", c["ingest_token"], batch)
+    body = res.json()
+    assert body["accepted"] == 2 and body["duplicates"] == 1
+    assert [r["index"] for r in body["rejected"]] == [1]
+    assert body["rejected"][0]["error"].startswith("conflict")
+    assert "seller_id" in body["rejected"][0]["error"]
+    # a changed `ts` is a conflict too
+    res = await h.post_events("sale", c["ingest_token"], order(4, ts="2026-11-11T11:01:00+08:00"))
+    assert res.json()["rejected"][0]["error"].startswith("conflict")
+    totals, count = await state(h, c)
+    assert count == before[1] + 2
+    assert totals["gmv_fen"] == before[0]["gmv_fen"] + 2000
+    assert totals["orders"] == before[0]["orders"] + 2
+
+
+async def test_conflict_within_one_request_and_ndjson(seeded) -> None:
+    import orjson
+
+    h, c = seeded
+    body = b"\n".join(orjson.dumps(e) for e in [order(500), order(500, 7), order(500)])
+    res = await h.post_events("sale", c["ingest_token"], body, ndjson=True)
+    out = res.json()
+    assert out["accepted"] == 1 and out["duplicates"] == 1
+    assert [r["index"] for r in out["rejected"]] == [1]
+    assert out["rejected"][0]["error"].startswith("conflict")
+    refund = {"type": "refund", "refund_id": "r1", "order_id": "o1", "amount_fen": 100}
+    assert (await h.post_events("sale", c["ingest_token"], refund)).json()["accepted"] == 1
+    changed = {**refund, "order_id": "o2"}
+    res = await h.post_events("sale", c["ingest_token"], [refund, changed])
+    assert res.json()["duplicates"] == 1
+    assert res.json()["rejected"][0]["error"].startswith("conflict")
+    totals, _ = await state(h, c)
+    assert totals["refund_fen"] == 100
+
+
+async def test_resent_event_without_ts_is_a_duplicate(seeded) -> None:
+    """Stamped on arrival, a retry carries a later stamp: still the same event."""
+    h, c = seeded
+    msg = {"type": "message", "message_id": "m1", "group_id": "g1", "member_id": "u1"}
+    assert (await h.post_events("sale", c["ingest_token"], msg)).json()["accepted"] == 1
+    await asyncio.sleep(0.01)
+    res = await h.post_events("sale", c["ingest_token"], [msg, {**msg, "kind": "image"}])
+    assert res.json()["duplicates"] == 1
+    assert [r["index"] for r in res.json()["rejected"]] == [1]

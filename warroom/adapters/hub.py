@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from warroom.adapters import keys
 from warroom.adapters.campaigns import CampaignDirectory, real_now_ms
 from warroom.adapters.hotstate import HotState
-from warroom.adapters.hub_freshness import ingest_idle_ms, pipeline_lag_ms
+from warroom.adapters.hub_freshness import ingest_idle_ms, pipeline_state
 from warroom.adapters.hub_room import Loaded, Room, RoomConfig
 from warroom.adapters.hub_viewer import Viewer
 from warroom.adapters.snapshots import load_state
@@ -139,7 +139,7 @@ class Hub:
         now = real_now_ms()
         state = await load_state(self.hot, record, now, reports[-10:], stimuli)
         applied = await self.hot.last_applied_ms(slug)
-        lag = await pipeline_lag_ms(self.redis, slug, real_now_ms(), applied)
+        lag, delayed = await pipeline_state(self.redis, slug, real_now_ms(), applied)
         s = record.settings
         idle = ingest_idle_ms(s.starts_at, s.ends_at, state.now_ms, now, lag.newest_ms)
         fresh = {
@@ -148,6 +148,7 @@ class Hub:
             "applied_ms": applied,
             "server_ms": now,
             "ingest_idle_ms": idle,
+            "delayed": delayed,  # e.g. "redis_oom": the screens say figures are delayed
         }
         return Loaded(state.snapshot, reports, stimuli, fresh)
 

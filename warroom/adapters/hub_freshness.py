@@ -4,6 +4,12 @@ Stream entry ids are the Redis time (ms) of the XADD, i.e. when a batch of event
 recorded. If the aggregator's consumer group has entries pending or unread, the screens
 are behind by the age of the oldest of them; if it is caught up, by how long the newest
 batch took to be applied. A dead worker therefore shows as a figure that keeps growing.
+
+A Redis that is full (`maxmemory` with `noeviction`) takes no new stream entries and no
+aggregation, yet still answers reads: the lag looks fine while nothing moves. The same
+round trip therefore sends a probe write (`SET NX` of a key that exists after the first
+time: no change, nothing in the AOF); when Redis refuses it, `delayed` is set and the
+screens say that their figures are delayed.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any, NamedTuple
 from redis.asyncio import Redis
 
 from warroom.adapters import keys
+from warroom.adapters.health import is_oom
 
 
 def _id_ms(entry_id: bytes | str) -> int:
@@ -39,12 +46,33 @@ class Lag(NamedTuple):
 async def pipeline_lag_ms(redis: Redis, slug: str, real_now_ms: int, applied_ms: int | None) -> Lag:
     """How many milliseconds the hot state is behind the event stream. When the
     workers are caught up the lag is how long the newest batch took to land."""
+    return (await pipeline_state(redis, slug, real_now_ms, applied_ms))[0]
+
+
+async def pipeline_state(
+    redis: Redis, slug: str, real_now_ms: int, applied_ms: int | None
+) -> tuple[Lag, str | None]:
+    """The lag, and why the figures cannot move at all now (`"redis_oom"`) or None."""
     name = keys.stream(slug)
     pipe = redis.pipeline(transaction=False)
     pipe.xrevrange(name, count=1)
     pipe.xinfo_groups(name)
     pipe.xpending(name, keys.AGG_GROUP)
-    newest_res, groups_res, pending_res = await pipe.execute(raise_on_error=False)
+    pipe.set(keys.probe(slug), b"1", nx=True)
+    newest_res, groups_res, pending_res, probe_res = await pipe.execute(raise_on_error=False)
+    lag = await _lag(redis, name, newest_res, groups_res, pending_res, real_now_ms, applied_ms)
+    return lag, "redis_oom" if is_oom(probe_res) else None
+
+
+async def _lag(
+    redis: Redis,
+    name: str,
+    newest_res: Any,
+    groups_res: Any,
+    pending_res: Any,
+    real_now_ms: int,
+    applied_ms: int | None,
+) -> Lag:
     if not isinstance(newest_res, list) or not newest_res:
         return Lag(0, 0, None)  # nothing ever recorded: nothing to be behind
     newest_id = newest_res[0][0]

@@ -95,3 +95,9 @@ FEED_KEEP = 50
 def webhook_sent(webhook_id: int) -> str:
     """Sorted set of recent POST times to one robot (rate limit: 20 a minute)."""
     return f"wr:webhook:{webhook_id}:sent"
+
+
+def probe(slug: str | None = None) -> str:
+    """A throwaway key written to test that Redis still takes writes (a full Redis with
+    `noeviction` refuses them while it still answers reads)."""
+    return prefix(slug) + "probe" if slug else "wr:probe"

@@ -6,6 +6,7 @@ sees one writer path; PostgreSQL takes the same statements.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,22 +79,53 @@ class SlugTaken(Exception):
     pass
 
 
-def make_engine(url: str, pool_size: int = 5) -> Engine:
+def make_engine(
+    url: str, pool_size: int = 5, timeout_s: float = 5.0, synchronous: str = "FULL"
+) -> Engine:
+    """`timeout_s` bounds every wait on the database (SQLite's busy wait for another
+    writer's lock, PostgreSQL's connect, a free pool slot), so that an outage turns into
+    a prompt 503 instead of a request that hangs. `synchronous` is SQLite's: FULL syncs
+    the WAL on every commit, so an acknowledged write survives a power cut."""
+    if synchronous.upper() not in {"FULL", "NORMAL", "EXTRA"}:
+        raise ValueError(f"synchronous must be FULL, NORMAL or EXTRA, not {synchronous!r}")
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_s})
+        busy_ms = max(1, int(timeout_s * 1000))
 
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
             cur = conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")  # durable across app crashes in WAL mode
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    connect_args = {"connect_timeout": max(1, math.ceil(timeout_s))} if "psycopg" in url else {}
+    engine = create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_timeout=timeout_s,
+        connect_args=connect_args,
+    )
+    if engine.dialect.name == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _durable(conn: Any, _record: Any) -> None:
+            # A 202 means the commit is on disk: never run with synchronous_commit off,
+            # whatever the server's default (on, local, remote_* all flush locally).
+            cur = conn.cursor()
+            cur.execute("SHOW synchronous_commit")
+            if cur.fetchone()[0] == "off":
+                cur.execute("SET synchronous_commit = on")
+            cur.close()
+            conn.commit()
+
+    return engine
 
 
 def _record(row: Any) -> CampaignRecord:
@@ -119,10 +151,18 @@ def id_ranges(ids: Sequence[int]) -> list[tuple[int, int]]:
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, write_timeout_s: float | None = None) -> None:
         self.engine = engine
         dialect = engine.dialect.name
         self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # PostgreSQL: a ledger write that waits longer (a lock, a stalled disk or
+        # replica) is cancelled, which frees the one writer thread. SQLite's busy
+        # timeout, set per connection in make_engine, does the same there.
+        self._pg_write_timeout_ms = (
+            max(1, int(write_timeout_s * 1000))
+            if write_timeout_s and dialect == "postgresql"
+            else None
+        )
 
     def create_schema(self) -> None:
         import warroom.adapters.report_store  # noqa: F401  (registers its tables)
@@ -182,9 +222,20 @@ class Store:
         `body`); identities already present are skipped. Returns the ledger id of each
         row actually inserted, by (campaign_id, key). One transaction, which also marks
         earlier rows as relayed so that bookkeeping costs no commit of its own."""
+        return self.append_checked(rows, mark_relayed)[0]
+
+    def append_checked(
+        self, rows: Sequence[dict[str, Any]], mark_relayed: Sequence[int] = ()
+    ) -> tuple[dict[tuple[int, str], int], dict[tuple[int, str], str]]:
+        """`append`, plus the stored body of every identity that was already present,
+        read in the same transaction, so the caller can tell a plain re-send (same
+        fields: a duplicate) from a conflicting one."""
         table = LedgerEvent.__table__
         inserted: dict[tuple[int, str], int] = {}
+        existing: dict[tuple[int, str], str] = {}
         with self.engine.begin() as conn:
+            if self._pg_write_timeout_ms:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self._pg_write_timeout_ms}")
             if rows:
                 stmt = (
                     self._insert(table)
@@ -193,12 +244,37 @@ class Store:
                 )
                 for lid, cid, key in conn.execute(stmt, list(rows)):
                     inserted[(cid, key)] = lid
+                if len(inserted) < len(rows):
+                    existing = self._bodies(
+                        conn, [(r["campaign_id"], r["key"]) for r in rows], inserted
+                    )
             if mark_relayed:
                 ranges = id_ranges(mark_relayed)
                 for i in range(0, len(ranges), 200):
                     cond = or_(*(table.c.id.between(a, b) for a, b in ranges[i : i + 200]))
                     conn.execute(update(table).where(cond).values(relayed=True))
-        return inserted
+        return inserted, existing
+
+    @staticmethod
+    def _bodies(
+        conn: Any, idents: list[tuple[int, str]], skip: dict[tuple[int, str], int]
+    ) -> dict[tuple[int, str], str]:
+        table = LedgerEvent.__table__
+        wanted: dict[int, list[str]] = {}
+        for cid, key in dict.fromkeys(idents):
+            if (cid, key) not in skip:
+                wanted.setdefault(cid, []).append(key)
+        out: dict[tuple[int, str], str] = {}
+        for cid, keys in wanted.items():
+            for i in range(0, len(keys), 500):
+                found = conn.execute(
+                    select(table.c.key, table.c.body).where(
+                        table.c.campaign_id == cid, table.c.key.in_(keys[i : i + 500])
+                    )
+                )
+                for key, body in found:
+                    out[(cid, key)] = body
+        return out
 
     def mark_relayed(self, ids: Sequence[int]) -> None:
         if ids:
@@ -246,4 +322,22 @@ class Store:
                 select(func.count())
                 .select_from(LedgerEvent.__table__)
                 .where(LedgerEvent.__table__.c.campaign_id == campaign_id)
+            ).scalar_one()
+
+    # health
+
+    def ping(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def oldest_unrelayed_ms(self) -> int | None:
+        """When the oldest ledger row that has not reached its stream was received."""
+        from sqlalchemy import func
+
+        table = LedgerEvent.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.min(table.c.received_ms)).where(table.c.relayed == False)  # noqa: E712
             ).scalar_one()

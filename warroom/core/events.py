@@ -6,6 +6,7 @@ Strict means money and counts are JSON integers and nothing else: `true`, `"100"
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,11 +20,13 @@ from pydantic import (
 )
 from pydantic.functional_validators import BeforeValidator
 
-from warroom.core.clock import parse_instant
+from warroom.core.clock import parse_instant, rfc3339
 from warroom.core.money import MAX_AMOUNT_FEN
 
 MAX_ID_LEN = 128
 MAX_NAME_LEN = 200
+DAY_MS = 86_400_000
+AHEAD_MS = 5 * 60_000  # how far ahead of the campaign clock a sender's clock may run
 
 
 def _id(value: Any) -> str:
@@ -120,11 +123,42 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {msg}" if where else msg
 
 
-def normalize(raw: Any, arrival_ms: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TsWindow:
+    """The `ts` a campaign accepts (contract v2): from a day before it starts to a day
+    after it ends, and never more than five minutes ahead of the campaign clock."""
+
+    earliest_ms: int
+    latest_ms: int
+    tz: str = "UTC"
+
+    def check(self, ts_ms: int) -> None:
+        if self.earliest_ms <= ts_ms <= self.latest_ms:
+            return
+        try:
+            when = rfc3339(ts_ms, self.tz)
+        except (OverflowError, ValueError, OSError):  # beyond what datetime can show
+            when = f"{ts_ms} ms"
+        side = "before" if ts_ms < self.earliest_ms else "after"
+        bound = self.earliest_ms if side == "before" else self.latest_ms
+        raise EventError(
+            f"ts: {when} is outside the campaign's window ({side} {rfc3339(bound, self.tz)}:"
+            " accepted from starts_at - 1 day to ends_at + 1 day, at most 5 minutes ahead"
+            " of the campaign clock)"
+        )
+
+
+def ts_window(starts_at_ms: int, ends_at_ms: int, now_ms: int, tz: str = "UTC") -> TsWindow:
+    return TsWindow(starts_at_ms - DAY_MS, min(ends_at_ms + DAY_MS, now_ms + AHEAD_MS), tz)
+
+
+def normalize(raw: Any, arrival_ms: int, window: TsWindow | None = None) -> dict[str, Any]:
     """Validate one wire event and return its normalized form.
 
     The normalized dict always has `type`, `key` (the dedupe identity, unique per
     campaign) and `ts` (epoch ms; the arrival time on the campaign clock when absent).
+    A `ts` the sender gave must fall inside `window`; one stamped on arrival is ours,
+    and is not checked (a late feed after the window still counts, as contract v2 asks).
     """
     if not isinstance(raw, dict):
         raise EventError("event must be a JSON object")
@@ -139,6 +173,8 @@ def normalize(raw: Any, arrival_ms: int) -> dict[str, Any]:
     data = {k: v for k, v in model.__dict__.items() if v is not None}
     if data.get("ts") is None:
         data["ts"] = arrival_ms
+    elif window is not None:
+        window.check(data["ts"])
     data["key"] = f"{kind}:{data[_IDENTITY[kind]]}"
     return data
 
@@ -183,3 +219,20 @@ def split_body(body: bytes, ndjson: bool) -> list[Any]:
 
 def is_unparsed(item: Any) -> bool:
     return item is _NOT_JSON
+
+
+def differing_fields(stored: dict[str, Any], sent: dict[str, Any], compare_ts: bool) -> list[str]:
+    """Fields in which a re-sent identity differs from the recorded event (both
+    normalized). `ts` is compared only when the sender gave one: an event sent without
+    `ts` is stamped on arrival, so its retry carries a later stamp and is the same event."""
+    skip = {"lid"} if compare_ts else {"lid", "ts"}
+    names = (stored.keys() | sent.keys()) - skip
+    return sorted(k for k in names if stored.get(k) != sent.get(k))
+
+
+def conflict_error(key: str, fields: list[str]) -> str:
+    kind, _, ident = key.partition(":")
+    return (
+        f"conflict: {kind} {ident!r} was already recorded with a different "
+        f"{', '.join(fields)}; nothing was changed (send a new id for a new event)"
+    )

@@ -9,13 +9,21 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 
 from warroom.adapters.campaigns import clock_of, real_now_ms
-from warroom.adapters.ledger import Overloaded
+from warroom.adapters.health import DependencyTimeout, is_dependency_error
+from warroom.adapters.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
 from warroom.adapters.snapshots import load_snapshot
 from warroom.adapters.store import SlugTaken
 from warroom.core.campaign import CampaignSettings, settings_error
-from warroom.core.events import BodyError, EventError, is_unparsed, normalize, split_body
+from warroom.core.events import (
+    BodyError,
+    EventError,
+    is_unparsed,
+    normalize,
+    split_body,
+    ts_window,
+)
 from warroom.web import deps
-from warroom.web.errors import ApiError, JSONBytes
+from warroom.web.errors import ApiError, JSONBytes, bounded, unavailable
 
 router = APIRouter(prefix="/api/v1")
 
@@ -63,7 +71,8 @@ async def get_campaign(request: Request, slug: str) -> JSONBytes:
 @router.post("/campaigns/{slug}/events", status_code=202)
 async def ingest(request: Request, slug: str) -> JSONBytes:
     rt = deps.runtime(request)
-    record = await deps.campaign(request, slug)
+    timeout_s = rt.settings.warroom_dependency_timeout_s
+    record = await bounded(deps.campaign(request, slug), timeout_s, "the campaign lookup")
     deps.require_ingest(request, record)
     body = await deps.read_body(request, rt.settings.warroom_max_body_bytes)
     ndjson = "ndjson" in request.headers.get("content-type", "")
@@ -73,26 +82,63 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
         raise ApiError(400, str(exc)) from None
     if len(items) > rt.settings.warroom_max_events_per_request:
         raise ApiError(413, f"more than {rt.settings.warroom_max_events_per_request} events")
+    s = record.settings
     arrival_ms = clock_of(record).now_ms(real_now_ms())
+    window = ts_window(s.starts_at, s.ends_at, arrival_ms, s.timezone)
     good: list[dict[str, Any]] = []
+    where: list[int] = []  # the request index of each good event
+    stamped: set[int] = set()  # good events without a `ts` of their own
     rejected: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         if is_unparsed(item):
             rejected.append({"index": i, "error": "line is not valid JSON"})
             continue
         try:
-            good.append(normalize(item, arrival_ms))
+            event = normalize(item, arrival_ms, window)
         except EventError as exc:
             rejected.append({"index": i, "error": str(exc)})
+            continue
+        if item.get("ts") is None:
+            stamped.add(len(good))
+        good.append(event)
+        where.append(i)
     try:
-        fresh = await request.app.state.writer.submit(record.id, slug, good, real_now_ms())
+        outcomes = await request.app.state.writer.submit(
+            record.id, slug, good, real_now_ms(), stamped
+        )
     except Overloaded as exc:
         raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
-    except Exception:
-        raise ApiError(503, "could not record events; nothing was accepted, retry") from None
-    accepted = sum(fresh)
+    except OutcomeUnknown:
+        raise unavailable(
+            "the ledger did not answer in time; the events may or may not be recorded: "
+            "retry (a re-sent event is recognized as a duplicate)",
+            timeout_s,
+        ) from None
+    except DependencyTimeout:
+        raise unavailable(
+            f"the ledger was busy for more than {timeout_s:g} s; nothing was recorded, retry",
+            timeout_s,
+        ) from None
+    except Exception as exc:
+        if is_dependency_error(exc):
+            raise unavailable(
+                "could not record events (the database is unavailable); nothing was "
+                "recorded, retry",
+                timeout_s,
+            ) from None
+        raise
+    accepted = duplicates = 0
+    for n, outcome in enumerate(outcomes):
+        if outcome == NEW:
+            accepted += 1
+        elif outcome == DUPLICATE:
+            duplicates += 1
+        else:
+            rejected.append({"index": where[n], "error": outcome})
+    if len(rejected) > len(items) - len(good):
+        rejected.sort(key=lambda r: r["index"])
     return JSONBytes(
-        {"accepted": accepted, "duplicates": len(fresh) - accepted, "rejected": rejected},
+        {"accepted": accepted, "duplicates": duplicates, "rejected": rejected},
         status_code=202,
     )
 

@@ -16,6 +16,7 @@ from warroom.settings import Settings
 from warroom.web import api, api_reports, errors, pages, ws
 from warroom.web.errors import JSONBytes
 from warroom.web.fastpath import IngestFastPath
+from warroom.web.healthz import healthz_response
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -24,7 +25,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = build_runtime(settings)
-        writer = LedgerWriter(rt.store, rt.stream, settings.warroom_max_pending_events)
+        writer = LedgerWriter(
+            rt.store,
+            rt.stream,
+            settings.warroom_max_pending_events,
+            timeout_s=settings.warroom_dependency_timeout_s,
+        )
         await writer.start()
         app.state.runtime = rt
         app.state.writer = writer
@@ -69,8 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        await app.state.runtime.redis.ping()
-        return {"status": "ok"}
+    async def healthz() -> JSONBytes:
+        return await healthz_response(app)  # 503 naming the degraded part, if any
 
     return app

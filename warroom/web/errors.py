@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable
+from typing import TypeVar
+
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from redis.exceptions import ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from warroom.adapters.health import DEPENDENCY_ERRORS, is_dependency_error, is_oom
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class JSONBytes(Response):
@@ -30,6 +42,50 @@ def api_error_response(exc: ApiError) -> JSONBytes:
     return JSONBytes({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
+def unavailable(message: str, retry_after_s: float = 5.0) -> ApiError:
+    """503 with Retry-After: a dependency is down, full, locked or too slow."""
+    return ApiError(503, message, {"Retry-After": str(max(1, math.ceil(retry_after_s)))})
+
+
+def _which(exc: BaseException) -> str:
+    module = type(exc).__module__
+    if module.startswith("redis") or is_oom(exc):
+        return "Redis is out of memory" if is_oom(exc) else "Redis is unavailable"
+    if module.startswith(("sqlalchemy", "sqlite3", "psycopg")):
+        return "the database is unavailable"
+    return "a dependency did not answer in time"
+
+
+def dependency_failed(exc: BaseException, retry_after_s: float = 5.0) -> ApiError:
+    """The 503 for a dependency failure. The detail (hosts, ports, SQL) stays in the
+    server log; the client learns which part failed and when to retry."""
+    return unavailable(f"{_which(exc)}; retry later", retry_after_s)
+
+
+async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
+    """Await a dependency call for at most `timeout_s`; its failure becomes a 503."""
+    try:
+        return await asyncio.wait_for(awaitable, timeout_s)
+    except ApiError:
+        raise
+    except TimeoutError:
+        raise unavailable(
+            f"{what} did not answer within {timeout_s:g} s; retry later", timeout_s
+        ) from None
+    except Exception as exc:
+        if is_dependency_error(exc):
+            raise dependency_failed(exc, timeout_s) from None
+        raise
+
+
+def unexpected_response(exc: BaseException) -> JSONBytes:
+    """Any other exception: JSON even then (never a plain-text 500)."""
+    if is_dependency_error(exc):
+        return api_error_response(dependency_failed(exc))
+    log.error("unhandled error", exc_info=exc)
+    return JSONBytes({"error": "internal error"}, status_code=500)
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(_: Request, exc: ApiError) -> JSONBytes:
@@ -38,6 +94,20 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONBytes:
         return JSONBytes({"error": str(exc.detail)}, status_code=exc.status_code)
+
+    async def _internal(_: Request, exc: Exception) -> JSONBytes:
+        if is_dependency_error(exc):
+            return api_error_response(dependency_failed(exc))
+        return JSONBytes({"error": "internal error"}, status_code=500)
+
+    async def _dependency(_: Request, exc: Exception) -> JSONBytes:
+        return unexpected_response(exc)
+
+    # Handled by the inner exception middleware: answered, not re-raised as a 500.
+    for cls in (*DEPENDENCY_ERRORS, ResponseError):
+        app.add_exception_handler(cls, _dependency)
+    # Anything else is a bug: still a JSON body (Starlette logs the traceback).
+    app.add_exception_handler(Exception, _internal)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONBytes:

@@ -5,7 +5,8 @@ exit-stack middleware, routing and the request/response wrappers took about 60% 
 web process's CPU per request, the endpoint itself the rest. This middleware sends
 `POST /api/v1/campaigns/{slug}/events` straight to the same endpoint function
 (`api.ingest`, still registered with the router for the OpenAPI docs), and renders its
-`ApiError`s as the app's handler would. Everything else passes through untouched.
+`ApiError`s as the app's handler would (and any other exception as JSON too: a
+dependency failure as 503, a bug as 500). Everything else passes through untouched.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.web.api import ingest
-from warroom.web.errors import ApiError, api_error_response
+from warroom.web.errors import ApiError, api_error_response, unexpected_response
 
 INGEST_PATH = re.compile(r"/api/v1/campaigns/([^/]+)/events")
 
@@ -33,6 +34,8 @@ class IngestFastPath:
                     response = await ingest(Request(scope, receive), match.group(1))
                 except ApiError as exc:
                     response = api_error_response(exc)
+                except Exception as exc:  # JSON even then: 503 for a dependency, else 500
+                    response = unexpected_response(exc)
                 await response(scope, receive, send)
                 return
         await self.app(scope, receive, send)

@@ -146,19 +146,25 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
     )
     hub.join(slug, viewer)
     try:
-        await _receive_loop(websocket, viewer)
+        await _receive_loop(websocket, viewer, rt.settings.warroom_ws_max_message_bytes)
     finally:
         hub.leave(slug, viewer)
 
 
-async def _receive_loop(websocket: WebSocket, viewer: Viewer) -> None:
+async def _receive_loop(websocket: WebSocket, viewer: Viewer, max_bytes: int) -> None:
     """Runs until the peer goes away (close frame, reset, keepalive ping timeout, or
-    eviction). A client may ask for a fresh snapshot: {"type": "resync"}."""
+    eviction). A client may ask for a fresh snapshot: {"type": "resync"}. A message
+    over `max_bytes` closes the socket with 1009 (uvicorn's `ws_max_size` refuses it
+    before buffering under `warroom web`; this check holds under any server)."""
     while True:
         msg = await websocket.receive()
         if msg["type"] == "websocket.disconnect":
             return
         text = msg.get("text")
+        size = len(text.encode()) if text else len(msg.get("bytes") or b"")
+        if size > max_bytes:
+            await websocket.close(code=1009, reason="message too big")
+            return
         if not text or len(text) > MAX_CLIENT_MESSAGE:
             continue
         try:

@@ -18,6 +18,7 @@ from typing import Any
 
 from warroom.adapters import keys
 from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.health import OutageLog, is_dependency_error
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.streams import Entry, EventStream
 
@@ -113,6 +114,8 @@ class Aggregator:
             await self.stream.ack([e for e, _ in chunk])
             return
         except Exception as exc:
+            if is_dependency_error(exc):
+                raise  # Redis full or gone: not the entry's fault; it stays pending
             if len(chunk) == 1:
                 log.error("dead-lettering entry %s: %s", chunk[0][0].entry_id, exc)
                 await self.stream.dead_letter(chunk[0][0], f"apply failed: {exc}")
@@ -136,6 +139,7 @@ class Aggregator:
     async def run(self, stop: asyncio.Event) -> None:
         log.info("aggregator %s started", self.consumer)
         trimmed_at = time.monotonic()
+        outage = OutageLog(log, "aggregation")  # one line per change, not per batch
         while not stop.is_set():
             try:
                 await self.step(self.block_ms)
@@ -143,8 +147,9 @@ class Aggregator:
                     trimmed_at = time.monotonic()
                     for slug in await self._campaigns():
                         await self.stream.trim(slug)
+                outage.ok()
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("aggregator step failed; retrying")
+            except Exception as exc:
+                outage.failed(exc)
                 await asyncio.sleep(1)

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.health import OutageLog
 from warroom.adapters.store import Store
 from warroom.adapters.streams import EventStream
 
@@ -41,11 +42,13 @@ class Relay:
         return len(rows)
 
     async def run(self, stop: asyncio.Event, every_s: float = 2.0) -> None:
+        outage = OutageLog(log, "relay")  # one line per change of state, not per pass
         while not stop.is_set():
             try:
                 while await self.run_once():
                     pass
-            except Exception:
-                log.exception("relay pass failed; retrying")
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), every_s)

@@ -10,6 +10,7 @@ from typing import Any
 
 from warroom.adapters.announcer import Announcer
 from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.health import OutageLog
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore
 from warroom.adapters.snapshots import load_state
@@ -31,15 +32,28 @@ class Triggers:
         self.announcer = announcer
         self._claimed: dict[int, set[str]] = {}  # report keys known taken, per campaign
         self._finished: set[int] = set()
+        self._outages: dict[int, OutageLog] = {}
 
     async def tick(self) -> None:
-        for record in await asyncio.to_thread(self.store.list_campaigns):
+        listing = self._outages.setdefault(0, OutageLog(log, "trigger tick"))
+        try:  # a database outage must not end the trigger task
+            records = await asyncio.to_thread(self.store.list_campaigns)
+            listing.ok()
+        except Exception as exc:
+            listing.failed(exc)
+            return
+        for record in records:
             if record.id in self._finished:
                 continue
+            # One line per change of state (Redis full, database down), not per tick.
+            outage = self._outages.setdefault(
+                record.id, OutageLog(log, f"trigger tick for {record.settings.slug}")
+            )
             try:
                 await self.tick_campaign(record)
-            except Exception:
-                log.exception("trigger tick failed for %s", record.settings.slug)
+                outage.ok()
+            except Exception as exc:
+                outage.failed(exc)
 
     async def tick_campaign(self, record: CampaignRecord) -> None:
         s = record.settings

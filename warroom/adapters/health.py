@@ -1,0 +1,121 @@
+"""Is each dependency usable right now, and how to say so once rather than per batch.
+
+- `redis_state` probes Redis with a write: with `noeviction` a Redis over its
+  `maxmemory` refuses writes (`OOM ...`) while reads and PINGs still succeed, so only a
+  write tells an operator that events are no longer reaching the screens. The probe is
+  `SET key 1 NX`: Redis refuses it when full before looking at the key, yet once the
+  key exists it changes nothing, so frequent probes add nothing to the AOF.
+- `require_noeviction` refuses, at start, a Redis that evicts keys: an evicted stream
+  entry or counter is a figure silently lost (see DESIGN.md: Redis runs `noeviction`).
+- `OutageLog` logs a failing dependency when it starts failing, when the failure
+  changes, and when it recovers: one line per change of state, not a traceback per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import redis
+from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+OK, OOM, DOWN = "ok", "oom", "down"
+DEPENDENCY_ERRORS = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OperationalError,  # SQLite locked, PostgreSQL refusing or cancelled by a timeout
+    InterfaceError,
+    PoolTimeout,
+    TimeoutError,
+    ConnectionError,
+)
+
+
+class DependencyTimeout(TimeoutError):
+    """A dependency did not answer within WARROOM_DEPENDENCY_TIMEOUT_S."""
+
+
+def is_oom(exc: object) -> bool:
+    """Redis refused a write for lack of memory: redis-py's OutOfMemoryError, or the
+    same refusal met by a write inside a Lua script (a script error quoting it)."""
+    if isinstance(exc, OutOfMemoryError):
+        return True
+    text = str(exc) if isinstance(exc, ResponseError) else ""
+    return text.startswith("OOM") or "used memory > 'maxmemory'" in text
+
+
+def is_dependency_error(exc: BaseException) -> bool:
+    """A failure of Redis or the database (down, refusing, locked, out of memory, too
+    slow), as opposed to a bug: the client should retry later (503)."""
+    return is_oom(exc) or isinstance(exc, DEPENDENCY_ERRORS)
+
+
+def describe(exc: BaseException) -> str:
+    if is_oom(exc):
+        return "Redis is out of memory (maxmemory reached, noeviction): writes refused"
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+
+
+async def redis_state(client: Redis, probe_key: str, timeout_s: float) -> str:
+    """`ok`, `oom` (writes refused) or `down` (no answer within `timeout_s`)."""
+    try:
+        await asyncio.wait_for(client.set(probe_key, b"1", nx=True), timeout_s)
+    except ResponseError as exc:
+        return OOM if is_oom(exc) else DOWN
+    except (RedisError, OSError, TimeoutError):
+        return DOWN
+    return OK
+
+
+def eviction_policy(url: str, timeout_s: float = 5.0) -> str:
+    """The `maxmemory-policy` of the Redis at `url` (INFO works where CONFIG is renamed
+    away, as on managed services)."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s)
+    try:
+        info = client.info("memory")
+    finally:
+        client.close()
+    return str(info.get("maxmemory_policy", "noeviction"))
+
+
+def require_noeviction(url: str, timeout_s: float = 5.0) -> None:
+    policy = eviction_policy(url, timeout_s)
+    if policy != "noeviction":
+        raise RuntimeError(
+            f"Redis at REDIS_URL evicts keys (maxmemory-policy {policy}): Warroom keeps "
+            "event streams and counters there and an evicted key is a figure silently "
+            "lost. Set `maxmemory-policy noeviction` on that server (CONFIG SET "
+            "maxmemory-policy noeviction, or in redis.conf) and start again."
+        )
+
+
+class OutageLog:
+    """One log line when a dependency starts failing, one when the failure changes,
+    one when it recovers. Unknown errors (bugs) still get their traceback, once."""
+
+    def __init__(self, logger: logging.Logger, what: str) -> None:
+        self.log = logger
+        self.what = what
+        self.state: str | None = None
+
+    def failed(self, exc: BaseException, *extra: Any) -> None:
+        state = describe(exc)
+        if state == self.state:
+            return
+        self.state = state
+        if is_dependency_error(exc):
+            self.log.error("%s failing: %s", self.what, state)
+        else:
+            self.log.error("%s failing: %s", self.what, state, exc_info=exc)
+
+    def ok(self) -> None:
+        if self.state is not None:
+            self.log.warning("%s recovered (was: %s)", self.what, self.state)
+            self.state = None
