@@ -69,7 +69,7 @@ class Triggers:
         now: int,
     ) -> None:
         s = record.settings
-        if not s.stimulus_rules:
+        if not s.stimulus_rules or s.rules_paused:
             return
         fires = await asyncio.to_thread(self.reports.fires, record.id)
         states = {}
