@@ -74,7 +74,10 @@ def audit_detail(detail: Any) -> str:
     changed = detail.get("changed")
     if isinstance(changed, dict):
         for k, (old, new) in changed.items():
-            if k.endswith("_fen") and isinstance(new, int) and isinstance(old, int | None):
+            if k == "stimulus_rules":  # the names say enough; the rules page has the rest
+                old = "、".join(r.get("name", "") for r in old or []) or "—"
+                new = "、".join(r.get("name", "") for r in new or []) or "—"
+            elif k.endswith("_fen") and isinstance(new, int) and isinstance(old, int | None):
                 old = "—" if old is None else format_yuan(old)
                 new = format_yuan(new)
             parts.append(f"{k}: {str(old)[:40]} → {str(new)[:40]}")

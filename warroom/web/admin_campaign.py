@@ -142,7 +142,7 @@ async def preview_text(
     snap = await load_snapshot(rt.hot, record, real_now_ms())
     sample = snap["totals"]["orders"] == 0
     if sample:
-        context = sample_context(kind)
+        context = sample_context(kind) | {"campaign_name": record.settings.name}
     else:
         extra = sample_extra(kind)
         if kind == "final":
