@@ -235,7 +235,7 @@ async def login(request: Request) -> Response:
         sid,
         max_age=ttl,
         httponly=True,
-        samesite="strict",
+        samesite="lax",  # GETs change nothing; every POST needs the CSRF token too
         secure=auth.is_https(request),
         path="/",
     )
