@@ -121,9 +121,8 @@ async def test_console_end_to_end(stack: Stack, browser: Any, receiver: Receiver
         for bad, message in (("-5", "负数"), ("1.005", "两位小数"), ("一百万", "数字")):
             await page.fill("#i-target_base_fen", bad)
             await page.click("#campaign-form button[type=submit]")
-            err = page.locator("#f-target_base_fen .err")
-            await err.wait_for()
-            assert message in await err.inner_text()
+            # the answer replaces the form: wait for this attempt's message
+            await page.locator("#f-target_base_fen .err", has_text=message).wait_for()
             assert await page.input_value("#i-target_base_fen") == bad  # kept for correction
         await shot(page, "create-errors")
         await page.fill("#i-target_base_fen", "1000000")
