@@ -82,7 +82,11 @@ def audit_detail(detail: Any) -> str:
                 new = format_yuan(new)
             parts.append(f"{k}: {str(old)[:40]} → {str(new)[:40]}")
     else:
-        parts = [f"{k}: {str(v)[:60]}" for k, v in detail.items()]
+        shown = {True: "是", False: "否", None: "—"}
+        parts = [
+            f"{k}: {shown[v] if isinstance(v, bool | None) else str(v)[:60]}"
+            for k, v in detail.items()
+        ]
     return "；".join(parts)[:400]
 
 
