@@ -6,13 +6,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.ledger import Overloaded
 from warroom.adapters.snapshots import load_snapshot
 from warroom.adapters.store import SlugTaken
-from warroom.core.campaign import CampaignSettings, settings_error
+from warroom.core.campaign import CampaignSettings
 from warroom.core.events import BodyError, EventError, is_unparsed, normalize, split_body
 from warroom.web import deps
 from warroom.web.admin_models import (
@@ -29,23 +28,9 @@ from warroom.web.errors import ApiError, JSONBytes
 router = APIRouter(prefix="/api/v1")
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object")
-    return data
-
-
 @router.post("/campaigns", status_code=201, response_model=CreatedCampaign)
 async def create_campaign(request: Request, rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
-    data = _json_object(await deps.read_body(request, 1024 * 1024))
-    try:
-        settings = CampaignSettings.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, settings_error(exc)) from None
+    settings = await deps.read_model(request, CampaignSettings, 1024 * 1024)
     try:
         created = await rt.campaigns.create(settings)
     except SlugTaken:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from warroom.adapters.announcer import fire_view
 from warroom.adapters.campaigns import real_now_ms
 from warroom.adapters.webhook import BadWebhook, check_url
-from warroom.core.campaign import settings_error
 from warroom.core.clock import rfc3339
 from warroom.core.render import TemplateProblem, default_source, validate_template
 from warroom.core.reports import REPORT_KINDS
@@ -44,18 +42,6 @@ class WebhookBody(_Strict):
     secret: Annotated[StrictStr, Field(max_length=200)] = ""
 
 
-async def _body(request: Request, model: type[BaseModel]) -> Any:
-    raw = await deps.read_body(request, 256 * 1024)
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, settings_error(exc)) from None
-
-
 @router.get("/reports")
 async def list_reports(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
     rows = await asyncio.to_thread(rt.reports.reports, record.id)
@@ -75,7 +61,7 @@ async def list_stimuli(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSON
 async def fire_by_hand(
     request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
-    body: ManualFire = await _body(request, ManualFire)
+    body: ManualFire = await deps.read_model(request, ManualFire)
     fired = await admin_ops.fire(
         rt, record, rule_name=body.rule, kind=body.kind, amount_fen=body.amount_fen, text=body.text
     )
@@ -99,7 +85,7 @@ async def put_template(
 ) -> JSONBytes:
     if kind not in REPORT_KINDS:
         raise ApiError(404, f"unknown report kind {kind!r}")
-    body: TemplateBody = await _body(request, TemplateBody)
+    body: TemplateBody = await deps.read_model(request, TemplateBody)
     try:
         validate_template(body.source, kind)
     except TemplateProblem as exc:
@@ -120,7 +106,7 @@ async def reset_template(kind: str, record: deps.AdminCampaign, rt: deps.Runtime
 async def add_webhook(
     request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
-    body: WebhookBody = await _body(request, WebhookBody)
+    body: WebhookBody = await deps.read_model(request, WebhookBody)
     try:
         url = check_url(body.url, rt.settings.warroom_allow_private_webhooks)
     except BadWebhook as exc:

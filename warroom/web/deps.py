@@ -16,14 +16,16 @@ once:
 from __future__ import annotations
 
 import hmac
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import orjson
 from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
 
 from warroom.adapters.campaigns import token_matches
 from warroom.adapters.store import CampaignRecord
 from warroom.bootstrap import Runtime
-from warroom.core.campaign import CampaignSettings
+from warroom.core.campaign import CampaignSettings, settings_error
 from warroom.web.errors import ApiError
 
 WRONG_VIEWER = "missing or wrong viewer token"
@@ -124,6 +126,25 @@ def require_viewer(request: Request, record: CampaignRecord) -> None:
 def require_ingest(request: Request, record: CampaignRecord) -> None:
     if record is GHOST or not token_matches(header_token(request), record.ingest_token_hash):
         raise ApiError(401, WRONG_INGEST)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_model(request: Request, model: type[M], limit: int = 256 * 1024) -> M:
+    """The one JSON body reader: size-capped, parsed with orjson, validated by `model`;
+    400 for bad JSON, 422 with one readable line for a bad field."""
+    raw = await read_body(request, limit)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, settings_error(exc)) from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:
