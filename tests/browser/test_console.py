@@ -126,6 +126,7 @@ async def test_console_end_to_end(stack: Stack, browser: Any, receiver: Receiver
             assert await page.input_value("#i-target_base_fen") == bad  # kept for correction
         await shot(page, "create-errors")
         await page.fill("#i-target_base_fen", "1000000")
+        await page.fill("#i-target_stretch_fen", "1500000")
         await page.fill("#i-milestones", "100000, 500000")
         await page.click("#campaign-form button[type=submit]")
         await page.wait_for_selector("#created")
@@ -175,12 +176,16 @@ async def test_console_end_to_end(stack: Stack, browser: Any, receiver: Receiver
         screen = await screen_ctx.new_page()
         await screen.goto(f"{stack.web.url}/c/laptop?token={viewer}")
         await screen.wait_for_selector("html[data-conn=live]", state="attached", timeout=10_000)
+        assert await screen.inner_text("#budget [data-f=left]") == "¥2,000"
         await page.goto(stack.web.url + "/admin/c/laptop")
         await page.click("button[data-fire='降温救场']")
         await page.wait_for_selector("#live-notice")
         assert any("¥888" in m and "¥2,000" in m for m in confirms), confirms
         await screen.wait_for_selector("#banner:not([hidden])", timeout=10_000)
         assert "红包雨来了" in await screen.inner_text("#banner")
+        await wait_js(screen, "document.querySelector('#budget [data-f=left]').textContent === '¥1,112'")
+        await screen.evaluate("document.getElementById('banner').hidden = true")
+        await shot(screen, "big-screen-budget")
         assert "已花 ¥888" in await page.inner_text("#budget-spent")
         assert "剩余 ¥1,112" in await page.inner_text("#budget-left")
         await page.fill("#announce textarea", "14:00 整点加开 200 份秒杀！")
