@@ -137,8 +137,9 @@
   /* The stimulus budget: what is left of it (money: hidden on a masked screen). */
   function renderBudget() {
     var el = document.getElementById("budget");
+    if (!el) return; // a masked screen has none
     var budget = state.campaign.stimulus_budget_fen;
-    el.hidden = masked || budget === null || budget === undefined;
+    el.hidden = budget === null || budget === undefined;
     if (el.hidden) return;
     var spent = state.stimuli.reduce(function (sum, s) { return sum + (s.amount_fen || 0); }, 0);
     WR.setField(el, "left", WR.fmtYuan(Math.max(budget - spent, 0)));

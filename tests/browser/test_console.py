@@ -183,7 +183,9 @@ async def test_console_end_to_end(stack: Stack, browser: Any, receiver: Receiver
         assert any("¥888" in m and "¥2,000" in m for m in confirms), confirms
         await screen.wait_for_selector("#banner:not([hidden])", timeout=10_000)
         assert "红包雨来了" in await screen.inner_text("#banner")
-        await wait_js(screen, "document.querySelector('#budget [data-f=left]').textContent === '¥1,112'")
+        await wait_js(
+            screen, "document.querySelector('#budget [data-f=left]').textContent === '¥1,112'"
+        )
         await screen.evaluate("document.getElementById('banner').hidden = true")
         await shot(screen, "big-screen-budget")
         assert "已花 ¥888" in await page.inner_text("#budget-spent")
