@@ -168,6 +168,7 @@ async def test_console_end_to_end(stack: Stack, browser: Any, receiver: Receiver
         await page.fill("#source", "🔥 {{ campaign_name }} 冲刺中：{{ gmv }}")
         await page.click("#template-form button.primary")
         await page.wait_for_selector("#template-saved")
+        assert await page.inner_text("#tpl-badge") == "已自定义"
         await shot(page, "templates")
 
         # -- an open big screen; a manual fire shows its banner; the budget goes down -----

@@ -129,6 +129,21 @@ async def test_edit_target_is_recorded_and_seen_at_once(harness: Harness) -> Non
     assert snap["target"]["base_fen"] == 200_000_000
     page = await c.get("/admin/c/sale")
     assert "修改设置" in page.text and "target_base_fen" in page.text
+    # the overview's live figures refresh from a read-only fragment
+    order = {
+        "type": "order",
+        "order_id": "o1",
+        "amount_fen": 1_234_500,
+        "seller_id": "s",
+        "group_id": "g",
+        "buyer_id": "b",
+        "product_id": "p",
+        "ts": "2026-11-11T10:30:00+08:00",
+    }
+    assert (await harness.post_events("sale", created["ingest_token"], order)).status_code == 202
+    await harness.drain()
+    kpis = await c.get("/admin/c/sale/kpis")
+    assert kpis.status_code == 200 and "¥1.23万" in kpis.text
 
 
 async def test_api_list_patch_rotate_delete(harness: Harness) -> None:

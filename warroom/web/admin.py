@@ -314,6 +314,13 @@ async def campaign_page(request: Request, slug: str, session: ConsoleSession) ->
     return page(request, session, "admin/campaign.html", ctx)
 
 
+@router.get("/admin/c/{slug}/kpis", response_class=HTMLResponse)
+async def kpis_fragment(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    """htmx, every few seconds on the overview: the live figures (reads only)."""
+    record = await admin_record(request, slug, session)
+    return page(request, session, "admin/_kpis.html", await overview_context(request, record))
+
+
 @router.get("/admin/c/{slug}/settings", response_class=HTMLResponse)
 async def settings_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
     record = await admin_record(request, slug, session)
