@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -92,7 +93,8 @@ async def console_page(browser: Any, stack: Stack) -> tuple[Any, Watched]:
 
 
 async def shot(page: Any, name: str) -> None:
-    if SCREENS.is_dir():
+    """docs/screens/console-*.png, when asked: WARROOM_SCREENSHOTS=1 pytest tests/browser/test_console.py"""
+    if os.environ.get("WARROOM_SCREENSHOTS") and SCREENS.is_dir():
         await page.screenshot(path=str(SCREENS / f"console-{name}.png"))
 
 
