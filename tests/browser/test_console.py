@@ -264,3 +264,13 @@ async def test_sign_in_page(stack: Stack, browser: Any) -> None:
         assert [e for e in w.errors if "status of 401" not in e] == [], w.errors
     finally:
         await context.close()
+
+
+async def test_campaign_list_refreshes_itself(stack: Stack, browser: Any) -> None:
+    context, w = await console_page(browser, stack)
+    try:
+        await stack.create_campaign(slug="later", name="后来的活动")
+        await w.page.wait_for_selector("#campaigns tr[data-slug=later]", timeout=25_000)
+        w.assert_clean()
+    finally:
+        await context.close()
