@@ -411,3 +411,34 @@ def test_rule_preview_reads_as_a_sentence() -> None:
         rule_preview(rule)
         == "当 5 分钟 GMV 速度低于峰值的 50% 持续 2 分钟时，发 ¥888 红包雨；冷却 20 分钟，最多 3 次"
     )
+
+
+async def test_paused_rules_do_not_fire_until_resumed(harness: Harness) -> None:
+    from warroom.workers.triggers import Triggers
+
+    # a rule that fires at once: nothing sells, and the floor is above nothing
+    rule = {
+        "name": "floor",
+        "window_minutes": 1,
+        "floor": 100,
+        "sustain_minutes": 0,
+        "action": {"kind": "announcement", "amount_fen": 0, "text": "冲"},
+    }
+    await harness.create_campaign(
+        stimulus_rules=[rule], starts_at="2020-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z"
+    )
+    rt = harness.runtime
+    triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
+    c = harness.client
+    csrf = await sign_in(c)
+    res = await c.post("/admin/c/sale/pause", data={"paused": "1", "csrf_token": csrf})
+    assert res.status_code == 200 and "自动规则已暂停" in res.text
+    for _ in range(3):
+        await triggers.tick()
+    assert rt.reports.fires(1) == []
+    res = await c.post("/admin/c/sale/pause", data={"paused": "0", "csrf_token": csrf})
+    assert "自动规则已恢复" in res.text
+    await triggers.tick()
+    assert [f.rule for f in rt.reports.fires(1)] == ["floor"]
+    audit = [a["action"] for a in rt.store.audit_log(1)]
+    assert audit[:2] == ["resume_rules", "pause_rules"]

@@ -69,7 +69,7 @@ class Triggers:
         now: int,
     ) -> None:
         s = record.settings
-        if not s.stimulus_rules or s.rules_paused:
+        if not s.stimulus_rules:
             return
         fires = await asyncio.to_thread(self.reports.fires, record.id)
         states = {}
@@ -80,7 +80,7 @@ class Triggers:
         for rule, decision in evaluate_rules(
             s, minutes["gmv"], minutes["orders"], now, states, spent
         ):
-            if not decision.fire:
+            if not decision.fire or s.rules_paused:  # paused in the console
                 continue
             await self.announcer.record_fire(
                 record,
