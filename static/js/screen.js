@@ -134,6 +134,18 @@
     WR.setField(fc, "eta", eta);
   }
 
+  /* The stimulus budget: what is left of it (money: hidden on a masked screen). */
+  function renderBudget() {
+    var el = document.getElementById("budget");
+    if (!el) return; // a masked screen has none
+    var budget = state.campaign.stimulus_budget_fen;
+    el.hidden = budget === null || budget === undefined;
+    if (el.hidden) return;
+    var spent = state.stimuli.reduce(function (sum, s) { return sum + (s.amount_fen || 0); }, 0);
+    WR.setField(el, "left", WR.fmtYuan(Math.max(budget - spent, 0)));
+    WR.setField(el, "spent", WR.fmtYuan(spent));
+  }
+
   function renderKpis() {
     var t = state.totals;
     var values = {
@@ -366,6 +378,7 @@
     document.title = c.name + " · 作战大屏";
     renderHeadline();
     renderProgress();
+    renderBudget();
     renderKpis();
     renderBoard("sellers", 10, false);
     renderBoard("groups", 5, true);
@@ -392,7 +405,7 @@
       if (f.campaign) { state.campaign = f.campaign; renderAll(); }
       if (f.target) state.target = f.target;
       if (f.velocity) state.velocity = f.velocity;
-      if (f.stimuli) state.stimuli = f.stimuli;
+      if (f.stimuli) { state.stimuli = f.stimuli; renderBudget(); }
       if (f.per_minute) {
         var rows = {};
         state.per_minute.forEach(function (r) { rows[r.minute] = r; });
@@ -416,6 +429,7 @@
       addReport(f.report);
     } else if (f.type === "stimulus") {
       if (!state.stimuli.some(function (x) { return x.id === f.stimulus.id; })) state.stimuli.push(f.stimulus);
+      renderBudget();
       showBanner(f.stimulus, true);
       chartDirty = true;
     }

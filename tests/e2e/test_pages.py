@@ -96,7 +96,7 @@ async def test_screens_need_the_viewer_token(harness: Harness) -> None:
             assert "text/html" in res.headers["content-type"]
             assert "需要有效的查看令牌" in res.text
     res = await harness.client.get(f"/c/nope?token={c['viewer_token']}")
-    assert res.status_code == 404 and "没有这个活动" in res.text
+    assert res.status_code == 401 and "需要有效的查看令牌" in res.text  # no probing names
 
 
 async def test_masked_screen_shows_no_money(harness: Harness) -> None:

@@ -103,14 +103,16 @@ async def test_viewer_token_required(stack: Stack) -> None:
         (ws_url(stack.web, "auth", "wrong"), 401),
         (ws_url(stack.web, "auth", ""), 401),
         (ws_url(stack.web, "auth", c["ingest_token"]), 401),
-        (ws_url(stack.web, "nope", c["viewer_token"]), 404),
+        (ws_url(stack.web, "nope", c["viewer_token"]), 401),  # as a wrong token
+        (ws_url(stack.web, "auth", "test-admin-token"), 401),  # admin: header only
     ):
         with pytest.raises(InvalidStatus) as err:
             async with WsClient(url):
                 pass
         assert err.value.response.status_code == status
         assert b'"error"' in err.value.response.body
-    async with WsClient(ws_url(stack.web, "auth", "test-admin-token")) as admin:
+    admin_header = {"Authorization": "Bearer test-admin-token"}
+    async with WsClient(ws_url(stack.web, "auth", ""), additional_headers=admin_header) as admin:
         assert (await admin.wait_for(lambda f: True))["type"] == "snapshot"
 
 

@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from warroom.adapters import keys
 from warroom.adapters.hotstate import init_generation
 from warroom.adapters.store import CampaignRecord, Store
 from warroom.adapters.streams import EventStream
@@ -34,6 +35,16 @@ def clock_of(record: CampaignRecord) -> CampaignClock:
 
 def real_now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+# Control hints on the hub's channel (wr:changed). Slugs never start with "~", so a
+# hub that predates a hint ignores it; every web process's hub acts on it: forget the
+# cached record (CONFIG) and also close the campaign's sockets (KICK, after a viewer
+# token rotation: their token is no longer good).
+CONFIG_HINT = "~cfg:"
+KICK_HINT = "~kick:"
+
+TokenKind = str  # "ingest" | "viewer"
 
 
 @dataclass(frozen=True)
@@ -75,3 +86,49 @@ class CampaignDirectory:
 
     def forget(self, slug: str) -> None:
         self._cache.pop(slug, None)
+
+    async def _hint(self, prefix: str, slug: str) -> None:
+        self.forget(slug)
+        await self.stream.redis.publish(keys.CHANGED_CHANNEL, prefix + slug)
+        # The screens render from record.settings: poke them to render now.
+        await self.stream.redis.publish(keys.CHANGED_CHANNEL, slug)
+
+    async def list(self) -> list[CampaignRecord]:
+        return await asyncio.to_thread(self.store.list_campaigns)
+
+    async def update(
+        self, record: CampaignRecord, settings: CampaignSettings, action: str = "update"
+    ) -> CampaignRecord:
+        """Store new settings (the slug never changes), record what changed, and tell
+        every process. The trigger worker reads settings from SQL each tick."""
+        if settings.slug != record.settings.slug:
+            raise ValueError("the slug of a campaign cannot change")
+        before = record.settings.model_dump(mode="json")
+        after = settings.model_dump(mode="json")
+        changed = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+        await asyncio.to_thread(self.store.update_settings, settings.slug, settings)
+        if changed:
+            await asyncio.to_thread(
+                self.store.audit, record.id, real_now_ms(), action, {"changed": changed}
+            )
+        await self._hint(CONFIG_HINT, settings.slug)
+        fresh = await asyncio.to_thread(self.store.get_campaign, settings.slug)
+        assert fresh is not None
+        return fresh
+
+    async def rotate(self, record: CampaignRecord, which: TokenKind) -> str:
+        """A new token replaces the old one at once in every process; a rotated viewer
+        token also closes the campaign's open sockets (they were opened with it)."""
+        token = secrets.token_urlsafe(24)
+        slug = record.settings.slug
+        if which == "ingest":
+            await asyncio.to_thread(self.store.update_tokens, slug, ingest_hash=hash_token(token))
+        elif which == "viewer":
+            await asyncio.to_thread(self.store.update_tokens, slug, viewer_hash=hash_token(token))
+        else:
+            raise ValueError(f"unknown token kind {which!r}")
+        await asyncio.to_thread(
+            self.store.audit, record.id, real_now_ms(), "rotate", {"which": which}
+        )
+        await self._hint(KICK_HINT if which == "viewer" else CONFIG_HINT, slug)
+        return token

@@ -202,9 +202,36 @@ class Hub:
             data = msg["data"]
             slug = data.decode() if isinstance(data, bytes) else str(data)
             heard = time.monotonic()
+            if slug.startswith("~") and not slug.startswith(HEARTBEAT_PREFIX):
+                self.control(slug)
+                continue
             room = self.rooms.get(slug)
             if room is not None:
                 room.poke()
+
+    def control(self, hint: str) -> None:
+        """A console hint (see campaigns.CONFIG_HINT / KICK_HINT): forget the cached
+        record so the next request and render see the new settings and tokens; after a
+        viewer token rotation, also drop the campaign's sockets (opened with the old
+        token; their reconnect is refused)."""
+        kind, _, slug = hint.partition(":")
+        self.campaigns.forget(slug)
+        room = self.rooms.get(slug)
+        if room is None:
+            return
+        if kind == "~kick":
+            self.close_viewers(slug)
+        else:
+            room.poke()
+
+    def close_viewers(self, slug: str) -> int:
+        room = self.rooms.get(slug)
+        if room is None:
+            return 0
+        viewers = tuple(room.viewers)
+        for v in viewers:
+            v.evict()
+        return len(viewers)
 
     # housekeeping --------------------------------------------------------------------
 

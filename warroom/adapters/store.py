@@ -66,6 +66,18 @@ class LedgerEvent(SQLModel, table=True):
     relayed: bool = Field(default=False)
 
 
+class AuditRow(SQLModel, table=True):
+    """What operators changed (console or admin API): settings edits, token rotations,
+    manual fires, webhook changes. `detail_json` says what, never a secret."""
+
+    __tablename__ = "console_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    action: str = Field(max_length=40)
+    detail_json: str = "{}"
+
+
 @dataclass(frozen=True)
 class CampaignRecord:
     id: int
@@ -202,6 +214,52 @@ class Store:
                 .where(CampaignRow.slug == slug)
                 .values(settings_json=settings.model_dump_json())
             )
+
+    def update_tokens(
+        self, slug: str, *, ingest_hash: str | None = None, viewer_hash: str | None = None
+    ) -> None:
+        values = {}
+        if ingest_hash is not None:
+            values["ingest_token_hash"] = ingest_hash
+        if viewer_hash is not None:
+            values["viewer_token_hash"] = viewer_hash
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(CampaignRow).where(CampaignRow.slug == slug).values(**values))
+
+    def audit(self, campaign_id: int, at_ms: int, action: str, detail: dict[str, Any]) -> None:
+        row = {
+            "campaign_id": campaign_id,
+            "at_ms": at_ms,
+            "action": action,
+            "detail_json": orjson.dumps(detail).decode(),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(AuditRow.__table__.insert().values(**row))
+
+    def audit_log(self, campaign_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        t = AuditRow.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id.desc()).limit(limit)
+            ).all()
+        return [
+            {"at_ms": r.at_ms, "action": r.action, "detail": orjson.loads(r.detail_json)}
+            for r in rows
+        ]
+
+    def delete_webhook(self, campaign_id: int, webhook_id: int) -> bool:
+        """Remove a webhook target of this campaign and its queued deliveries."""
+        from warroom.adapters.report_store import DeliveryRow, WebhookRow
+
+        w, d = WebhookRow.__table__, DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                w.delete().where(w.c.id == webhook_id, w.c.campaign_id == campaign_id)
+            ).rowcount
+            if gone:
+                conn.execute(d.delete().where(d.c.webhook_id == webhook_id))
+        return bool(gone)
 
     def get_campaign(self, slug: str) -> CampaignRecord | None:
         with self.engine.connect() as conn:

@@ -10,6 +10,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictFloat,
     StrictInt,
     StrictStr,
@@ -65,6 +66,9 @@ class CampaignSettings(_Strict):
     time_scale: Annotated[StrictFloat | StrictInt, Field(ge=1, le=3600)] = 1
     stimulus_rules: list[StimulusRule] = Field(default_factory=list, max_length=50)
     stimulus_budget_fen: NonNegFen | None = None
+    # The console's pause switch: the trigger worker fires no rule while set (manual
+    # fires still work).
+    rules_paused: StrictBool = False
 
     @field_validator("slug")
     @classmethod

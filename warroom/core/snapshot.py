@@ -168,6 +168,8 @@ def build_snapshot(
             "ends_at": rfc3339(s.ends_at, s.timezone),
             "now": rfc3339(now_ms, s.timezone),
             "time_scale": s.time_scale,
+            # what all stimulus fires may spend (null: no cap); spent = sum of `stimuli`
+            "stimulus_budget_fen": s.stimulus_budget_fen,
         },
         "totals": tv,
         "target": target_view(s, tv["gmv_fen"], minutes["gmv"], now_ms, vel.gmv_per_min_fen),

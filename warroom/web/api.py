@@ -1,4 +1,4 @@
-"""The v1 JSON API: campaigns, event ingest, snapshot."""
+"""The JSON API: campaigns (create, list, edit, token rotation), event ingest, snapshot."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from pydantic import ValidationError
 
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.health import DependencyTimeout, is_dependency_error
 from warroom.adapters.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
 from warroom.adapters.snapshots import load_snapshot
 from warroom.adapters.store import SlugTaken
-from warroom.core.campaign import CampaignSettings, settings_error
+from warroom.core.campaign import CampaignSettings
 from warroom.core.events import (
     BodyError,
     EventError,
@@ -23,30 +22,23 @@ from warroom.core.events import (
     ts_window,
 )
 from warroom.web import deps
+from warroom.web.admin_models import (
+    CampaignPatch,
+    CampaignSummary,
+    CreatedCampaign,
+    RotateBody,
+    RotatedToken,
+    merge_patch,
+    summarize,
+)
 from warroom.web.errors import ApiError, JSONBytes, bounded, unavailable
 
 router = APIRouter(prefix="/api/v1")
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
-    try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ApiError(400, "body must be a JSON object")
-    return data
-
-
-@router.post("/campaigns", status_code=201)
-async def create_campaign(request: Request) -> JSONBytes:
-    deps.require_admin(request)
-    rt = deps.runtime(request)
-    data = _json_object(await deps.read_body(request, 1024 * 1024))
-    try:
-        settings = CampaignSettings.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, settings_error(exc)) from None
+@router.post("/campaigns", status_code=201, response_model=CreatedCampaign)
+async def create_campaign(request: Request, rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
+    settings = await deps.read_model(request, CampaignSettings, 1024 * 1024)
     try:
         created = await rt.campaigns.create(settings)
     except SlugTaken:
@@ -61,11 +53,37 @@ async def create_campaign(request: Request) -> JSONBytes:
     )
 
 
+@router.get("/campaigns", response_model=list[CampaignSummary])
+async def list_campaigns(rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
+    """Every campaign with its state, live GMV, progress and the next report due."""
+    records = await rt.campaigns.list()
+    return JSONBytes([await summarize(rt, r) for r in records])
+
+
 @router.get("/campaigns/{slug}")
-async def get_campaign(request: Request, slug: str) -> JSONBytes:
-    record = await deps.campaign(request, slug)
-    deps.require_viewer(request, record)
+async def get_campaign(record: deps.ViewerCampaign) -> JSONBytes:
     return JSONBytes(orjson.loads(record.settings.model_dump_json()))
+
+
+@router.patch("/campaigns/{slug}", response_model=CampaignSettings)
+async def patch_campaign(
+    patch: CampaignPatch, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """Change any settings but the slug. Takes effect on the screens at once and is
+    recorded in the audit log."""
+    settings = merge_patch(record.settings, patch.model_dump(exclude_unset=True))
+    fresh = await rt.campaigns.update(record, settings)
+    return JSONBytes(orjson.loads(fresh.settings.model_dump_json()))
+
+
+@router.post("/campaigns/{slug}/tokens/rotate", response_model=RotatedToken)
+async def rotate_token(
+    body: RotateBody, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """A new ingest or viewer token; the old one is refused from the next request on,
+    and (viewer) the campaign's open screens are disconnected."""
+    token = await rt.campaigns.rotate(record, body.which)
+    return JSONBytes({"which": body.which, "token": token})
 
 
 @router.post("/campaigns/{slug}/events", status_code=202)
@@ -144,8 +162,5 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
 
 
 @router.get("/campaigns/{slug}/snapshot")
-async def snapshot(request: Request, slug: str) -> JSONBytes:
-    rt = deps.runtime(request)
-    record = await deps.campaign(request, slug)
-    deps.require_viewer(request, record)
+async def snapshot(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
     return JSONBytes(await load_snapshot(rt.hot, record, real_now_ms()))

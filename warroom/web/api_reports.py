@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-import orjson
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from warroom.adapters.announcer import fire_view
-from warroom.adapters.campaigns import clock_of, real_now_ms
-from warroom.adapters.snapshots import load_snapshot
+from warroom.adapters.campaigns import real_now_ms
 from warroom.adapters.webhook import BadWebhook, check_target
-from warroom.core.campaign import StimulusAction, settings_error
 from warroom.core.clock import rfc3339
 from warroom.core.render import TemplateProblem, default_source, validate_template
 from warroom.core.reports import REPORT_KINDS
-from warroom.web import deps
+from warroom.web import admin_ops, deps
+from warroom.web.admin_models import Deleted, WebhookView
 from warroom.web.errors import ApiError, JSONBytes
 
 router = APIRouter(prefix="/api/v1/campaigns/{slug}")
@@ -45,23 +42,9 @@ class WebhookBody(_Strict):
     secret: Annotated[StrictStr, Field(max_length=200)] = ""
 
 
-async def _body(request: Request, model: type[BaseModel]) -> Any:
-    raw = await deps.read_body(request, 256 * 1024)
-    try:
-        data = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise ApiError(400, f"body is not valid JSON: {exc}") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise ApiError(422, settings_error(exc)) from None
-
-
 @router.get("/reports")
-async def list_reports(request: Request, slug: str) -> JSONBytes:
-    record = await deps.campaign(request, slug)
-    deps.require_viewer(request, record)
-    rows = await asyncio.to_thread(deps.runtime(request).reports.reports, record.id)
+async def list_reports(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+    rows = await asyncio.to_thread(rt.reports.reports, record.id)
     tz = record.settings.timezone
     return JSONBytes(
         [{"id": r.id, "kind": r.kind, "at": rfc3339(r.at_ms, tz), "text": r.text} for r in rows]
@@ -69,59 +52,25 @@ async def list_reports(request: Request, slug: str) -> JSONBytes:
 
 
 @router.get("/stimuli")
-async def list_stimuli(request: Request, slug: str) -> JSONBytes:
-    record = await deps.campaign(request, slug)
-    deps.require_viewer(request, record)
-    rows = await asyncio.to_thread(deps.runtime(request).reports.fires, record.id)
+async def list_stimuli(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+    rows = await asyncio.to_thread(rt.reports.fires, record.id)
     return JSONBytes([fire_view(r, record.settings.timezone) for r in rows])
 
 
 @router.post("/stimuli", status_code=201)
-async def fire_by_hand(request: Request, slug: str) -> JSONBytes:
-    deps.require_admin(request)
-    rt = deps.runtime(request)
-    record = await deps.campaign(request, slug)
-    body: ManualFire = await _body(request, ManualFire)
-    s = record.settings
-    rule = next((r for r in s.stimulus_rules if r.name == body.rule), None)
-    if body.rule and rule is None:
-        raise ApiError(422, f"rule: no stimulus rule named {body.rule!r}")
-    base = rule.action if rule else StimulusAction(kind=body.kind or "announcement")
-    action = StimulusAction(
-        kind=body.kind or base.kind,
-        amount_fen=base.amount_fen if body.amount_fen is None else body.amount_fen,
-        text=base.text if body.text is None else body.text,
-    )
-    if not action.text:
-        raise ApiError(422, "text: an announcement text is required")
-    if s.stimulus_budget_fen is not None:
-        spent = await asyncio.to_thread(rt.reports.spent_fen, record.id)
-        if spent + action.amount_fen > s.stimulus_budget_fen:
-            left = s.stimulus_budget_fen - spent
-            raise ApiError(
-                409, f"stimulus budget spent: {left} fen left, {action.amount_fen} asked"
-            )
-    now = clock_of(record).now_ms(real_now_ms())
-    snapshot = await load_snapshot(rt.hot, record, real_now_ms())
-    fired = await rt.announcer.record_fire(
-        record,
-        snapshot,
-        f"manual:{uuid.uuid4().hex}",
-        body.rule or "manual",
-        action,
-        now,
-        metric=rule.metric if rule else "gmv_per_min",
-        window_minutes=rule.window_minutes if rule else s.velocity_window_minutes,
-        manual=True,
+async def fire_by_hand(
+    request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    body: ManualFire = await deps.read_model(request, ManualFire)
+    fired = await admin_ops.fire(
+        rt, record, rule_name=body.rule, kind=body.kind, amount_fen=body.amount_fen, text=body.text
     )
     return JSONBytes(fired, status_code=201)
 
 
 @router.get("/templates")
-async def get_templates(request: Request, slug: str) -> JSONBytes:
-    deps.require_admin(request)
-    record = await deps.campaign(request, slug)
-    overrides = await asyncio.to_thread(deps.runtime(request).reports.templates, record.id)
+async def get_templates(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+    overrides = await asyncio.to_thread(rt.reports.templates, record.id)
     return JSONBytes(
         {
             k: {"source": overrides.get(k, default_source(k)), "custom": k in overrides}
@@ -131,51 +80,47 @@ async def get_templates(request: Request, slug: str) -> JSONBytes:
 
 
 @router.put("/templates/{kind}")
-async def put_template(request: Request, slug: str, kind: str) -> JSONBytes:
-    deps.require_admin(request)
-    record = await deps.campaign(request, slug)
+async def put_template(
+    request: Request, kind: str, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
     if kind not in REPORT_KINDS:
         raise ApiError(404, f"unknown report kind {kind!r}")
-    body: TemplateBody = await _body(request, TemplateBody)
+    body: TemplateBody = await deps.read_model(request, TemplateBody)
     try:
         validate_template(body.source, kind)
     except TemplateProblem as exc:
         raise ApiError(422, str(exc)) from None
-    await asyncio.to_thread(
-        deps.runtime(request).reports.set_template, record.id, kind, body.source
-    )
+    await asyncio.to_thread(rt.reports.set_template, record.id, kind, body.source)
     return JSONBytes({"kind": kind, "custom": True})
 
 
 @router.delete("/templates/{kind}")
-async def reset_template(request: Request, slug: str, kind: str) -> JSONBytes:
-    deps.require_admin(request)
-    record = await deps.campaign(request, slug)
+async def reset_template(kind: str, record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSONBytes:
     if kind not in REPORT_KINDS:
         raise ApiError(404, f"unknown report kind {kind!r}")
-    await asyncio.to_thread(deps.runtime(request).reports.set_template, record.id, kind, None)
+    await asyncio.to_thread(rt.reports.set_template, record.id, kind, None)
     return JSONBytes({"kind": kind, "custom": False})
 
 
 @router.post("/webhooks", status_code=201)
-async def add_webhook(request: Request, slug: str) -> JSONBytes:
-    deps.require_admin(request)
-    rt = deps.runtime(request)
-    record = await deps.campaign(request, slug)
-    body: WebhookBody = await _body(request, WebhookBody)
+async def add_webhook(
+    request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    body: WebhookBody = await deps.read_model(request, WebhookBody)
     try:
         url = await check_target(body.url, rt.settings.warroom_allow_private_webhooks)
     except BadWebhook as exc:
         raise ApiError(422, f"url: {exc}") from None
     hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, body.format, body.secret)
+    await asyncio.to_thread(
+        rt.store.audit, record.id, real_now_ms(), "webhook_add", {"id": hook_id}
+    )
     return JSONBytes({"id": hook_id, "url": url, "format": body.format}, status_code=201)
 
 
-@router.get("/webhooks")
-async def list_webhooks(request: Request, slug: str) -> JSONBytes:
-    deps.require_admin(request)
-    record = await deps.campaign(request, slug)
-    rows = await asyncio.to_thread(deps.runtime(request).webhooks.list, record.id)
+@router.get("/webhooks", response_model=list[WebhookView])
+async def list_webhooks(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+    rows = await asyncio.to_thread(rt.webhooks.list, record.id)
     return JSONBytes(
         [
             {
@@ -190,8 +135,28 @@ async def list_webhooks(request: Request, slug: str) -> JSONBytes:
     )
 
 
+@router.delete("/webhooks/{webhook_id}", response_model=Deleted)
+async def delete_webhook(
+    webhook_id: int, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """Remove a target; its queued deliveries go with it."""
+    if not await asyncio.to_thread(rt.store.delete_webhook, record.id, webhook_id):
+        raise ApiError(404, f"no webhook {webhook_id} in this campaign")
+    await asyncio.to_thread(
+        rt.store.audit, record.id, real_now_ms(), "webhook_delete", {"id": webhook_id}
+    )
+    return JSONBytes({"id": webhook_id, "deleted": True})
+
+
+@router.post("/webhooks/{webhook_id}/test")
+async def test_webhook(
+    webhook_id: int, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """Send a test message to one target now; the outcome is in the answer and in the
+    audit log (`webhook_test`)."""
+    return JSONBytes(await admin_ops.send_test(rt, record, webhook_id))
+
+
 @router.get("/deliveries")
-async def delivery_log(request: Request, slug: str) -> JSONBytes:
-    deps.require_admin(request)
-    record = await deps.campaign(request, slug)
-    return JSONBytes(await asyncio.to_thread(deps.runtime(request).webhooks.log, record.id))
+async def delivery_log(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+    return JSONBytes(await asyncio.to_thread(rt.webhooks.log, record.id))

@@ -13,7 +13,7 @@ from warroom.adapters.hub import Hub
 from warroom.adapters.ledger import LedgerWriter
 from warroom.bootstrap import build_runtime
 from warroom.settings import Settings
-from warroom.web import api, api_reports, errors, pages, ws
+from warroom.web import admin, api, api_reports, errors, pages, ws
 from warroom.web.errors import JSONBytes
 from warroom.web.fastpath import IngestFastPath
 from warroom.web.healthz import healthz_response
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_reports.router)
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
+    admin.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)
     app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
 
     @app.get("/api/docs", include_in_schema=False)

@@ -1,62 +1,150 @@
-"""Request plumbing: the runtime, campaign lookup, tokens, size-capped bodies."""
+"""The edge, as FastAPI dependencies: the runtime, the admin token, a campaign seen by
+its viewers or by the admin, and size-capped bodies.
+
+Handlers declare what they need (`rt: RuntimeDep`, `record: ViewerCampaign`,
+`record: AdminCampaign`, `_: AdminAccess`) instead of repeating checks. Rules kept here
+once:
+
+- The admin token is compared in one place (`admin_token_ok`) and read only from the
+  `Authorization` header: a token in a URL ends up in logs and histories. (The console
+  has its own session cookie, see admin_auth.py; the JSON API takes only the header.)
+- Viewer tokens travel in links (`?token=`) as the contract says, or in the header.
+- An unknown campaign answers exactly as a wrong token does (401, same body), so
+  campaign names cannot be probed. Only the admin, already authenticated, sees 404.
+"""
 
 from __future__ import annotations
 
 import hmac
+from typing import Annotated, TypeVar
 
-from fastapi import Request
+import orjson
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
 
 from warroom.adapters.campaigns import token_matches
 from warroom.adapters.store import CampaignRecord
 from warroom.bootstrap import Runtime
+from warroom.core.campaign import CampaignSettings, settings_error
 from warroom.web.errors import ApiError
+
+WRONG_VIEWER = "missing or wrong viewer token"
+WRONG_INGEST = "missing or wrong ingest token (Authorization: Bearer <token>)"
+WRONG_ADMIN = "missing or wrong admin token (Authorization: Bearer <token>)"
+
+# Stands in for an unknown campaign so the token check that follows fails exactly as
+# for a wrong token. Its hashes are not hex digests, so no token ever matches them.
+GHOST = CampaignRecord(
+    id=-1,
+    settings=CampaignSettings(
+        slug="ghost", name="ghost", starts_at=0, ends_at=1, target_base_fen=0
+    ),
+    ingest_token_hash="!",
+    viewer_token_hash="!",
+    created_at_ms=0,
+)
 
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
-def bearer(request: Request) -> str | None:
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def header_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
         return value.strip()
-    return request.query_params.get("token")
+    return None
+
+
+def bearer(request: Request) -> str | None:
+    """A viewer's token: the header, else the link's `?token=`."""
+    return header_token(request) or request.query_params.get("token")
+
+
+def admin_token_ok(expected: str | None, given: str | None) -> bool:
+    """The one admin-token comparison (constant time; an unset admin token opens nothing)."""
+    if not expected or not given:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def is_admin(request: Request) -> bool:
+    return admin_token_ok(runtime(request).settings.warroom_admin_token, header_token(request))
 
 
 def require_admin(request: Request) -> None:
-    expected = runtime(request).settings.warroom_admin_token
-    given = bearer(request)
-    if not expected:
+    if not runtime(request).settings.warroom_admin_token:
         raise ApiError(401, "admin API disabled: set WARROOM_ADMIN_TOKEN")
-    if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "missing or wrong admin token")
+    if not is_admin(request):
+        raise ApiError(401, WRONG_ADMIN)
 
 
-async def campaign(request: Request, slug: str) -> CampaignRecord:
+AdminAccess = Annotated[None, Depends(require_admin)]
+
+
+async def admin_campaign(request: Request, slug: str, _: AdminAccess) -> CampaignRecord:
     record = await runtime(request).campaigns.get(slug)
     if record is None:
         raise ApiError(404, f"unknown campaign {slug!r}")
     return record
 
 
-def is_admin(request: Request) -> bool:
-    expected = runtime(request).settings.warroom_admin_token
-    given = bearer(request)
-    return bool(expected and given and hmac.compare_digest(given.encode(), expected.encode()))
+AdminCampaign = Annotated[CampaignRecord, Depends(admin_campaign)]
+
+
+async def viewer_campaign(request: Request, slug: str) -> CampaignRecord:
+    """The campaign, for its viewer token (or the admin's)."""
+    record = await campaign(request, slug)
+    require_viewer(request, record)
+    return record
+
+
+ViewerCampaign = Annotated[CampaignRecord, Depends(viewer_campaign)]
+
+
+async def campaign(request: Request, slug: str) -> CampaignRecord:
+    """The campaign, or GHOST when unknown: always follow with require_viewer or
+    require_ingest, which then answer 401 exactly as for a wrong token."""
+    record = await runtime(request).campaigns.get(slug)
+    return GHOST if record is None else record
 
 
 def require_viewer(request: Request, record: CampaignRecord) -> None:
-    if token_matches(bearer(request), record.viewer_token_hash) or is_admin(request):
+    if record is not GHOST and token_matches(bearer(request), record.viewer_token_hash):
         return
-    raise ApiError(401, "missing or wrong viewer token")
+    if is_admin(request):
+        if record is GHOST:
+            raise ApiError(404, "unknown campaign")
+        return
+    raise ApiError(401, WRONG_VIEWER)
 
 
 def require_ingest(request: Request, record: CampaignRecord) -> None:
-    header = request.headers.get("authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not token_matches(value.strip(), record.ingest_token_hash):
-        raise ApiError(401, "missing or wrong ingest token (Authorization: Bearer <token>)")
+    if record is GHOST or not token_matches(header_token(request), record.ingest_token_hash):
+        raise ApiError(401, WRONG_INGEST)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_model(request: Request, model: type[M], limit: int = 256 * 1024) -> M:
+    """The one JSON body reader: size-capped, parsed with orjson, validated by `model`;
+    400 for bad JSON, 422 with one readable line for a bad field."""
+    raw = await read_body(request, limit)
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, "body must be a JSON object")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, settings_error(exc)) from None
 
 
 async def read_body(request: Request, limit: int) -> bytes:

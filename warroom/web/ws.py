@@ -70,6 +70,11 @@ def origin_allowed(origin: str | None, host: str | None, allowed: str) -> bool:
     return "*" in listed or origin.rstrip("/").lower() in listed
 
 
+def header_token_of(websocket: WebSocket) -> str | None:
+    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
 def _is_admin(token: str | None, expected: str | None) -> bool:
     return bool(token and expected and hmac.compare_digest(token.encode(), expected.encode()))
 
@@ -121,14 +126,20 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
     ):
         await _deny(websocket, 403, "origin not allowed")
         return
-    record = await rt.campaigns.get(slug)
-    if record is None:
-        await _deny(websocket, 404, f"unknown campaign {slug!r}")
+    try:
+        record = await asyncio.wait_for(
+            rt.campaigns.get(slug), rt.settings.warroom_dependency_timeout_s
+        )
+    except Exception:  # the database is down or silent: say so, briefly
+        await _deny(websocket, 503, "campaign lookup unavailable; retry shortly")
         return
+    # The viewer token from the link; the admin token only from a header (never a URL,
+    # where it would end up in logs and browser history). An unknown campaign answers
+    # as a wrong token, so campaign names cannot be probed.
     token = websocket.query_params.get("token")
-    if not (
+    if record is None or not (
         token_matches(token, record.viewer_token_hash)
-        or _is_admin(token, rt.settings.warroom_admin_token)
+        or _is_admin(header_token_of(websocket), rt.settings.warroom_admin_token)
     ):
         await _deny(websocket, 401, "missing or wrong viewer token")
         return

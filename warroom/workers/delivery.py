@@ -219,6 +219,24 @@ class Deliverer:
                 sent += 1
         return sent
 
+    async def send_now(self, job: Job) -> Outcome:
+        """Post one message at once (the console's test message): the same address
+        guard, payload, signature and shared per-target pace as a delivery, no retry."""
+        key = keys.webhook_sent(job.webhook_id)
+        member = f"test:{uuid.uuid4().hex}"
+        wait = int(
+            await self._reserve(
+                keys=[key], args=[self.pace.limit, self._window_us, self._hold_us, member]
+            )
+        )
+        if wait:
+            return Outcome(False, error=f"rate limited: try again in {wait / 1000:.0f} s")
+        try:
+            return await self._post(job)
+        finally:
+            with contextlib.suppress(Exception):
+                await self._ended(keys=[key], args=[member, self._window_us])
+
     async def _post(self, job: Job) -> Outcome:
         body = payload(job)
         headers = {"Content-Type": "application/json"}

@@ -94,7 +94,7 @@ class Triggers:
         for rule, decision in evaluate_rules(
             s, minutes["gmv"], minutes["orders"], now, states, spent
         ):
-            if not decision.fire:
+            if not decision.fire or s.rules_paused:  # paused in the console
                 continue
             await self.announcer.record_fire(
                 record,
