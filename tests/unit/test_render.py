@@ -310,7 +310,12 @@ def test_rank_moves_from_snapshot_or_previous_report() -> None:
     vs_prev = report_context(snap, "scheduled", previous=PREVIOUS_1030)
     assert [r["move"] for r in vs_prev["top5"]] == ["▲1", "▼1", "🆕", "▼1", "▼1"]
     assert vs_prev["climber"]["name"] == HOSTILE["s1"]
-    assert vs_prev["delta"] == {"gmv": "+¥27万", "orders": 900, "buyers": 645, "since": "10:30"}
+    assert vs_prev["delta"] == {
+        "gmv": "+¥27万",
+        "orders": "+900",
+        "buyers": "+645",
+        "since": "10:30",
+    }
     assert vs_prev["window"] == "10:30–11:00"
 
 

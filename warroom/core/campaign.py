@@ -65,6 +65,9 @@ class CampaignSettings(_Strict):
     time_scale: Annotated[StrictFloat | StrictInt, Field(ge=1, le=3600)] = 1
     stimulus_rules: list[StimulusRule] = Field(default_factory=list, max_length=50)
     stimulus_budget_fen: NonNegFen | None = None
+    # Real seconds the final report waits after `ends_at` (and after every event with
+    # `ts` before it has been aggregated): stragglers from the last seconds count.
+    final_grace_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 30
 
     @field_validator("slug")
     @classmethod
