@@ -23,7 +23,7 @@ Boundary choices:
   equal to the base is not a second target: one moment, one post. When one minute
   crosses several milestones, each is due (ascending).
 - `scheduled`: slot k (1-based) falls at `starts_at + k * report_every_minutes` and
-  describes that instant. Slots at or after `ends_at` belong to the final.
+  describes that instant (floored to its minute when doors open off a minute). Slots at or after `ends_at` belong to the final.
 - `top`: on every hour of the wall clock in the campaign time zone strictly after
   `starts_at` and up to `ends_at` inclusive (doors at 10:00 → 11:00, 12:00, ...); key
   index n = the n-th such hour.
@@ -110,10 +110,14 @@ def due_reports(settings: CampaignSettings, p: Progress) -> list[DueReport]:
     every = s.report_every_minutes * MINUTE_MS
     slots = range(s.starts_at + every, min(horizon, s.ends_at - 1) + 1, every)
     for k, at in _fresh(slots, p, start_index=1):
-        out.append(DueReport(f"scheduled:{k}", "scheduled", at, {"slot": k}, as_of_ms=at))
+        out.append(
+            DueReport(f"scheduled:{k}", "scheduled", at, {"slot": k}, as_of_ms=minute_floor(at))
+        )
     marks = [m for m in hour_marks(s.starts_at, s.ends_at, s.timezone) if m <= horizon]
     for n, mark in _fresh(marks, p, start_index=1):
-        out.append(DueReport(f"top:{n}", "top", mark, {"hour_index": n}, as_of_ms=mark))
+        out.append(
+            DueReport(f"top:{n}", "top", mark, {"hour_index": n}, as_of_ms=minute_floor(mark))
+        )
     if p.final_ready and p.now_ms >= s.ends_at:
         out.append(DueReport("final", "final", s.ends_at, {}, as_of_ms=s.ends_at, from_totals=True))
     return out

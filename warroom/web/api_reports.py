@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, Validat
 
 from warroom.adapters.announcer import fire_view
 from warroom.adapters.campaigns import clock_of, real_now_ms
+from warroom.adapters.report_store import report_view
 from warroom.adapters.snapshots import load_snapshot
 from warroom.adapters.webhook import BadWebhook, check_url
 from warroom.core.campaign import StimulusAction, settings_error
@@ -63,9 +64,8 @@ async def list_reports(request: Request, slug: str) -> JSONBytes:
     deps.require_viewer(request, record)
     rows = await asyncio.to_thread(deps.runtime(request).reports.reports, record.id)
     tz = record.settings.timezone
-    return JSONBytes(
-        [{"id": r.id, "kind": r.kind, "at": rfc3339(r.at_ms, tz), "text": r.text} for r in rows]
-    )
+    # contract v2: each report with the `figures` its text was written from
+    return JSONBytes([report_view(r, lambda ms: rfc3339(ms, tz)) for r in rows])
 
 
 @router.get("/stimuli")
