@@ -498,3 +498,52 @@ async def test_a_campaign_started_in_the_past_reports_no_slot_before_it_existed(
     for _ in range(3):
         await Triggers(rt.store, rt.hot, rt.reports, rt.announcer).tick()
     assert await reports(harness, c) == []  # no ¥0 TOP for an hour before it existed
+
+
+async def test_reports_due_while_restoring_are_written_after_once_each(
+    harness: Harness,
+) -> None:
+    """While a campaign's figures restore (HotState.restoring), no report is written and
+    no rule fires; afterwards every report that fell due meanwhile is written once,
+    each with the ledger's figures of its own slot."""
+    now_ms = int(time.time() * 1000)
+    now_ms -= now_ms % 60_000
+    c = await harness.create_campaign(
+        starts_at=now_ms,
+        ends_at=now_ms + 7 * 3600 * 1000,
+        time_scale=60,
+        milestones_fen=[],
+        target_base_fen=10**10,
+        target_stretch_fen=10**10,
+        report_every_minutes=2,
+        stimulus_rules=[{**RULE, "floor": 10**9, "sustain_minutes": 1}],  # fires at once
+    )
+    rt = harness.runtime
+    real_restoring = rt.hot.restoring
+    restoring = {"on": True}
+
+    async def restoring_now(slug: str) -> bool:
+        return restoring["on"] or await real_restoring(slug)
+
+    rt.hot.restoring = restoring_now  # our own interface, flipped by hand
+    try:
+        async with loops(harness):
+            await sell(harness, c["ingest_token"], 0, 6.5)  # slots at minutes 2 and 4 fall
+            assert await reports(harness, c) == []
+            assert await stimuli(harness, c) == []
+            restoring["on"] = False
+
+            async def caught_up() -> bool:
+                kinds = [r["kind"] for r in await reports(harness, c)]
+                return kinds.count("scheduled") >= 3
+
+            await wait_for(caught_up, 10.0)
+    finally:
+        rt.hot.restoring = real_restoring
+    posted = [r for r in await reports(harness, c) if r["kind"] == "scheduled"]
+    keys = [r["text"].splitlines()[0] for r in posted]
+    assert len(keys) == len(set(keys))  # once each
+    for r in posted:
+        as_of = instant(r["figures"]["as_of"])
+        expected = ledger_figures(harness, "sale", as_of)
+        assert {k: r["figures"][k] for k in expected} == expected
