@@ -32,8 +32,11 @@ def test_figures_sum_the_minutes_below_the_instant() -> None:
 
 def test_buyers_before_first_order_minutes_existed() -> None:
     """Hot state without `newbuyers`: per-minute distinct buyers, the best there is."""
-    f = figures_at({"gmv": {START: 5}, "buyers": {START: 2, START + M: 1}}, START + 5 * M)
-    assert f.buyers == 3
+    minutes = {"orders": {START: 3, START + M: 1}, "buyers": {START: 2, START + M: 1}}
+    assert figures_at(minutes, START + 5 * M).buyers == 3
+    # a repeat buyer: today's distinct count caps the sum, and is the answer at the end
+    assert figures_at(minutes, START + 5 * M, total_buyers=2).buyers == 2
+    assert figures_at(minutes, START + M, total_buyers=1).buyers == 1
 
 
 def test_crossing_minute_and_first_activity() -> None:

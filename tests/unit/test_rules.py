@@ -303,3 +303,37 @@ def test_held_before_the_first_event_and_while_restoring() -> None:
 def test_rules_that_cannot_fire_again_are_done() -> None:
     d = decide(rule(max_fires=1), SLUMP, 10, RuleState(1, at(5)))
     assert rule_state(d) == "done"
+
+
+@pytest.mark.parametrize("seed", [520, 3])
+def test_the_demo_rules_still_fire_in_the_slump_with_the_feed_checked(seed: int) -> None:
+    """The simulated day's 13:00 slump is a slump (the groups keep talking), not an
+    outage: with the feed check on, the demo's rules fire there, once each."""
+    from collections import Counter
+
+    from warroom.demo import demo_settings
+    from warroom.simulator import generate_sale
+
+    s = CampaignSettings.model_validate(demo_settings("x", 60, START))
+    sale = generate_sale(START, seed=seed)
+    gmv: Counter[int] = Counter()
+    orders: Counter[int] = Counter()
+    activity: Counter[int] = Counter()
+    for e in {e["order_id"]: e for e in sale.events if e["type"] == "order"}.values():
+        gmv[e["ts"] - e["ts"] % M] += e["amount_fen"]
+        orders[e["ts"] - e["ts"] % M] += 1
+    for e in sale.events:
+        if e["type"] in ("order", "message"):
+            activity[e["ts"] - e["ts"] % M] += 1
+    states = {r.name: RuleState() for r in s.stimulus_rules}
+    spent, fired = 0, []
+    for minute in range(1, 421):
+        now = START + minute * M + 500
+        feed = FeedState(activity, max(t for t in activity if t < now))
+        for r, d in evaluate_rules(s, gmv, orders, now, states, spent, feed):
+            if d.fire:
+                fired.append((r.name, minute))
+                spent += r.action.amount_fen
+                states[r.name] = RuleState(states[r.name].fires_so_far + 1, now)
+    assert sorted(name for name, _ in fired) == sorted(r.name for r in s.stimulus_rules)
+    assert all(175 <= minute <= 200 for _, minute in fired), fired

@@ -59,14 +59,24 @@ def buyer_series(minutes: Mapping[str, Mapping[int, int]]) -> Mapping[int, int]:
     return minutes.get("buyers", {})
 
 
-def figures_at(minutes: Mapping[str, Mapping[int, int]], as_of_ms: int) -> Figures:
-    """Totals of every event with `ts` before `as_of_ms` (a minute boundary)."""
+def figures_at(
+    minutes: Mapping[str, Mapping[int, int]], as_of_ms: int, total_buyers: int | None = None
+) -> Figures:
+    """Totals of every event with `ts` before `as_of_ms` (a minute boundary).
+
+    `total_buyers` (today's distinct buyers) matters only for hot state without
+    `newbuyers`: per-minute distinct buyers over-count repeat buyers, so the sum is
+    capped by it, and when nothing was sold from `as_of_ms` on it is the answer."""
+    buyers = _below(buyer_series(minutes), as_of_ms)
+    if "newbuyers" not in minutes and total_buyers is not None:
+        later = any(m >= as_of_ms for m in minutes.get("orders", {}))
+        buyers = min(buyers, total_buyers) if later else total_buyers
     return Figures(
         as_of_ms=as_of_ms,
         gmv_fen=_below(minutes.get("gmv", {}), as_of_ms),
         refund_fen=_below(minutes.get("refund", {}), as_of_ms),
         orders=_below(minutes.get("orders", {}), as_of_ms),
-        buyers=_below(buyer_series(minutes), as_of_ms),
+        buyers=buyers,
     )
 
 

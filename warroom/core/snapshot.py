@@ -273,7 +273,7 @@ def snapshot_as_of(
     velocity, progress and the projection follow from them; leaderboards drop the
     minutes at or after it (`board_minutes` must hold all of those). What hot state
     does not keep per minute (items, members, active members) is today's value."""
-    figs = figures_at(minutes, as_of_ms)
+    figs = figures_at(minutes, as_of_ms, totals.get("buyers"))
     before = minutes_before(minutes, as_of_ms)
     t = dict(totals)
     t.update(
