@@ -17,10 +17,10 @@ from typing import Any
 
 import orjson
 
+from warroom.adapters import snapshots
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore, report_view
-from warroom.adapters.snapshots import load_state
 from warroom.adapters.store import CampaignRecord
 from warroom.adapters.watermark import Watermark
 from warroom.adapters.webhook import WebhookStore
@@ -71,7 +71,7 @@ class Announcer:
         s = record.settings
         stimuli = await self.hot.read_feed(s.slug, "stimuli")
         if due.from_totals:
-            state = await load_state(self.hot, record, real_now_ms(), [], stimuli)
+            state = await snapshots.load_state(self.hot, record, real_now_ms(), [], stimuli)
             return state.snapshot, figures_of_totals(state.snapshot["totals"], due.figures_as_of)
         as_of = due.figures_as_of
         raw = await self.hot.read(s.slug, recent_from(as_of))
