@@ -89,14 +89,19 @@ async def tick_until(h: Harness, pred: Any, timeout: float = 8.0) -> None:
     await wait_for(ticked, timeout)
 
 
-async def sell(h: Harness, token: str, start: int, seconds: float, *, orders: bool = True) -> int:
-    """Orders and chat for `seconds`; with `orders=False` the group only talks."""
+async def sell(
+    h: Harness, token: str, start: int, seconds: float, *, orders: bool = True, every: int = 1
+) -> int:
+    """Orders and chat for `seconds`; with `orders=False` the group only talks, with
+    `every=n` orders come n times more slowly (a slump), chat as before."""
     i = start
     end = time.monotonic() + seconds
+    k = 0
     while time.monotonic() < end:
-        batch = [order(i), order(i + 1)] if orders else []
+        batch = [order(i), order(i + 1)] if orders and k % every == 0 else []
         await h.post_events("sale", token, [*batch, message(i)])
         i += 2
+        k += 1
         await asyncio.sleep(0.05)
     return i
 
@@ -124,7 +129,8 @@ async def wait_for(pred: Any, timeout: float) -> float:
 async def test_a_slump_fires_one_red_packet_rain_then_cooldown_then_uplift(
     harness: Harness,
 ) -> None:
-    """Orders stop while the group keeps talking: a real slump, so the rule fires."""
+    """Orders slow to a trickle while the group keeps talking: a real slump, so the
+    rule fires (once: the cooldown), and its uplift is scored once sales resume."""
     now_ms = int(time.time() * 1000)
     c = await harness.create_campaign(
         starts_at=now_ms,
@@ -140,7 +146,8 @@ async def test_a_slump_fires_one_red_packet_rain_then_cooldown_then_uplift(
     async with loops(harness):
         i = await sell(harness, c["ingest_token"], 0, 4.0)  # brisk: campaign minutes 0-3
         silence_began = time.monotonic()
-        talking = asyncio.create_task(sell(harness, c["ingest_token"], 10_000, 30, orders=False))
+        # a trickle of orders (a tenth of the pace) while the group keeps talking
+        talking = asyncio.create_task(sell(harness, c["ingest_token"], 10_000, 30, every=10))
 
         async def fired() -> bool:
             return len(await stimuli(harness, c)) >= 1
@@ -173,7 +180,7 @@ async def test_a_slump_fires_one_red_packet_rain_then_cooldown_then_uplift(
         assert snap["stimuli"][0]["id"] == fire["id"]
 
         # The slump goes on: the cooldown (30 campaign minutes) holds the next one back.
-        await sell(harness, c["ingest_token"], 20_000, 3.0, orders=False)
+        await sell(harness, c["ingest_token"], 20_000, 3.0, every=10)
         assert len(await stimuli(harness, c)) == 1
 
         # Sales resume: once the after-window closes, the fire is scored.
