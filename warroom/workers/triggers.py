@@ -13,6 +13,7 @@ from warroom.adapters.announcer import Announcer
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.hotstate import HotState, RawState
 from warroom.adapters.report_store import ReportStore
+from warroom.adapters.snapshots import load_state
 from warroom.adapters.store import CampaignRecord, Store
 from warroom.core.campaign import StimulusAction
 from warroom.core.figures import activity_by_minute, first_activity_ms
@@ -25,7 +26,6 @@ from warroom.core.rules import (
     uplift,
     uplift_windows,
 )
-from warroom.core.snapshot import recent_from
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,8 @@ class Triggers:
             claimed = await asyncio.to_thread(self.reports.report_keys, record.id)
             self._claimed[record.id] = claimed
         settled = await self.announcer.watermark.settled_ms(record, real)
-        raw = await self.hot.read(s.slug, recent_from(now))
+        # the snapshot's own (bounded) read: the tick needs totals and minutes only
+        raw = (await load_state(self.hot, record, real, [], [])).raw
         grace_over = real >= clock.real_ms_for(s.ends_at) + s.final_grace_seconds * 1000
         progress = Progress(
             now_ms=now,
