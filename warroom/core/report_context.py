@@ -22,6 +22,8 @@ from typing import Any
 
 from warroom.core.clock import MINUTE_MS, from_ms
 from warroom.core.money import format_wan
+from warroom.core.report_memo import memo_of as _memo_of
+from warroom.core.report_memo import report_memo, signed, signed_wan
 
 MEDALS = ("🥇", "🥈", "🥉", "4️⃣", "5️⃣")
 ACTION_TITLES = {"red_packet_rain": "红包雨", "buy_n_gift": "买赠福利", "announcement": "重磅通知"}
@@ -80,65 +82,6 @@ def duration_text(ms: int) -> str:
 
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
-
-
-def report_memo(
-    snapshot: Mapping[str, Any], figures: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """What a later report compares with (JSON-ready: stored with the report): the
-    report's `figures` and the seller ranks it showed."""
-    t = snapshot["totals"]
-    figs = (
-        dict(figures)
-        if figures is not None
-        else {
-            "as_of": snapshot["campaign"]["now"],
-            "gmv_fen": t["gmv_fen"],
-            "refund_fen": t["refund_fen"],
-            "net_gmv_fen": t["net_gmv_fen"],
-            "orders": t["orders"],
-            "buyers": t["buyers"],
-        }
-    )
-    return {
-        "figures": figs,
-        # the same figures flat, as templates have known them (`raw.gmv_fen`)
-        "at": figs["as_of"],
-        "gmv_fen": figs["gmv_fen"],
-        "orders": figs["orders"],
-        "buyers": figs["buyers"],
-        "seller_ranks": {e["id"]: e["rank"] for e in snapshot["leaderboards"]["sellers"]},
-    }
-
-
-def _memo_of(previous: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """The previous report as {at, gmv_fen, orders, buyers, seller_ranks}, from its
-    memo (this shape, or the one before `figures` existed), its context or its snapshot."""
-    if previous is None:
-        return None
-    if "totals" in previous:
-        previous = report_memo(previous)
-    elif "raw" in previous:
-        previous = previous["raw"]
-    figs = previous.get("figures")
-    if figs is None:
-        return previous  # a memo written before reports carried figures
-    return {
-        "at": figs["as_of"],
-        "gmv_fen": figs["gmv_fen"],
-        "orders": figs["orders"],
-        "buyers": figs["buyers"],
-        "seller_ranks": previous.get("seller_ranks"),
-    }
-
-
-def signed_wan(fen: int) -> str:
-    """+¥100 / -¥100 (never "+-¥100")."""
-    return ("+" if fen >= 0 else "") + format_wan(fen)
-
-
-def signed(n: int) -> str:
-    return f"+{n}" if n >= 0 else str(n)
 
 
 def _move(before: int | None, rank: int) -> str:
