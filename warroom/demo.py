@@ -104,6 +104,9 @@ def demo_settings(slug: str, time_scale: float, starts_at_ms: int) -> dict[str, 
             ),
         ],  # fmt: skip
         "stimulus_budget_fen": 1_500_000,
+        # A rehearsal's stragglers (orders that reach us a few campaign minutes late)
+        # arrive within seconds of the close: the final need not wait the default 30 s.
+        "final_grace_seconds": 10,
     }
 
 
@@ -298,6 +301,9 @@ async def _report(
             if r["id"] not in seen_reports:
                 seen_reports.add(r["id"])
                 print(f"\n📣 战报 [{r['kind']}]\n{clean(r['text'])}\n", flush=True)
+                if r["kind"] == "final":
+                    # the settled figures, read after the final was written: the same
+                    print("🏁 收官数据", figures_line(snap), flush=True)
         for s in snap["stimuli"]:
             if s["id"] not in seen_fires:
                 seen_fires.add(s["id"])

@@ -144,7 +144,16 @@
     WR.setField(card, "text", stimulusText(s));
   }
 
+  var restoring = false;
+  var hasData = true;
+
   function renderSummary(t, target) {
+    document.getElementById("app").classList.toggle("restoring", restoring);
+    document.getElementById("restoring-note").hidden = !restoring;
+    if (restoring) { // figures being rebuilt are not zeros
+      ["gmv", "orders", "prog"].forEach(function (id) { document.getElementById(id).textContent = "—"; });
+      return;
+    }
     document.getElementById("gmv").textContent = WR.fmtWan(t.gmv_fen);
     document.getElementById("orders").textContent = WR.fmtNum(t.orders);
     if (target) document.getElementById("prog").textContent = WR.fmtPct(target.progress_base);
@@ -156,6 +165,8 @@
 
   function onFrame(f) {
     if (f.now || f.campaign) campaignNow = f.now || f.campaign.now;
+    if ("restoring" in f) restoring = !!f.restoring;
+    if (f.type === "snapshot" || "last_event_at" in f) hasData = !!f.last_event_at;
     if (f.type === "snapshot") {
       reports = f.reports.slice();
       remember(reports);
@@ -202,5 +213,8 @@
     }
   });
 
-  WR.host = WR.connect({ slug: slug, lite: true, onFrame: onFrame });
+  WR.host = WR.connect({
+    slug: slug, lite: true, onFrame: onFrame,
+    hasData: function () { return hasData; } // "暂无数据" before the first event
+  });
 })();

@@ -171,21 +171,25 @@
       } else {
         state = "live";
       }
+      // Connected, but not one event has ever arrived: no figure to be fresh about.
+      var noData = state === "live" && opts.hasData && !opts.hasData();
       if (ws && ws.readyState === 1 && lastFrameAt && silentFor > DEAD_AFTER_MS) {
         ws.close(); // nothing heard for too long: drop it and reconnect
       }
-      if (dot) dot.className = "dot " + state;
+      var shown = noData ? "idle" : state; // grey, not green: there is nothing to be fresh
+      if (dot) dot.className = "dot " + shown;
       document.documentElement.dataset.conn = state;
       if (fresh) {
         var text;
         if (state === "down") text = connects > 1 ? "重新连接中…" : "连接中…";
         else if (delayed) text = "数据延迟：统计暂停，数字未更新";
+        else if (noData) text = "暂无数据";
         else if (silentFor > STALE_AFTER_MS) text = "数据延迟 >" + Math.round(silentFor / 1000) + " s";
         else if (quietFor > QUIET_AMBER_MS) text = "无新数据 " + Math.round(quietFor / 1000) + " s";
         else if (lagMs === null || lagMs === undefined) text = "数据延迟 — s";
         else text = "数据延迟 " + (lagMs / 1000).toFixed(1) + " s";
         if (fresh.textContent !== text) fresh.textContent = text;
-        fresh.className = "fresh " + state;
+        fresh.className = "fresh " + shown;
       }
       if (opts.onTick) opts.onTick(state);
     }

@@ -93,6 +93,7 @@
     } else {
       phase = "已收官"; main = fmtTime.format(new Date(ends)); sub = "感谢每一位团长";
     }
+    document.getElementById("live-tag").hidden = now >= ends; // 已收官 is not live
     document.getElementById("phase").textContent = phase;
     document.getElementById("phase").className = "phase " + (now < starts ? "pre" : now < ends ? "on" : "post");
     document.getElementById("clock").textContent = main;
@@ -102,7 +103,38 @@
   tickClock();
 
   /* --- panels ------------------------------------------------------------------------- */
+  function restoring() { return !!(state && state.restoring); }
+
+  /* Figures being rebuilt are not zeros: say so instead of showing them. */
+  function renderRestoring() {
+    stage.classList.toggle("restoring", restoring());
+    if (!restoring()) return;
+    odoShape = null;
+    gmvEl.textContent = "数据恢复中…";
+    gmvEl.dataset.fen = "";
+    gmvEl.setAttribute("aria-label", "数据恢复中");
+    document.getElementById("gmv-sub").textContent = "数据恢复后自动更新";
+    document.querySelectorAll("#kpis [data-k]").forEach(function (el) { el.textContent = "—"; });
+  }
+
+  var HELD_REASONS = { feed_silent: "数据源无新事件", no_events: "尚无事件", restoring: "数据恢复中" };
+  /* For the operator (small, in the corner): a rule that will not fire now, and why. */
+  function renderOps() {
+    var el = document.getElementById("ops-warn");
+    var held = (state.rules || []).filter(function (r) { return r.state === "held"; });
+    var text = "";
+    if (restoring()) {
+      text = "⚠ 数据恢复中 · 刺激规则暂停";
+    } else if (held.length) {
+      var why = HELD_REASONS[held[0].reason] || held[0].reason;
+      text = "⚠ 刺激规则暂停：" + held.map(function (r) { return r.name; }).join("、") + "（" + why + "）";
+    }
+    el.hidden = !text;
+    if (el.textContent !== text) el.textContent = text;
+  }
+
   function renderHeadline() {
+    if (restoring()) return;
     var t = state.totals;
     if (masked) setHeadline(WR.fmtPct(state.target.progress_base), t.gmv_fen);
     else setHeadline(WR.fmtWan(t.gmv_fen, 2, true), t.gmv_fen);
@@ -122,15 +154,22 @@
       var p = tg["progress_" + key];
       if (!masked) WR.setField(row, "goal", WR.fmtWan(goal));
       row.querySelector('[data-f="fill"]').style.width = Math.min(p * 100, 100) + "%";
-      row.querySelector('[data-f="proj"]').style.left = Math.min((tg.projected_fen / goal) * 100, 100) + "%";
+      var proj = row.querySelector('[data-f="proj"]');
+      proj.hidden = tg.projected_fen === null || tg.projected_fen === undefined;
+      if (!proj.hidden) proj.style.left = Math.min((tg.projected_fen / goal) * 100, 100) + "%";
       WR.setField(row, "pct", WR.fmtPct(p));
       row.classList.toggle("done", p >= 1);
     });
     var fc = document.getElementById("forecast");
-    WR.setField(fc, "projected", money(tg.projected_fen));
+    var early = tg.projected_fen === null || tg.projected_fen === undefined;
+    WR.setField(fc, "projlabel", early ? "开场不久，暂不预测收官" : "预计收官");
+    WR.setField(fc, "projected", early ? "" : money(tg.projected_fen));
     var eta = "";
     if (tg.base_reached_at) eta = " · 基础目标 " + WR.hm(tg.base_reached_at) + " 已达成 ✅";
     else if (tg.base_eta_at) eta = " · 预计 " + WR.hm(tg.base_eta_at) + " 达成基础目标";
+    if (tg.next_milestone_eta_at && tg.next_milestone_fen !== tg.base_fen) {
+      eta += " · 预计 " + WR.hm(tg.next_milestone_eta_at) + " 破 " + money(tg.next_milestone_fen);
+    }
     WR.setField(fc, "eta", eta);
   }
 
@@ -147,6 +186,7 @@
   }
 
   function renderKpis() {
+    if (restoring()) return;
     var t = state.totals;
     var values = {
       orders: WR.fmtNum(t.orders), buyers: WR.fmtNum(t.buyers), items: WR.fmtNum(t.items),
@@ -229,8 +269,15 @@
     var ol = document.getElementById("reports");
     ol.textContent = "";
     state.reports.slice(-6).reverse().forEach(function (r) { ol.appendChild(reportCard(r, false)); });
-    document.getElementById("feed-count").textContent = state.reports.length + " 条";
+    renderFeedCount();
     ol.parentElement.querySelector(".empty").hidden = state.reports.length > 0;
+  }
+
+  /* The real number of reports (each carries its number `n`), not the feed's length. */
+  function renderFeedCount() {
+    var n = state.reports_total || 0;
+    state.reports.forEach(function (r) { if (r.n > n) n = r.n; });
+    document.getElementById("feed-count").textContent = Math.max(n, state.reports.length) + " 条";
   }
 
   function addReport(r) {
@@ -240,7 +287,7 @@
     var ol = document.getElementById("reports");
     ol.insertBefore(reportCard(r, true), ol.firstChild);
     while (ol.children.length > 6) ol.lastChild.remove();
-    document.getElementById("feed-count").textContent = state.reports.length + " 条";
+    renderFeedCount();
     ol.parentElement.querySelector(".empty").hidden = true;
   }
 
@@ -376,6 +423,8 @@
     timeScale = c.time_scale || 1;
     WR.setField(document.getElementById("name"), "name", c.name);
     document.title = c.name + " · 作战大屏";
+    renderRestoring();
+    renderOps();
     renderHeadline();
     renderProgress();
     renderBudget();
@@ -405,6 +454,16 @@
       if (f.campaign) { state.campaign = f.campaign; renderAll(); }
       if (f.target) state.target = f.target;
       if (f.velocity) state.velocity = f.velocity;
+      if (f.rules) state.rules = f.rules;
+      if ("last_event_at" in f) state.last_event_at = f.last_event_at;
+      if (f.reports_total) state.reports_total = f.reports_total;
+      if ("restoring" in f) {
+        var was = restoring();
+        state.restoring = f.restoring;
+        if (was && !restoring()) { renderAll(); } // figures are back: draw them all
+      }
+      renderRestoring();
+      renderOps();
       if (f.stimuli) { state.stimuli = f.stimuli; renderBudget(); }
       if (f.per_minute) {
         var rows = {};
@@ -435,5 +494,9 @@
     }
   }
 
-  WR.screen = WR.connect({ slug: stage.dataset.slug, lite: false, onFrame: onFrame });
+  WR.screen = WR.connect({
+    slug: stage.dataset.slug, lite: false, onFrame: onFrame,
+    // nothing has ever arrived: say so rather than a green "数据延迟 0.0 s"
+    hasData: function () { return !state || !!state.last_event_at; }
+  });
 })();

@@ -150,7 +150,8 @@ async def populate(stack: Any, minutes_in: int = 190) -> dict[str, str]:
     await rt.announcer.record_fire(
         record, snapshot, "rule:午后提神:1", rule.name, rule.action, fired_at
     )
-    # Then the reports due now (milestones, target, the 30-minute and the TOP report).
+    # Then the reports due now: the milestones (slots before the campaign was created
+    # are not reported: it did not exist then).
     await Triggers(rt.store, rt.hot, rt.reports, rt.announcer).tick()
     await asyncio.sleep(1.0)
     return created

@@ -274,3 +274,133 @@ async def test_screen_reconnects_and_resyncs_after_a_restart(stack: Stack, brows
         w.assert_clean()
     finally:
         await context.close()
+
+
+# --- figures that cannot be trusted are not shown as if they could (issue 8) -----------
+
+
+async def test_no_event_yet_says_no_data_not_a_green_zero_delay(stack: Stack, browser: Any) -> None:
+    c = await stack.create_campaign(slug="nodata")
+    context, w = await open_page(browser, screen_url(stack, "nodata", c["viewer_token"]), **SCREEN)
+    try:
+        page = w.page
+        await wait_js(page, "document.getElementById('fresh').textContent === '暂无数据'")
+        assert await page.get_attribute("#dot", "class") == "dot idle"
+        await stack.post("nodata", c["ingest_token"], [order("n1", 100, "s1")])
+        await wait_js(page, "document.getElementById('dot').className === 'dot live'")
+        assert "数据延迟" in await page.inner_text("#fresh")
+        w.assert_clean()
+    finally:
+        await context.close()
+
+
+async def test_after_the_end_no_live_tag(stack: Stack, browser: Any) -> None:
+    now = datetime.now(UTC)
+    c = await stack.create_campaign(
+        slug="ended", starts_at=iso(now - timedelta(hours=8)), ends_at=iso(now - timedelta(hours=1))
+    )
+    context, w = await open_page(browser, screen_url(stack, "ended", c["viewer_token"]), **SCREEN)
+    try:
+        page = w.page
+        assert await page.inner_text("#phase") == "已收官"
+        assert await page.is_hidden("#live-tag")
+        w.assert_clean()
+    finally:
+        await context.close()
+    live = await stack.create_campaign(slug="running")
+    context, w = await open_page(
+        browser, screen_url(stack, "running", live["viewer_token"]), **SCREEN
+    )
+    try:
+        assert await w.page.is_visible("#live-tag")
+    finally:
+        await context.close()
+
+
+async def test_feed_count_is_the_real_number_of_reports(stack: Stack, browser: Any) -> None:
+    """The live feed keeps the newest few; the count says how many exist (from SQL)."""
+    from warroom.core.reports import DueReport
+
+    c = await stack.create_campaign(slug="many")
+    await stack.post("many", c["ingest_token"], [order("m1", 100_000, "s1")])
+    await stack.settle("many", c["viewer_token"], 100_000)
+    rt = stack.runtime
+    record = await rt.campaigns.get("many")
+    at = record.settings.starts_at
+    for k in range(14):
+        due = DueReport(f"scheduled:{k + 1}", "scheduled", at, {"slot": k + 1}, as_of_ms=at)
+        assert await rt.announcer.post_report(record, None, due) is not None
+    context, w = await open_page(browser, screen_url(stack, "many", c["viewer_token"]), **SCREEN)
+    try:
+        page = w.page
+        assert await page.inner_text("#feed-count") == "14 条"
+        due = DueReport("scheduled:15", "scheduled", at, {"slot": 15}, as_of_ms=at)
+        await rt.announcer.post_report(record, None, due)
+        await wait_js(page, "document.getElementById('feed-count').textContent === '15 条'")
+        w.assert_clean()
+    finally:
+        await context.close()
+
+
+async def test_restoring_figures_show_as_restoring_not_zeros(stack: Stack, browser: Any) -> None:
+    """Every frame says `restoring: true` (rewritten on the socket: the screens react to
+    the flag alone): 数据恢复中 instead of ¥0, no KPI digits, and when the flag drops
+    the figures come back."""
+    import json
+
+    c = await stack.create_campaign(slug="restore")
+    await stack.post("restore", c["ingest_token"], [order("r1", 500_000, "s1")])
+    await stack.settle("restore", c["viewer_token"], 500_000)
+    flag = {"on": True}
+    context = await browser.new_context(**SCREEN)
+    page = await context.new_page()
+
+    def rewrite(message: Any) -> Any:
+        if isinstance(message, bytes):
+            return message
+        frame = json.loads(message)
+        if frame.get("type") in ("snapshot", "update"):
+            frame["restoring"] = flag["on"]
+        return json.dumps(frame, ensure_ascii=False)
+
+    async def handler(ws: Any) -> None:
+        server = ws.connect_to_server()
+        server.on_message(lambda m: ws.send(rewrite(m)))
+        ws.on_message(lambda m: server.send(m))
+
+    await page.route_web_socket("**/ws/campaigns/**", handler)
+    try:
+        await page.goto(screen_url(stack, "restore", c["viewer_token"]))
+        await wait_js(page, "document.getElementById('gmv').textContent === '数据恢复中…'")
+        assert await page.inner_text("#kpis [data-k=orders]") == "—"
+        assert "数据恢复中" in await page.inner_text("#ops-warn")
+        assert await page.is_hidden("#board-sellers")
+        flag["on"] = False
+        await wait_js(page, "document.getElementById('gmv').dataset.fen === '500000'", timeout=10)
+        assert await page.inner_text("#kpis [data-k=orders]") == "1"
+    finally:
+        await context.close()
+
+
+async def test_a_held_rule_warns_the_operator(stack: Stack, browser: Any) -> None:
+    """The feed went silent 30 minutes ago: the rule is held, and the screen says so in
+    its corner (not in the audience's banner)."""
+    now = datetime.now(UTC)
+    rule = {
+        "name": "午后红包雨", "window_minutes": 10, "below_peak_ratio": 0.5,
+        "sustain_minutes": 3, "action": {"kind": "red_packet_rain", "amount_fen": 100},
+    }  # fmt: skip
+    c = await stack.create_campaign(slug="held", stimulus_rules=[rule])
+    earlier = iso(now - timedelta(minutes=30))
+    await stack.post("held", c["ingest_token"], [order("h1", 100_000, "s1", ts=earlier)])
+    await stack.settle("held", c["viewer_token"], 100_000)
+    context, w = await open_page(browser, screen_url(stack, "held", c["viewer_token"]), **SCREEN)
+    try:
+        page = w.page
+        await page.wait_for_selector("#ops-warn:not([hidden])")
+        text = await page.inner_text("#ops-warn")
+        assert "午后红包雨" in text and "数据源无新事件" in text
+        assert await page.is_hidden("#banner")
+        w.assert_clean()
+    finally:
+        await context.close()

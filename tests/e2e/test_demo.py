@@ -4,6 +4,7 @@ embedded redis-server and a SQLite file are used; Ctrl-C (SIGINT) stops everythi
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -67,3 +68,44 @@ def wait_for_orders(port: int, proc: subprocess.Popen[bytes], limit_s: float) ->
             pass
         time.sleep(0.3)
     raise AssertionError(f"no orders within {limit_s} s; last snapshot: {last}")
+
+
+def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) -> None:
+    """The whole rehearsal at 600x: the final 战报 in the terminal says exactly the
+    settled totals printed after it, and its `figures` are the snapshot's totals."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(WARROOM_DATA_DIR=str(tmp_path / "data"), WARROOM_ADMIN_TOKEN=ADMIN)
+    log_path = tmp_path / "demo.log"
+    log = log_path.open("w")
+    cmd = [sys.executable, "-m", "warroom.cli", "demo", "--port", str(port), "--time-scale", "600"]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 300
+        while "🏁 收官数据" not in log_path.read_text():
+            assert proc.poll() is None, f"demo exited early with {proc.returncode}"
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
+        headers = {"Authorization": f"Bearer {ADMIN}"}
+        base = f"http://127.0.0.1:{port}/api/v1/campaigns/demo"
+        reports = httpx.get(f"{base}/reports", headers=headers, timeout=10).json()
+        snap = httpx.get(f"{base}/snapshot", headers=headers, timeout=10).json()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=40) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        log.close()
+    out = log_path.read_text()
+    final_text = out.split("📣 战报 [final]", 1)[1].split("🏁 收官数据", 1)[0]
+    after = out.split("🏁 收官数据", 1)[1].splitlines()[0]
+    gmv = re.search(r"总成交 (¥[\d.,]+万?)", final_text)
+    orders = re.search(r"📦 (\d+) 单", final_text)
+    assert gmv and orders, final_text
+    assert f"成交 {gmv.group(1)} " in after, (final_text, after)
+    assert f"订单 {int(orders.group(1)):,} " in after, (final_text, after)
+    final = next(r for r in reports if r["kind"] == "final")
+    t = snap["totals"]
+    for k in ("gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"):
+        assert final["figures"][k] == t[k], k
+    assert final["figures"]["as_of"] == snap["campaign"]["ends_at"]

@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
 
 from tests.conftest import ADMIN, Harness
+from warroom.core.money import format_wan
 from warroom.workers.aggregator import Aggregator
 from warroom.workers.triggers import Triggers
 
@@ -48,8 +50,8 @@ def live() -> dict[str, int]:
     return {"starts_at": now_ms - 3_600_000, "ends_at": now_ms + 6 * 3_600_000}
 
 
-def order(i: int, amount: int = 50_000) -> dict[str, Any]:
-    return {
+def order(i: int, amount: int = 50_000, ts: int | None = None) -> dict[str, Any]:
+    e = {
         "type": "order",
         "order_id": f"o{i}",
         "amount_fen": amount,
@@ -58,14 +60,48 @@ def order(i: int, amount: int = 50_000) -> dict[str, Any]:
         "buyer_id": f"b{i}",
         "product_id": "p1",
     }
+    if ts is not None:
+        e["ts"] = ts
+    return e
 
 
-async def sell(h: Harness, token: str, start: int, seconds: float) -> int:
+def message(i: int) -> dict[str, Any]:
+    return {"type": "message", "message_id": f"m{i}", "group_id": "g1", "member_id": f"u{i % 7}"}
+
+
+async def last_minute() -> int:
+    """A `ts` in the minute before the present one, at a moment when that minute is
+    settled (a real-time campaign settles a minute a second or two after it ends)."""
+    while int(time.time() * 1000) % 60_000 < 3_000:
+        await asyncio.sleep(0.2)
+    now = int(time.time() * 1000)
+    return now - now % 60_000 - 30_000
+
+
+async def tick_until(h: Harness, pred: Any, timeout: float = 8.0) -> None:
+    rt = h.runtime
+    workers = [Triggers(rt.store, rt.hot, rt.reports, rt.announcer) for _ in range(3)]
+
+    async def ticked() -> bool:
+        await asyncio.gather(*(w.tick() for w in workers))
+        return bool(await pred())
+
+    await wait_for(ticked, timeout)
+
+
+async def sell(
+    h: Harness, token: str, start: int, seconds: float, *, orders: bool = True, every: int = 1
+) -> int:
+    """Orders and chat for `seconds`; with `orders=False` the group only talks, with
+    `every=n` orders come n times more slowly (a slump), chat as before."""
     i = start
     end = time.monotonic() + seconds
+    k = 0
     while time.monotonic() < end:
-        await h.post_events("sale", token, [order(i), order(i + 1)])
+        batch = [order(i), order(i + 1)] if orders and k % every == 0 else []
+        await h.post_events("sale", token, [*batch, message(i)])
         i += 2
+        k += 1
         await asyncio.sleep(0.05)
     return i
 
@@ -90,9 +126,11 @@ async def wait_for(pred: Any, timeout: float) -> float:
     raise AssertionError("condition not met in time")
 
 
-async def test_silence_fires_one_red_packet_rain_then_cooldown_then_uplift(
+async def test_a_slump_fires_one_red_packet_rain_then_cooldown_then_uplift(
     harness: Harness,
 ) -> None:
+    """Orders slow to a trickle while the group keeps talking: a real slump, so the
+    rule fires (once: the cooldown), and its uplift is scored once sales resume."""
     now_ms = int(time.time() * 1000)
     c = await harness.create_campaign(
         starts_at=now_ms,
@@ -108,12 +146,17 @@ async def test_silence_fires_one_red_packet_rain_then_cooldown_then_uplift(
     async with loops(harness):
         i = await sell(harness, c["ingest_token"], 0, 4.0)  # brisk: campaign minutes 0-3
         silence_began = time.monotonic()
+        # a trickle of orders (a tenth of the pace) while the group keeps talking
+        talking = asyncio.create_task(sell(harness, c["ingest_token"], 10_000, 30, every=10))
 
         async def fired() -> bool:
             return len(await stimuli(harness, c)) >= 1
 
-        await wait_for(fired, 8.0)
-        assert time.monotonic() - silence_began < 6.0  # within a few campaign minutes
+        try:
+            await wait_for(fired, 10.0)
+        finally:
+            talking.cancel()
+        assert time.monotonic() - silence_began < 8.0  # within a few campaign minutes
         fires = await stimuli(harness, c)
         assert len(fires) == 1
         fire = fires[0]
@@ -136,8 +179,8 @@ async def test_silence_fires_one_red_packet_rain_then_cooldown_then_uplift(
         snap = await harness.snapshot("sale", c["viewer_token"])
         assert snap["stimuli"][0]["id"] == fire["id"]
 
-        # Silence goes on: the cooldown (30 campaign minutes) holds the next one back.
-        await asyncio.sleep(3.0)
+        # The slump goes on: the cooldown (30 campaign minutes) holds the next one back.
+        await sell(harness, c["ingest_token"], 20_000, 3.0, every=10)
         assert len(await stimuli(harness, c)) == 1
 
         # Sales resume: once the after-window closes, the fire is scored.
@@ -158,12 +201,15 @@ async def test_three_trigger_workers_post_each_milestone_once(harness: Harness) 
         target_base_fen=400_000,
         target_stretch_fen=10**9,
     )
-    await harness.post_events("sale", c["ingest_token"], [order(k, 100_000) for k in range(5)])
+    ts = await last_minute()
+    await harness.post_events("sale", c["ingest_token"], [order(k, 100_000, ts) for k in range(5)])
     await harness.drain()
     rt = harness.runtime
-    workers = [Triggers(rt.store, rt.hot, rt.reports, rt.announcer) for _ in range(3)]
-    for _ in range(3):
-        await asyncio.gather(*(w.tick() for w in workers))
+
+    async def all_four() -> bool:
+        return len(await reports(harness, c)) >= 4
+
+    await tick_until(harness, all_four)
     kinds = [(r["kind"], r["text"].splitlines()[0]) for r in await reports(harness, c)]
     milestone = [k for k in kinds if k[0] == "milestone"]
     assert len(milestone) == 3
@@ -239,10 +285,13 @@ async def test_template_override_checked_at_save(
     )
     assert res.status_code == status, res.text
     assert needle in res.text
-    await harness.post_events("sale", c["ingest_token"], [order(1, 150_000)])
+    await harness.post_events("sale", c["ingest_token"], [order(1, 150_000, await last_minute())])
     await harness.drain()
-    rt = harness.runtime
-    await Triggers(rt.store, rt.hot, rt.reports, rt.announcer).tick()
+
+    async def posted() -> bool:
+        return any(r["kind"] == "milestone" for r in await reports(harness, c))
+
+    await tick_until(harness, posted)
     text = next(r["text"] for r in await reports(harness, c) if r["kind"] == "milestone")
     if status == 200:
         assert text == "🎉 破 ¥1,000 啦！GMV ¥1,500"
@@ -250,7 +299,11 @@ async def test_template_override_checked_at_save(
         assert "no_such_figure" not in text and "__class__" not in text
 
 
-async def test_silent_campaign_still_gets_scheduled_top_and_final_reports(harness: Harness) -> None:
+async def test_a_quiet_campaign_gets_true_reports_and_a_silent_one_only_the_final(
+    harness: Harness,
+) -> None:
+    """Slots are reported from the first event on, with true (zero) sales figures; a
+    campaign nothing ever arrived for has nothing to report until its final."""
     now_ms = int(time.time() * 1000)
     c = await harness.create_campaign(
         starts_at=now_ms,
@@ -258,17 +311,246 @@ async def test_silent_campaign_still_gets_scheduled_top_and_final_reports(harnes
         time_scale=1200,  # 20 campaign minutes per real second
         milestones_fen=[],
         report_every_minutes=30,
+        final_grace_seconds=1,
     )
+    await harness.create_campaign(
+        slug="mute",
+        starts_at=now_ms,
+        ends_at=now_ms + 60 * 60_000,
+        time_scale=1200,
+        milestones_fen=[],
+        report_every_minutes=30,
+        final_grace_seconds=1,
+    )
+    await harness.post_events("sale", c["ingest_token"], [message(1)])
     async with loops(harness):
 
-        async def final() -> bool:
-            return any(r["kind"] == "final" for r in await reports(harness, c))
+        async def finals() -> bool:
+            rt = harness.runtime
+            mute = await rt.campaigns.get("mute")
+            return any(r["kind"] == "final" for r in await reports(harness, c)) and any(
+                r.kind == "final" for r in rt.reports.reports(mute.id)
+            )
 
-        await wait_for(final, 10.0)
+        await wait_for(finals, 15.0)
         await asyncio.sleep(0.5)  # ticks after the end add nothing
     kinds = [r["kind"] for r in await reports(harness, c)]
     assert kinds.count("scheduled") == 1  # 10:30; the 11:00 slot is the final's
     assert kinds.count("top") == 1 and kinds.count("final") == 1
     assert kinds[-1] in ("final", "top")
-    text = next(r["text"] for r in await reports(harness, c) if r["kind"] == "scheduled")
-    assert "¥0" in text or "0 单" in text  # true figures: nothing sold
+    scheduled = next(r for r in await reports(harness, c) if r["kind"] == "scheduled")
+    assert "¥0" in scheduled["text"] and "0 单" in scheduled["text"]  # true figures
+    assert scheduled["figures"]["gmv_fen"] == 0 and scheduled["figures"]["orders"] == 0
+    rt = harness.runtime
+    mute = await rt.campaigns.get("mute")
+    assert [r.kind for r in rt.reports.reports(mute.id)] == ["final"]
+
+
+# --- settled figures, compared with the ledger -------------------------------------------
+
+
+def ledger_figures(h: Harness, slug: str, before_ms: int | None) -> dict[str, int]:
+    """The SQL ledger's totals over events with `ts` before `before_ms` (None: all)."""
+    rt = h.runtime
+    record = rt.store.get_campaign(slug)
+    gmv = orders = 0
+    buyers: set[str] = set()
+    for batch in rt.store.iter_ledger(record.id):
+        for e in batch:
+            if e["type"] != "order" or (before_ms is not None and e["ts"] >= before_ms):
+                continue
+            gmv += e["amount_fen"]
+            orders += 1
+            buyers.add(e["buyer_id"])
+    return {"gmv_fen": gmv, "refund_fen": 0, "net_gmv_fen": gmv, "orders": orders,
+            "buyers": len(buyers)}  # fmt: skip
+
+
+def instant(text: str) -> int:
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+async def test_scheduled_and_milestone_reports_carry_the_ledger_figures_of_their_instant(
+    harness: Harness,
+) -> None:
+    """Sales never stop, yet each report describes exactly its slot (or the minute its
+    milestone fell): figures equal the ledger's totals before `as_of`, the title names
+    the slot, the text says the figures, and the change since the last one is signed."""
+    now_ms = int(time.time() * 1000)
+    now_ms -= now_ms % 60_000  # doors open on a minute: slots are minute marks
+    c = await harness.create_campaign(
+        starts_at=now_ms,
+        ends_at=now_ms + 7 * 3600 * 1000,
+        time_scale=60,
+        milestones_fen=[500_000, 1_500_000],
+        target_base_fen=10**10,
+        target_stretch_fen=10**10,
+        report_every_minutes=2,
+    )
+    async with loops(harness):
+        selling = asyncio.create_task(sell(harness, c["ingest_token"], 0, 60))
+
+        async def enough() -> bool:
+            kinds = [r["kind"] for r in await reports(harness, c)]
+            return kinds.count("scheduled") >= 3 and kinds.count("milestone") == 2
+
+        try:
+            await wait_for(enough, 25.0)
+        finally:
+            selling.cancel()
+            await asyncio.gather(selling, return_exceptions=True)
+    posted = await reports(harness, c)
+    scheduled = [r for r in posted if r["kind"] == "scheduled"]
+    for r in posted:
+        if r["kind"] not in ("scheduled", "milestone"):
+            continue
+        f = r["figures"]
+        as_of = instant(f["as_of"])
+        assert as_of % 60_000 == 0
+        expected = ledger_figures(harness, "sale", as_of)
+        assert {k: f[k] for k in expected} == expected, r
+        assert format_wan(f["gmv_fen"]) in r["text"]
+        assert f"{f['orders']} 单" in r["text"]
+        if r["kind"] == "scheduled":
+            assert r["at"] == f["as_of"]  # the slot itself
+            assert r["text"].splitlines()[0].endswith(f"{f['as_of'][11:16]} 战报")
+        else:
+            assert instant(r["at"]) == as_of - 60_000  # the minute it fell
+            assert f["gmv_fen"] >= 500_000
+    # the change since the previous scheduled report, from the two reports' figures
+    a, b = scheduled[0]["figures"], scheduled[1]["figures"]
+    assert f"本时段 +{format_wan(b['gmv_fen'] - a['gmv_fen'])}" in scheduled[1]["text"]
+    assert "+-" not in "".join(r["text"] for r in posted)
+    snap = await harness.snapshot("sale", c["viewer_token"])
+    assert snap["reports_total"] == len(posted)
+    assert [r["n"] for r in posted] == list(range(1, len(posted) + 1))
+
+
+async def test_the_final_waits_for_stragglers_and_equals_the_settled_totals(
+    harness: Harness,
+) -> None:
+    """Events keep arriving in the last seconds of the sale: the final waits for the
+    grace period and then says exactly what the ledger and the snapshot say."""
+    now_ms = int(time.time() * 1000)
+    c = await harness.create_campaign(
+        starts_at=now_ms,
+        ends_at=now_ms + 5 * 60_000,  # five campaign minutes = five real seconds
+        time_scale=60,
+        milestones_fen=[],
+        report_every_minutes=60,
+        final_grace_seconds=2,
+    )
+    end_real = now_ms + 5_000
+    async with loops(harness):
+        await sell(harness, c["ingest_token"], 0, 4.6)  # right up to the close
+        # stragglers: stamped in the last second of the sale, arriving after it
+        late = [order(50_000 + k, 70_000, now_ms + 5 * 60_000 - 1_000) for k in range(3)]
+        await harness.post_events("sale", c["ingest_token"], late)
+
+        async def final() -> bool:
+            return any(r["kind"] == "final" for r in await reports(harness, c))
+
+        await wait_for(final, 15.0)
+        posted_real = int(time.time() * 1000)
+    assert posted_real >= end_real + 2_000
+    f = next(r for r in await reports(harness, c) if r["kind"] == "final")
+    figures = f["figures"]
+    assert instant(figures["as_of"]) == now_ms + 5 * 60_000
+    expected = ledger_figures(harness, "sale", None)
+    assert {k: figures[k] for k in expected} == expected
+    snap = await harness.snapshot("sale", c["viewer_token"])
+    assert {k: snap["totals"][k] for k in expected} == expected
+    assert f"总成交 {format_wan(expected['gmv_fen'])}" in f["text"]
+    assert f"📦 {expected['orders']} 单" in f["text"]
+
+
+async def test_a_dead_feed_holds_the_rule_and_says_so(harness: Harness) -> None:
+    """Everything stops (an integration outage): no red-packet rain is paid for it,
+    and the snapshot says the rule is held because the feed is silent."""
+    now_ms = int(time.time() * 1000)
+    c = await harness.create_campaign(
+        starts_at=now_ms,
+        ends_at=now_ms + 7 * 3600 * 1000,
+        time_scale=60,
+        milestones_fen=[],
+        target_base_fen=10**10,
+        target_stretch_fen=10**10,
+        report_every_minutes=60,
+        stimulus_rules=[RULE],
+    )
+    snap = await harness.snapshot("sale", c["viewer_token"])
+    assert snap["rules"] == [{"name": "红包雨", "state": "held", "reason": "no_events"}]
+    async with loops(harness):
+        await sell(harness, c["ingest_token"], 0, 4.0)
+        await asyncio.sleep(8.0)  # eight campaign minutes of total silence
+        assert await stimuli(harness, c) == []
+    snap = await harness.snapshot("sale", c["viewer_token"])
+    assert snap["rules"] == [{"name": "红包雨", "state": "held", "reason": "feed_silent"}]
+
+
+async def test_a_campaign_started_in_the_past_reports_no_slot_before_it_existed(
+    harness: Harness,
+) -> None:
+    now_ms = int(time.time() * 1000)
+    c = await harness.create_campaign(
+        starts_at=now_ms - 150 * 60_000,  # doors opened 2.5 hours ago
+        ends_at=now_ms + 3600 * 1000,
+        milestones_fen=[],
+        report_every_minutes=30,
+    )
+    ts = await last_minute()
+    await harness.post_events("sale", c["ingest_token"], [order(1, 100_000, ts)])
+    await harness.drain()
+    rt = harness.runtime
+    for _ in range(3):
+        await Triggers(rt.store, rt.hot, rt.reports, rt.announcer).tick()
+    assert await reports(harness, c) == []  # no ¥0 TOP for an hour before it existed
+
+
+async def test_reports_due_while_restoring_are_written_after_once_each(
+    harness: Harness,
+) -> None:
+    """While a campaign's figures restore (HotState.restoring), no report is written and
+    no rule fires; afterwards every report that fell due meanwhile is written once,
+    each with the ledger's figures of its own slot."""
+    now_ms = int(time.time() * 1000)
+    now_ms -= now_ms % 60_000
+    c = await harness.create_campaign(
+        starts_at=now_ms,
+        ends_at=now_ms + 7 * 3600 * 1000,
+        time_scale=60,
+        milestones_fen=[],
+        target_base_fen=10**10,
+        target_stretch_fen=10**10,
+        report_every_minutes=2,
+        stimulus_rules=[{**RULE, "floor": 10**9, "sustain_minutes": 1}],  # fires at once
+    )
+    rt = harness.runtime
+    real_restoring = rt.hot.restoring
+    restoring = {"on": True}
+
+    async def restoring_now(slug: str) -> bool:
+        return restoring["on"] or await real_restoring(slug)
+
+    rt.hot.restoring = restoring_now  # our own interface, flipped by hand
+    try:
+        async with loops(harness):
+            await sell(harness, c["ingest_token"], 0, 6.5)  # slots at minutes 2 and 4 fall
+            assert await reports(harness, c) == []
+            assert await stimuli(harness, c) == []
+            restoring["on"] = False
+
+            async def caught_up() -> bool:
+                kinds = [r["kind"] for r in await reports(harness, c)]
+                return kinds.count("scheduled") >= 3
+
+            await wait_for(caught_up, 10.0)
+    finally:
+        rt.hot.restoring = real_restoring
+    posted = [r for r in await reports(harness, c) if r["kind"] == "scheduled"]
+    keys = [r["text"].splitlines()[0] for r in posted]
+    assert len(keys) == len(set(keys))  # once each
+    for r in posted:
+        as_of = instant(r["figures"]["as_of"])
+        expected = ledger_figures(harness, "sale", as_of)
+        assert {k: r["figures"][k] for k in expected} == expected

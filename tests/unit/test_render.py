@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from warroom.core.campaign import CampaignSettings, StimulusAction
 from warroom.core.clock import MINUTE_MS
+from warroom.core.money import format_wan
 from warroom.core.render import (
     TemplateProblem,
     default_source,
@@ -310,7 +311,12 @@ def test_rank_moves_from_snapshot_or_previous_report() -> None:
     vs_prev = report_context(snap, "scheduled", previous=PREVIOUS_1030)
     assert [r["move"] for r in vs_prev["top5"]] == ["▲1", "▼1", "🆕", "▼1", "▼1"]
     assert vs_prev["climber"]["name"] == HOSTILE["s1"]
-    assert vs_prev["delta"] == {"gmv": "+¥27万", "orders": 900, "buyers": 645, "since": "10:30"}
+    assert vs_prev["delta"] == {
+        "gmv": "+¥27万",
+        "orders": "+900",
+        "buyers": "+645",
+        "since": "10:30",
+    }
     assert vs_prev["window"] == "10:30–11:00"
 
 
@@ -370,3 +376,49 @@ def test_wecom_content_always_fits(text: str, limit_text: bool) -> None:
     assert len(data) <= (2048 if limit_text else 4096)
     if len(text.encode("utf-8", errors="replace")) <= len(data):
         assert content == text.encode("utf-8", errors="replace").decode("utf-8")
+
+
+# --- settled figures (contract v2) ---------------------------------------------------
+
+
+def test_the_text_is_rendered_from_the_figures_only() -> None:
+    """Whatever the snapshot says, every money, order and buyer figure of the text is
+    the report's own `figures`."""
+    snap = make_snapshot(60, 900_000)
+    figures = {"as_of": "2024-05-20T11:00:00+08:00", "gmv_fen": 12_345_600, "refund_fen": 0,
+               "net_gmv_fen": 12_345_600, "orders": 777, "buyers": 555}  # fmt: skip
+    for kind in ("scheduled", "top", "milestone", "target_base"):
+        text = render_report(kind, report_context(snap, kind, {"milestone_fen": 10 * WAN,
+                             "target_fen": 100 * WAN}, None, figures))  # fmt: skip
+        assert "¥12.35万" in text and "777 单" in text, kind
+        assert format_wan(snap["totals"]["gmv_fen"]) not in text, kind
+
+
+def test_a_drop_is_signed_never_plus_minus() -> None:
+    """Refunds and a restore must never print "+-¥100" or "+-100 单"."""
+    later = make_snapshot(60, 900_000)
+    previous = {"at": "2024-05-20T10:30:00+08:00", "gmv_fen": later["totals"]["gmv_fen"] + 10_000,
+                "orders": later["totals"]["orders"] + 100, "buyers": 0}  # fmt: skip
+    ctx = report_context(later, "scheduled", previous=previous)
+    assert ctx["delta"]["gmv"] == "-¥100" and ctx["delta"]["orders"] == "-100"
+    text = render_report("scheduled", ctx)
+    assert "+-" not in text and "本时段 -¥100" in text and "（-100 单）" in text
+
+
+def test_the_moment_a_threshold_fell_is_its_minute() -> None:
+    snap = make_snapshot(112, 900_000)
+    at_ms = START + 111 * M  # 11:51, the crossing minute
+    ctx = report_context(snap, "target_base", {"target_fen": 100 * WAN, "at_ms": at_ms})
+    assert ctx["now_time"] == "11:51"
+    assert "11:51 冲线" in render_report("target_base", ctx)
+
+
+def test_final_timeline_lists_a_milestone_equal_to_a_target_once() -> None:
+    """ "13:34 破¥100万 → 13:34 基础目标达成" said one moment twice."""
+    snap = make_snapshot(420, 420_000)
+    ctx = report_context(snap, "final", {"milestones_fen": [50 * WAN, 100 * WAN, 150 * WAN]})
+    labels = [m["label"] for m in ctx["timeline"]]
+    assert labels == ["破¥50万", "基础目标达成", "冲刺目标达成"]
+    assert len({m["time"] for m in ctx["timeline"]}) == 3
+    text = render_report("final", ctx)
+    assert "破¥100万" not in text and "破¥150万" not in text

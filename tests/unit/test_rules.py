@@ -11,10 +11,12 @@ from hypothesis import strategies as st
 from warroom.core.campaign import CampaignSettings, StimulusRule
 from warroom.core.clock import MINUTE_MS
 from warroom.core.rules import (
+    FeedState,
     RuleState,
     evaluate_rule,
     evaluate_rules,
     fire_key,
+    rule_state,
     uplift,
     uplift_windows,
 )
@@ -229,3 +231,109 @@ def test_a_fire_needs_a_full_window_a_sustain_and_a_low_reading(
         assert d.low_minutes >= max(sustain, 1)
     if now < window:
         assert d.reason == "window_filling"
+
+
+# --- a dead feed is not a slump -------------------------------------------------------
+
+
+def feed_of(messages: list[int], orders: list[int], last_event: float | None) -> FeedState:
+    """Events per minute (messages and orders) and the newest event's time."""
+    activity = {
+        at(i): m + o for i, (m, o) in enumerate(zip(messages, orders, strict=False)) if m + o
+    }
+    return FeedState(activity, None if last_event is None else at(last_event))
+
+
+def decide_fed(r: StimulusRule, sales: list[int], now: float, feed: FeedState):
+    orders = [1 if v else 0 for v in sales]
+    return evaluate_rule(
+        r, per_minute(sales), per_minute(orders), START, at(now), RuleState(), None, feed
+    )
+
+
+def test_a_slump_still_fires_while_the_group_talks() -> None:
+    """Messages keep coming, orders stop: that is the slump a rule is for."""
+    r = rule()
+    talk = [5] * 12
+    orders = [1] * 6 + [0] * 6
+    d = decide_fed(r, SLUMP, 10, feed_of(talk, orders, last_event=9.5))
+    assert (d.fire, d.reason) == (True, "fire")
+    assert rule_state(d) == "armed"
+
+
+def test_a_dead_feed_holds_the_rule() -> None:
+    """Nothing at all arrives (an integration outage): held, never fired, at every
+    moment of the outage, including before the window has emptied."""
+    r = rule()
+    talk = [5] * 6 + [0] * 6
+    orders = [1] * 6 + [0] * 6
+    feed = feed_of(talk, orders, last_event=5.9)
+    for now in (7, 8, 9, 10, 11.5):
+        d = decide_fed(r, SLUMP, now, feed)
+        assert not d.fire, now
+        assert d.reason == "feed_silent", now
+        assert rule_state(d) == "held"
+    # the same sales without the feed check would have fired: the hold is what stops it
+    assert decide(r, SLUMP, 10).fire
+
+
+def test_a_silent_minute_breaks_the_sustain() -> None:
+    """Events came again just now, but the low minutes before were silent: no fire
+    until enough low minutes with a live feed have passed."""
+    r = rule()
+    talk = [5] * 6 + [0, 0, 0, 5, 5, 5]
+    orders = [1] * 6 + [0] * 6
+    feed = feed_of(talk, orders, last_event=9.5)
+    d = decide_fed(r, SLUMP, 10, feed)  # minute 9 talks, 8 did not: streak 1 < 2
+    assert (d.fire, d.reason) == (False, "sustaining")
+    assert decide_fed(r, SLUMP, 11, feed).fire
+
+
+def test_held_before_the_first_event_and_while_restoring() -> None:
+    r = rule(floor=50)  # a floor would fire on an empty morning
+    assert decide(r, [], 4).fire
+    d = decide_fed(r, [], 4, FeedState({}, None))
+    assert (d.fire, d.reason, rule_state(d)) == (False, "no_events", "held")
+    live = feed_of([5] * 12, [1] * 6 + [0] * 6, last_event=9.5)
+    restoring = FeedState(live.activity_by_minute, live.last_event_ms, restoring=True)
+    d = decide_fed(rule(), SLUMP, 10, restoring)
+    assert (d.fire, d.reason, rule_state(d)) == (False, "restoring", "held")
+
+
+def test_rules_that_cannot_fire_again_are_done() -> None:
+    d = decide(rule(max_fires=1), SLUMP, 10, RuleState(1, at(5)))
+    assert rule_state(d) == "done"
+
+
+@pytest.mark.parametrize("seed", [520, 3])
+def test_the_demo_rules_still_fire_in_the_slump_with_the_feed_checked(seed: int) -> None:
+    """The simulated day's 13:00 slump is a slump (the groups keep talking), not an
+    outage: with the feed check on, the demo's rules fire there, once each."""
+    from collections import Counter
+
+    from warroom.demo import demo_settings
+    from warroom.simulator import generate_sale
+
+    s = CampaignSettings.model_validate(demo_settings("x", 60, START))
+    sale = generate_sale(START, seed=seed)
+    gmv: Counter[int] = Counter()
+    orders: Counter[int] = Counter()
+    activity: Counter[int] = Counter()
+    for e in {e["order_id"]: e for e in sale.events if e["type"] == "order"}.values():
+        gmv[e["ts"] - e["ts"] % M] += e["amount_fen"]
+        orders[e["ts"] - e["ts"] % M] += 1
+    for e in sale.events:
+        if e["type"] in ("order", "message"):
+            activity[e["ts"] - e["ts"] % M] += 1
+    states = {r.name: RuleState() for r in s.stimulus_rules}
+    spent, fired = 0, []
+    for minute in range(1, 421):
+        now = START + minute * M + 500
+        feed = FeedState(activity, max(t for t in activity if t < now))
+        for r, d in evaluate_rules(s, gmv, orders, now, states, spent, feed):
+            if d.fire:
+                fired.append((r.name, minute))
+                spent += r.action.amount_fen
+                states[r.name] = RuleState(states[r.name].fires_so_far + 1, now)
+    assert sorted(name for name, _ in fired) == sorted(r.name for r in s.stimulus_rules)
+    assert all(175 <= minute <= 200 for _, minute in fired), fired

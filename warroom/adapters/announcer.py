@@ -1,5 +1,10 @@
-"""Post battle reports and record stimulus fires, exactly once each: render from true
+"""Post battle reports and record stimulus fires, exactly once each: render from settled
 figures, claim a unique SQL row, then push to the live feed and queue webhooks.
+
+A report describes one instant (`DueReport.figures_as_of`): the announcer reads hot
+state and rebuilds the snapshot as it stood then (core/snapshot.snapshot_as_of), so its
+`figures` and its text are the ledger's totals at that instant, however late it is
+written. The final alone takes the settled snapshot's totals.
 
 Shared by the trigger worker (automatic) and the API (an operator's manual fire)."""
 
@@ -12,15 +17,20 @@ from typing import Any
 
 import orjson
 
+from warroom.adapters import snapshots
+from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore, report_view
 from warroom.adapters.store import CampaignRecord
+from warroom.adapters.watermark import Watermark
 from warroom.adapters.webhook import WebhookStore
 from warroom.core.campaign import StimulusAction
-from warroom.core.clock import rfc3339
+from warroom.core.clock import minute_floor, rfc3339
+from warroom.core.figures import Figures, figures_of_totals
 from warroom.core.render import render_report, report_context
 from warroom.core.report_context import report_memo
 from warroom.core.reports import DueReport, stimulus_report
+from warroom.core.snapshot import recent_from, snapshot_as_of
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,7 @@ class Announcer:
         self.hot = hot
         self.reports = reports
         self.webhooks = webhooks
+        self.watermark = Watermark(hot, reports.engine)
         self._templates: dict[int, tuple[float, dict[str, str]]] = {}
 
     async def _overrides(self, campaign_id: int) -> dict[str, str]:
@@ -53,35 +64,79 @@ class Announcer:
         self._templates[campaign_id] = (time.monotonic(), found)
         return found
 
+    async def view_as_of(
+        self, record: CampaignRecord, due: DueReport
+    ) -> tuple[dict[str, Any], Figures]:
+        """The snapshot a report is written from, and its figures."""
+        s = record.settings
+        stimuli = await self.hot.read_feed(s.slug, "stimuli")
+        if due.from_totals:
+            state = await snapshots.load_state(self.hot, record, real_now_ms(), [], stimuli)
+            return state.snapshot, figures_of_totals(state.snapshot["totals"], due.figures_as_of)
+        as_of = due.figures_as_of
+        raw = await self.hot.read(s.slug, recent_from(as_of))
+        return snapshot_as_of(
+            s,
+            raw.totals,
+            raw.minutes,
+            raw.boards,
+            raw.board_orders,
+            raw.board_names,
+            raw.board_minutes,
+            as_of,
+            stimuli,
+        )
+
     async def post_report(
-        self, record: CampaignRecord, snapshot: dict[str, Any], due: DueReport
+        self, record: CampaignRecord, snapshot: dict[str, Any] | None, due: DueReport
     ) -> dict[str, Any] | None:
-        """Render and claim one report; returns it if this call won the claim."""
+        """Render and claim one report from the figures as of its instant (`snapshot`
+        is ignored: kept for callers of the v1 signature); returns it if this call won
+        the claim."""
         s = record.settings
         previous = await asyncio.to_thread(self.reports.last_report, record.id, (due.kind,))
         prev_memo = orjson.loads(previous.memo_json) if previous is not None else None
         extra = dict(due.extra)
+        extra.setdefault("at_ms", due.due_at_ms)
         if due.kind == "final":
             extra.setdefault("milestones_fen", list(s.milestones_fen))
-        context = report_context(snapshot, due.kind, extra, prev_memo)
+        view, figures = await self.view_as_of(record, due)
+        figs = figures.as_dict(s.timezone)
+        context = report_context(view, due.kind, extra, prev_memo, figs)
         override = (await self._overrides(record.id)).get(due.kind)
         text = render_report(due.kind, context, override)
-        memo = orjson.dumps(report_memo(snapshot)).decode()
+        memo = orjson.dumps(report_memo(view, figs)).decode()
         claim = await asyncio.to_thread(
             self.reports.claim_report, record.id, due.key, due.kind, due.due_at_ms, text, memo
         )
         if not claim.won:
             return None
-        item = {
-            "id": claim.id,
-            "kind": due.kind,
-            "at": rfc3339(due.due_at_ms, s.timezone),
-            "text": text,
-        }
+        row = await asyncio.to_thread(self.reports.report, claim.id)
+        item = report_view(row, lambda ms: rfc3339(ms, s.timezone))
         await self.hot.push_feed(s.slug, "reports", item)
         await asyncio.to_thread(self.webhooks.enqueue, record.id, claim.id)
         log.info("report %s posted for %s", due.key, s.slug)
         return item
+
+    async def announce_fire(
+        self,
+        record: CampaignRecord,
+        fire_key: str,
+        rule: str,
+        action: StimulusAction,
+        at_ms: int,
+        settled_ms: int | None,
+    ) -> dict[str, Any] | None:
+        """Post a fire's `stimulus` report, with the figures of the last settled minute
+        boundary before the fire; None (and nothing posted) while nothing is settled:
+        the trigger worker announces it once figures are back."""
+        if settled_ms is None:
+            return None
+        due = stimulus_report(fire_key, rule, action, at_ms)
+        due = DueReport(
+            due.key, due.kind, due.due_at_ms, due.extra, minute_floor(min(at_ms, settled_ms))
+        )
+        return await self.post_report(record, None, due)
 
     async def record_fire(
         self,
@@ -96,7 +151,9 @@ class Announcer:
         window_minutes: int = 10,
         manual: bool = False,
     ) -> dict[str, Any] | None:
-        """Claim one fire; if won, refresh the stimuli feed and post its report."""
+        """Claim one fire; if won, refresh the stimuli feed and post its report (from
+        settled figures; while figures restore, the trigger worker posts it later).
+        `snapshot` is not used (the v1 signature)."""
         claim = await asyncio.to_thread(
             self.reports.claim_fire,
             campaign_id=record.id,
@@ -113,7 +170,11 @@ class Announcer:
         if not claim.won:
             return None
         await self.refresh_stimuli(record)
-        await self.post_report(record, snapshot, stimulus_report(key, rule, action, at_ms))
+        now_real = real_now_ms()
+        settled = await self.watermark.settled_ms(record, now_real)
+        if settled is not None:
+            settled = min(settled, clock_of(record).now_ms(now_real))
+        await self.announce_fire(record, key, rule, action, at_ms, settled)
         fires = await asyncio.to_thread(self.reports.fires, record.id)
         row = next(r for r in fires if r.id == claim.id)
         log.info("stimulus %s fired for %s", key, record.settings.slug)

@@ -39,6 +39,10 @@ def _went_backwards(prev: dict[str, Any], cur: dict[str, Any]) -> bool:
     return any(row["minute"] not in minutes for row in prev["per_minute"])
 
 
+# Reports and rules extensions (docs/reports.md): rule states and the report count.
+UPDATABLE = (*UPDATABLE, "rules", "reports_total")
+
+
 def new_items(seen: set[int], feed: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[int]]:
     """Items whose id was not in the previous read, in feed order. A set, not a
     high-water mark: two announcers may push ids out of order (7 after 8)."""

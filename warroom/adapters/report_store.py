@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import BigInteger, Column, Text, UniqueConstraint, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -92,7 +93,18 @@ class Claim:
 
 
 def report_view(row: Any, tz_render: Any) -> dict[str, Any]:
-    return {"id": row.id, "kind": row.kind, "at": tz_render(row.at_ms), "text": row.text}
+    """A report as the API, the feeds and the frames show it: `figures` are the totals
+    its text was written from (contract v2), `n` its number within the campaign (so a
+    screen can say how many exist while the live feed keeps only the newest)."""
+    memo = orjson.loads(row.memo_json or "{}")
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "at": tz_render(row.at_ms),
+        "text": row.text,
+        "figures": memo.get("figures"),
+        "n": memo.get("n"),
+    }
 
 
 class ReportStore:
@@ -123,17 +135,55 @@ class ReportStore:
     def claim_report(
         self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
     ) -> Claim:
-        return self._claim(
-            ReportRow.__table__,
-            {
-                "campaign_id": campaign_id,
-                "key": key,
-                "kind": kind,
-                "at_ms": at_ms,
-                "text": text,
-                "memo_json": memo_json,
-            },
+        """Insert the report unless its key exists. The winner also numbers it (`n` in
+        its memo: how many reports the campaign has up to this one), in the same
+        transaction."""
+        t = ReportRow.__table__
+        stmt = (
+            self._insert(t)
+            .values(
+                campaign_id=campaign_id,
+                key=key,
+                kind=kind,
+                at_ms=at_ms,
+                text=text,
+                memo_json=memo_json,
+            )
+            .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
+            .returning(t.c.id)
         )
+        with self.engine.begin() as conn:
+            row = conn.execute(stmt).first()
+            if row:
+                n = conn.execute(
+                    select(func.count())
+                    .select_from(t)
+                    .where(t.c.campaign_id == campaign_id, t.c.id <= row[0])
+                ).scalar_one()
+                memo = orjson.loads(memo_json or "{}")
+                memo["n"] = int(n)
+                conn.execute(
+                    update(t).where(t.c.id == row[0]).values(memo_json=orjson.dumps(memo).decode())
+                )
+                return Claim(row[0], True)
+            existing = conn.execute(
+                select(t.c.id).where(t.c.campaign_id == campaign_id, t.c.key == key)
+            ).scalar_one()
+        return Claim(existing, False)
+
+    def report(self, report_id: int) -> Any | None:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(select(t).where(t.c.id == report_id)).first()
+
+    def count_reports(self, campaign_id: int) -> int:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(t).where(t.c.campaign_id == campaign_id)
+                ).scalar_one()
+            )
 
     def report_keys(self, campaign_id: int) -> set[str]:
         t = ReportRow.__table__

@@ -69,6 +69,9 @@ class CampaignSettings(_Strict):
     # The console's pause switch: the trigger worker fires no rule while set (manual
     # fires still work).
     rules_paused: StrictBool = False
+    # Real seconds the final report waits after `ends_at` (and after every event with
+    # `ts` before it has been aggregated): stragglers from the last seconds count.
+    final_grace_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 30
 
     @field_validator("slug")
     @classmethod

@@ -22,6 +22,8 @@ from typing import Any
 
 from warroom.core.clock import MINUTE_MS, from_ms
 from warroom.core.money import format_wan
+from warroom.core.report_memo import memo_of as _memo_of
+from warroom.core.report_memo import report_memo, signed, signed_wan
 
 MEDALS = ("🥇", "🥈", "🥉", "4️⃣", "5️⃣")
 ACTION_TITLES = {"red_packet_rain": "红包雨", "buy_n_gift": "买赠福利", "announcement": "重磅通知"}
@@ -39,7 +41,8 @@ CONTEXT_KEYS = frozenset(
         "members", "messages", "conversion",
         "has_base", "has_stretch", "target_base", "target_stretch", "progress_base",
         "progress_stretch", "gap_base", "gap_stretch", "base_reached", "stretch_reached",
-        "projected", "base_eta", "stretch_eta",
+        "projected", "base_eta", "stretch_eta", "next_milestone", "next_milestone_eta",
+        "as_of",
         "speed", "orders_per_min", "peak_speed",
         "top3", "top5", "groups", "products", "top_group", "top_product", "climber",
         "thanks", "honour",
@@ -79,29 +82,6 @@ def duration_text(ms: int) -> str:
 
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
-
-
-def report_memo(snapshot: Mapping[str, Any]) -> dict[str, Any]:
-    """The raw figures a later report compares with (JSON-ready: store it with the report)."""
-    t = snapshot["totals"]
-    return {
-        "at": snapshot["campaign"]["now"],
-        "gmv_fen": t["gmv_fen"],
-        "orders": t["orders"],
-        "buyers": t["buyers"],
-        "seller_ranks": {e["id"]: e["rank"] for e in snapshot["leaderboards"]["sellers"]},
-    }
-
-
-def _memo_of(previous: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
-    """Accept the previous report's memo, its whole context, or its snapshot."""
-    if previous is None:
-        return None
-    if "totals" in previous:
-        return report_memo(previous)
-    if "raw" in previous:
-        return previous["raw"]
-    return previous
 
 
 def _move(before: int | None, rank: int) -> str:
@@ -159,16 +139,21 @@ def _peak_minute(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
 
 
 def _timeline(snapshot: Mapping[str, Any], milestones_fen: Sequence[int]) -> list[dict[str, str]]:
-    """When each milestone fell (the minute cumulative paid GMV reached it) and the targets."""
+    """When each milestone fell (the minute cumulative paid GMV reached it) and the
+    targets. A milestone equal to a target is the target's moment: listed once, as the
+    target (the same rule that gives it one post)."""
+    target = snapshot["target"]
+    targets = {target.get("base_fen") or 0, target.get("stretch_fen") or 0} - {0}
     marks: list[tuple[str, str]] = []
-    todo = sorted(m for m in milestones_fen if m > 0)
+    todo = sorted(m for m in milestones_fen if m > 0 and m not in targets)
     running = 0
     for row in snapshot["per_minute"]:
         running += row["gmv_fen"]
         while todo and running >= todo[0]:
             marks.append((row["minute"], f"破{format_wan(todo.pop(0))}"))
-    target = snapshot["target"]
     for key, label in (("base_reached_at", "基础目标达成"), ("stretch_reached_at", "冲刺目标达成")):
+        if key == "stretch_reached_at" and target.get("stretch_fen") == target.get("base_fen"):
+            continue  # one target, one moment
         if target.get(key):
             marks.append((target[key], label))
     marks.sort(key=lambda m: _ms(m[0]))
@@ -212,19 +197,35 @@ def report_context(
     kind: str,
     extra: Mapping[str, Any] | None = None,
     previous: Mapping[str, Any] | None = None,
+    figures: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything a report template may show (see CONTEXT_KEYS), from true figures only.
 
+    `snapshot` describes the report's moment (the trigger builds it as of `as_of`).
+    `figures` ({as_of, gmv_fen, refund_fen, net_gmv_fen, orders, buyers}) are the
+    report's own totals: every money, order and buyer figure of the text comes from
+    them, so the text cannot say something else (without them, the snapshot totals).
     `extra` is `DueReport.extra` (milestone_fen, target_fen, slot, hour_index, the
-    stimulus fields), optionally with `next_stimulus` {at_ms, text} announced by the
-    operator, `milestones_fen` for the final's timeline and `record_fen` (the best
-    previous total; the final claims a record only above it). `previous` is the memo of
-    the last report of the same kind (`context["raw"]`), its context, or its snapshot."""
+    stimulus fields), optionally with `at_ms` (the moment the report names, e.g. the
+    minute a milestone fell; default: the snapshot's now), `next_stimulus` {at_ms,
+    text} announced by the operator, `milestones_fen` for the final's timeline and
+    `record_fen` (the best previous total; the final claims a record only above it).
+    `previous` is the memo of the last report of the same kind (`context["raw"]`), its
+    context, or its snapshot."""
     extra = extra or {}
-    c, t, g = snapshot["campaign"], snapshot["totals"], snapshot["target"]
+    c, g = snapshot["campaign"], snapshot["target"]
     v, boards = snapshot["velocity"], snapshot["leaderboards"]
+    t = dict(snapshot["totals"])
+    if figures is not None:
+        for k in ("gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"):
+            t[k] = figures[k]
+        b = t["buyers"]
+        t["aov_fen"] = (t["net_gmv_fen"] * 2 + b) // (2 * b) if b else 0
+        m = t.get("members", 0)
+        t["conversion_rate"] = round(b / m, 6) if m else 0.0
     tz = c["timezone"]
-    now_ms = _ms(c["now"])
+    moment_ms = extra.get("at_ms", _ms(c["now"]))
+    moment = from_ms(moment_ms, tz).strftime("%H:%M")
     prev = _memo_of(previous)
     prev_ranks = prev.get("seller_ranks") if prev is not None else None
     gmv, base, stretch = t["gmv_fen"], g["base_fen"], g["stretch_fen"]
@@ -235,20 +236,23 @@ def report_context(
     delta = None
     if prev is not None:
         delta = {
-            "gmv": "+" + format_wan(gmv - prev["gmv_fen"]),
-            "orders": t["orders"] - prev["orders"],
-            "buyers": t["buyers"] - prev["buyers"],
+            "gmv": signed_wan(gmv - prev["gmv_fen"]),
+            "orders": signed(t["orders"] - prev["orders"]),
+            "buyers": signed(t["buyers"] - prev["buyers"]),
             "since": _hm(prev["at"]),
         }
     nxt = extra.get("next_stimulus")
+    projected = g.get("projected_fen")
+    next_ms = g.get("next_milestone_fen")
     return {
         "kind": kind,
         "campaign_name": c["name"],
-        "now_time": _hm(c["now"]),
+        "now_time": moment,
+        "as_of": _hm(figures["as_of"]) if figures is not None else moment,
         "start_time": _hm(c["starts_at"]),
         "end_time": _hm(c["ends_at"]),
-        "elapsed": duration_text(now_ms - _ms(c["starts_at"])),
-        "remaining": duration_text(_ms(c["ends_at"]) - now_ms),
+        "elapsed": duration_text(moment_ms - _ms(c["starts_at"])),
+        "remaining": duration_text(_ms(c["ends_at"]) - moment_ms),
         "gmv": format_wan(gmv),
         "net_gmv": format_wan(t["net_gmv_fen"]),
         "refund": format_wan(t["refund_fen"]),
@@ -264,15 +268,19 @@ def report_context(
         "has_stretch": stretch > 0 and stretch != base,
         "target_base": format_wan(base),
         "target_stretch": format_wan(stretch),
-        "progress_base": percent(g["progress_base"]),
-        "progress_stretch": percent(g["progress_stretch"]),
+        "progress_base": percent(gmv / base if base else 0.0),
+        "progress_stretch": percent(gmv / stretch if stretch else 0.0),
         "gap_base": format_wan(base - gmv) if base > gmv else None,
         "gap_stretch": format_wan(stretch - gmv) if stretch > gmv else None,
         "base_reached": base > 0 and gmv >= base,
         "stretch_reached": stretch > 0 and gmv >= stretch,
-        "projected": format_wan(g["projected_fen"]),
+        "projected": format_wan(projected) if projected is not None else None,
         "base_eta": _hm(g["base_eta_at"]) if g.get("base_eta_at") else None,
         "stretch_eta": _hm(g["stretch_eta_at"]) if g.get("stretch_eta_at") else None,
+        "next_milestone": format_wan(next_ms) if next_ms else None,
+        "next_milestone_eta": (
+            _hm(g["next_milestone_eta_at"]) if g.get("next_milestone_eta_at") else None
+        ),
         "speed": format_wan(v["gmv_per_min_fen"]),
         "orders_per_min": v["orders_per_min"],
         "peak_speed": format_wan(v["peak_gmv_per_min_fen"]),
@@ -289,7 +297,7 @@ def report_context(
             "groups": _names(groups[:3]),
             "products": _names(products[:3]),
         },
-        "window": f"{_hm(prev['at']) if prev is not None else _hm(c['starts_at'])}–{_hm(c['now'])}",
+        "window": f"{_hm(prev['at']) if prev is not None else _hm(c['starts_at'])}–{moment}",
         "delta": delta,
         "milestone": _wan_of(extra, "milestone_fen"),
         "target": _wan_of(extra, "target_fen"),
@@ -305,5 +313,5 @@ def report_context(
         "timeline": _timeline(snapshot, extra.get("milestones_fen", ())),
         "best_stimulus": _best_stimulus(snapshot.get("stimuli", [])),
         "record": "record_fen" in extra and gmv > extra["record_fen"],
-        "raw": report_memo(snapshot),
+        "raw": report_memo(snapshot, figures),
     }

@@ -20,7 +20,14 @@ Boundary choices (each is tested in tests/unit/test_rules.py):
   exactly (0.3 means 3/10) on integer window sums, so no float rounding decides a fire.
 - The peak is the running maximum of all readings up to that minute. A peak of 0 means
   nothing to compare with, so only a floor (> 0) can make a reading low; with neither,
-  the rule waits ("no_peak"). Silence counts: a minute without sales is a zero.
+  the rule waits ("no_peak"). A minute without sales is a zero: a slump is real when
+  the group still talks (messages, refunds) but nobody buys.
+- A dead feed is not a slump (`FeedState`, when the caller passes one): the rule is
+  *held*, never fired, while figures are restoring ("restoring"), before the first event
+  of any kind ("no_events"), and when no event of any kind has arrived within the rule's
+  window or in the latest complete minute ("feed_silent"). A minute in which no event of
+  any kind arrived never counts toward a sustain, so an outage shorter than the window
+  cannot fire a rule either.
 - After a fire, only minutes that began at or after the fire count toward the next
   sustain. With a short cooldown this keeps a rule from firing again on the very slump
   it already answered (and from firing on every tick of one minute).
@@ -45,6 +52,9 @@ from warroom.core.windows import window_series
 
 Reason = Literal[
     "fire",
+    "restoring",
+    "no_events",
+    "feed_silent",
     "ended",
     "max_fires",
     "budget",
@@ -63,6 +73,22 @@ class RuleState:
 
     fires_so_far: int = 0
     last_fire_at_ms: int | None = None
+
+
+HELD_REASONS = frozenset({"restoring", "no_events", "feed_silent"})
+DONE_REASONS = frozenset({"ended", "max_fires", "budget"})
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """Whether the event feed is alive, as the rules must know it."""
+
+    activity_by_minute: Mapping[int, int]  # events of any kind per minute
+    last_event_ms: int | None  # newest event `ts` of any kind (None: nothing yet)
+    restoring: bool = False
+
+    def silent_minute(self, minute_ms: int) -> bool:
+        return not self.activity_by_minute.get(minute_ms)
 
 
 @dataclass(frozen=True)
@@ -97,8 +123,10 @@ def evaluate_rule(
     now_ms: int,
     state: RuleState,
     budget_left_fen: int | None,
+    feed: FeedState | None = None,
 ) -> Decision:
-    """Should `rule` fire at `now_ms`? Pure; `budget_left_fen` None means no budget cap."""
+    """Should `rule` fire at `now_ms`? Pure; `budget_left_fen` None means no budget cap;
+    `feed` None means the feed is not checked (every minute counts)."""
     index = state.fires_so_far + 1
     if state.fires_so_far >= rule.max_fires:
         return Decision(False, "max_fires", index)
@@ -107,6 +135,9 @@ def evaluate_rule(
     last = state.last_fire_at_ms
     if last is not None and now_ms - last < rule.cooldown_minutes * MINUTE_MS:
         return Decision(False, "cooldown", index)
+    held = _held(rule, feed, now_ms)
+    if held is not None:
+        return Decision(False, held, index)
 
     w = rule.window_minutes
     series = window_series(_metric(rule, gmv_by_minute, orders_by_minute), start_ms, now_ms, w)
@@ -145,10 +176,36 @@ def evaluate_rule(
         minute = first + i * MINUTE_MS
         if not low[i] or (last is not None and minute < last):
             break
+        if feed is not None and feed.silent_minute(minute):
+            break  # nothing at all arrived that minute: an outage, not a slump
         streak += 1
     if streak < max(rule.sustain_minutes, 1):
         return replace(seen, reason="sustaining", low_minutes=streak)
     return replace(seen, fire=True, reason="fire", low_minutes=streak)
+
+
+def _held(rule: StimulusRule, feed: FeedState | None, now_ms: int) -> Reason | None:
+    if feed is None:
+        return None
+    if feed.restoring:
+        return "restoring"
+    if feed.last_event_ms is None:
+        return "no_events"
+    if now_ms - feed.last_event_ms >= rule.window_minutes * MINUTE_MS:
+        return "feed_silent"
+    if feed.silent_minute(minute_floor(now_ms) - MINUTE_MS):  # the latest complete minute
+        return "feed_silent"
+    return None
+
+
+def rule_state(decision: Decision) -> str:
+    """`held` (the feed or the figures cannot be trusted), `done` (no fire left) or
+    `armed` (watching, ready to fire)."""
+    if decision.reason in HELD_REASONS:
+        return "held"
+    if decision.reason in DONE_REASONS:
+        return "done"
+    return "armed"
 
 
 def evaluate_rules(
@@ -158,6 +215,7 @@ def evaluate_rules(
     now_ms: int,
     states: Mapping[str, RuleState],
     spent_fen: int,
+    feed: FeedState | None = None,
 ) -> list[tuple[StimulusRule, Decision]]:
     """Every rule of a campaign at `now_ms`, in the order the operator listed them.
 
@@ -173,7 +231,7 @@ def evaluate_rules(
             out.append((rule, Decision(False, "ended", state.fires_so_far + 1)))
             continue
         d = evaluate_rule(
-            rule, gmv_by_minute, orders_by_minute, settings.starts_at, now_ms, state, left
+            rule, gmv_by_minute, orders_by_minute, settings.starts_at, now_ms, state, left, feed
         )
         if d.fire and left is not None:
             left -= rule.action.amount_fen

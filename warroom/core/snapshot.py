@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from warroom.core.aggregate import BOARDS, RANK_CHANGE_MINUTES
 from warroom.core.campaign import CampaignSettings
 from warroom.core.clock import MINUTE_MS, minute_floor, rfc3339
+from warroom.core.figures import (
+    Figures,
+    activity_by_minute,
+    boards_before,
+    figures_at,
+    minutes_before,
+)
+from warroom.core.rules import FeedState, RuleState, evaluate_rules, rule_state
 from warroom.core.windows import velocity
 
 
@@ -78,11 +87,41 @@ def leaderboard(
     ]
 
 
+# "预计" only once enough of the sale is behind us: the opening spike is no pace.
+PROJECT_AFTER_FRACTION = 0.1
+PROJECT_AFTER_MS = 30 * MINUTE_MS
+
+
+def projection_ready(s: CampaignSettings, now_ms: int) -> bool:
+    elapsed = min(now_ms, s.ends_at) - s.starts_at
+    duration = s.ends_at - s.starts_at
+    return elapsed >= min(duration * PROJECT_AFTER_FRACTION, PROJECT_AFTER_MS)
+
+
+def honest_pace(s: CampaignSettings, gmv: int, now_ms: int, recent_per_min: int) -> int:
+    """The pace a projection may assume: the recent velocity, but never faster than the
+    average so far (which dilutes an opening spike as the day goes on). Flash sales
+    cool after the doors open, so the lower of the two is the honest guess."""
+    elapsed_min = (min(now_ms, s.ends_at) - s.starts_at) / MINUTE_MS
+    if elapsed_min <= 0:
+        return 0
+    return min(recent_per_min, round(gmv / elapsed_min))
+
+
 def target_view(
     s: CampaignSettings, gmv: int, gmv_by_minute: Mapping[int, int], now_ms: int, pace_per_min: int
 ) -> dict[str, Any]:
+    """Progress, the projected finish and ETAs. `pace_per_min` is the recent velocity.
+
+    `projected_fen` is None until `projection_ready` (then gmv + remaining minutes at
+    `honest_pace`); `base_eta_at` / `stretch_eta_at` follow the same
+    pace and the same gate. `next_milestone_fen` is the next milestone or target not yet
+    reached, with `next_milestone_eta_at` at the recent velocity (a short horizon, shown
+    from the start); ETAs after `ends_at` are None."""
     remaining_min = max(0, s.ends_at - max(now_ms, s.starts_at)) / MINUTE_MS
-    projected = gmv + round(pace_per_min * remaining_min)
+    ready = projection_ready(s, now_ms) or now_ms >= s.ends_at
+    pace = honest_pace(s, gmv, now_ms, pace_per_min)
+    projected = gmv + round(pace * remaining_min) if ready else None
 
     def reached_at(target: int) -> str | None:
         if not target or gmv < target:
@@ -94,12 +133,14 @@ def target_view(
                 return rfc3339(m, s.timezone)
         return None
 
-    def eta(target: int) -> str | None:
-        if not target or gmv >= target or pace_per_min <= 0:
+    def eta(target: int, per_min: int) -> str | None:
+        if not target or gmv >= target or per_min <= 0 or now_ms >= s.ends_at:
             return None
-        at = minute_floor(now_ms) + int((target - gmv) / pace_per_min * MINUTE_MS)
+        at = minute_floor(now_ms) + int((target - gmv) / per_min * MINUTE_MS)
         return rfc3339(minute_floor(at), s.timezone) if at <= s.ends_at else None
 
+    marks = sorted({*s.milestones_fen, s.target_base_fen, s.target_stretch_fen} - {0})
+    upcoming = next((m for m in marks if m > gmv), None)
     return {
         "base_fen": s.target_base_fen,
         "stretch_fen": s.target_stretch_fen,
@@ -108,8 +149,10 @@ def target_view(
         "projected_fen": projected,
         "base_reached_at": reached_at(s.target_base_fen),
         "stretch_reached_at": reached_at(s.target_stretch_fen),
-        "base_eta_at": eta(s.target_base_fen),
-        "stretch_eta_at": eta(s.target_stretch_fen),
+        "base_eta_at": eta(s.target_base_fen, pace) if ready else None,
+        "stretch_eta_at": eta(s.target_stretch_fen, pace) if ready else None,
+        "next_milestone_fen": upcoming,
+        "next_milestone_eta_at": eta(upcoming, pace_per_min) if upcoming else None,
     }
 
 
@@ -129,6 +172,39 @@ def per_minute_rows(minutes: Mapping[str, Mapping[int, int]], tz: str) -> list[d
         }
         for k in keys
     ]
+
+
+def rules_view(
+    s: CampaignSettings,
+    minutes: Mapping[str, Mapping[int, int]],
+    last_ts: int | None,
+    now_ms: int,
+    stimuli: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """Each stimulus rule's state for the operator: `armed`, `held` (and why: the feed
+    is silent, nothing has arrived yet; the screens add figures restoring) or `done`."""
+    if not s.stimulus_rules:
+        return []
+    states: dict[str, RuleState] = {}
+    for f in stimuli:
+        st = states.get(f.get("rule", ""), RuleState())
+        at = int(datetime.fromisoformat(f["at"]).timestamp() * 1000)
+        last = max(at, st.last_fire_at_ms or at)
+        states[f.get("rule", "")] = RuleState(st.fires_so_far + 1, last)
+    spent = sum(int(f.get("amount_fen") or 0) for f in stimuli)
+    feed = FeedState(activity_by_minute(minutes), last_ts)
+    return [
+        {"name": rule.name, "state": rule_state(d), "reason": d.reason}
+        for rule, d in evaluate_rules(
+            s, minutes["gmv"], minutes["orders"], now_ms, states, spent, feed
+        )
+    ]
+
+
+def reports_total(reports: list[dict[str, Any]]) -> int:
+    """How many reports exist: each feed item carries its number `n` (counted in SQL
+    when it was written); the feed itself keeps only the newest few."""
+    return max((int(r.get("n") or 0) for r in reports), default=0) or len(reports)
 
 
 def recent_from(now_ms: int) -> int:
@@ -187,6 +263,50 @@ def build_snapshot(
             for b in BOARDS
         },
         "reports": reports or [],
+        "reports_total": reports_total(reports or []),
         "stimuli": stimuli or [],
+        "rules": rules_view(s, minutes, totals.get("last_ts"), now_ms, stimuli or []),
         "last_event_at": rfc3339(totals["last_ts"], s.timezone) if totals.get("last_ts") else None,
     }
+
+
+def snapshot_as_of(
+    s: CampaignSettings,
+    totals: Mapping[str, int],
+    minutes: Mapping[str, Mapping[int, int]],
+    boards: Mapping[str, Mapping[str, int]],
+    board_orders: Mapping[str, Mapping[str, int]],
+    board_names: Mapping[str, Mapping[str, str]],
+    board_minutes: Mapping[str, Mapping[int, Mapping[str, int]]],
+    as_of_ms: int,
+    stimuli: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, Any], Figures]:
+    """The snapshot as it stood at `as_of_ms` (a minute boundary), and its figures.
+
+    Money, orders, buyers and messages are the per-minute sums below `as_of_ms`;
+    velocity, progress and the projection follow from them; leaderboards drop the
+    minutes at or after it (`board_minutes` must hold all of those). What hot state
+    does not keep per minute (items, members, active members) is today's value."""
+    figs = figures_at(minutes, as_of_ms, totals.get("buyers"))
+    before = minutes_before(minutes, as_of_ms)
+    t = dict(totals)
+    t.update(
+        gmv=figs.gmv_fen,
+        refund=figs.refund_fen,
+        orders=figs.orders,
+        buyers=figs.buyers,
+        messages=sum(before.get("messages", {}).values()),
+    )
+    if t.get("last_ts"):
+        t["last_ts"] = min(t["last_ts"], as_of_ms - 1)
+    scores = boards_before(boards, board_minutes, as_of_ms)
+    recent = {b: {m: v for m, v in per.items() if m < as_of_ms} for b, per in board_minutes.items()}
+    fired = [
+        f
+        for f in stimuli or []
+        if int(datetime.fromisoformat(f["at"]).timestamp() * 1000) < as_of_ms
+    ]
+    snap = build_snapshot(
+        s, t, before, scores, board_orders, board_names, recent, as_of_ms, [], fired
+    )
+    return snap, figs

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from warroom.adapters.announcer import fire_view
 from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.report_store import report_view
 from warroom.adapters.webhook import BadWebhook, check_target
 from warroom.core.clock import rfc3339
 from warroom.core.render import TemplateProblem, default_source, validate_template
@@ -46,9 +47,8 @@ class WebhookBody(_Strict):
 async def list_reports(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
     rows = await asyncio.to_thread(rt.reports.reports, record.id)
     tz = record.settings.timezone
-    return JSONBytes(
-        [{"id": r.id, "kind": r.kind, "at": rfc3339(r.at_ms, tz), "text": r.text} for r in rows]
-    )
+    # contract v2: each report with the `figures` its text was written from
+    return JSONBytes([report_view(r, lambda ms: rfc3339(ms, tz)) for r in rows])
 
 
 @router.get("/stimuli")

@@ -1,23 +1,32 @@
-"""The trigger worker: ticks on the campaign clock (so silence fires too), posts due
-battle reports, evaluates stimulus rules, and scores past fires' uplift."""
+"""The trigger worker: ticks on the campaign clock, posts due battle reports once their
+figures are settled (the watermark, adapters/watermark.py), evaluates stimulus rules on
+settled minutes only (held on a dead feed or while figures restore), and scores past
+fires' uplift."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from typing import Any
 
 from warroom.adapters.announcer import Announcer
-from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.health import OutageLog
-from warroom.adapters.hotstate import HotState
+from warroom.adapters.hotstate import HotState, RawState
 from warroom.adapters.report_store import ReportStore
 from warroom.adapters.snapshots import load_state
 from warroom.adapters.store import CampaignRecord, Store
 from warroom.core.campaign import StimulusAction
-from warroom.core.reports import due_reports, stimulus_report, stimulus_report_key
-from warroom.core.rules import RuleState, evaluate_rules, fire_key, uplift, uplift_windows
+from warroom.core.figures import activity_by_minute, first_activity_ms
+from warroom.core.reports import Progress, due_reports, stimulus_report_key
+from warroom.core.rules import (
+    FeedState,
+    RuleState,
+    evaluate_rules,
+    fire_key,
+    uplift,
+    uplift_windows,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,31 +66,42 @@ class Triggers:
 
     async def tick_campaign(self, record: CampaignRecord) -> None:
         s = record.settings
-        state = await load_state(self.hot, record, real_now_ms())
-        now = state.now_ms
+        real = real_now_ms()
+        clock = clock_of(record)
+        now = clock.now_ms(real)
         if now < s.starts_at:
             return
         claimed = self._claimed.get(record.id)
         if claimed is None:
             claimed = await asyncio.to_thread(self.reports.report_keys, record.id)
             self._claimed[record.id] = claimed
-        for due in due_reports(s, state.snapshot["totals"]["gmv_fen"], now):
+        settled = await self.announcer.watermark.settled_ms(record, real)
+        # the snapshot's own (bounded) read: the tick needs totals and minutes only
+        raw = (await load_state(self.hot, record, real, [], [])).raw
+        grace_over = real >= clock.real_ms_for(s.ends_at) + s.final_grace_seconds * 1000
+        progress = Progress(
+            now_ms=now,
+            settled_ms=settled,
+            gmv_by_minute=raw.minutes["gmv"],
+            since_ms=clock.now_ms(record.created_at_ms),
+            first_event_ms=first_activity_ms(raw.minutes, raw.totals.get("last_ts")),
+            final_ready=settled is not None and settled >= s.ends_at and grace_over,
+        )
+        for due in due_reports(s, progress):
             if due.key in claimed:
                 continue
-            await self.announcer.post_report(record, state.snapshot, due)
+            await self.announcer.post_report(record, None, due)
             claimed.add(due.key)
-        await self._rules(record, state.snapshot, state.raw.minutes, now)
-        await self._announce_fires(record, state.snapshot, claimed)
-        if "final" in claimed and await self._all_uplifts_known(record, state.raw.minutes, now):
+        await self._rules(record, raw, now, settled)
+        await self._announce_fires(record, claimed, settled)
+        if "final" in claimed and await self._all_uplifts_known(record, raw.minutes, now):
             self._finished.add(record.id)
 
     async def _rules(
-        self,
-        record: CampaignRecord,
-        snapshot: dict[str, Any],
-        minutes: dict[str, dict[int, int]],
-        now: int,
+        self, record: CampaignRecord, raw: RawState, now: int, settled: int | None
     ) -> None:
+        """Rules judge settled minutes only: a minute still being aggregated would
+        look like a slump. No watermark (figures restoring) holds every rule."""
         s = record.settings
         if not s.stimulus_rules:
             return
@@ -91,14 +111,19 @@ class Triggers:
             mine = [f for f in fires if f.rule == rule.name]
             states[rule.name] = RuleState(len(mine), max((f.at_ms for f in mine), default=None))
         spent = sum(f.amount_fen for f in fires)
+        minutes = raw.minutes
+        feed = FeedState(
+            activity_by_minute(minutes), raw.totals.get("last_ts"), restoring=settled is None
+        )
+        horizon = now if settled is None else min(now, settled)
         for rule, decision in evaluate_rules(
-            s, minutes["gmv"], minutes["orders"], now, states, spent
+            s, minutes["gmv"], minutes["orders"], horizon, states, spent, feed
         ):
             if not decision.fire or s.rules_paused:  # paused in the console
                 continue
             await self.announcer.record_fire(
                 record,
-                snapshot,
+                None,
                 fire_key(rule.name, decision.fire_index),
                 rule.name,
                 rule.action,
@@ -109,19 +134,21 @@ class Triggers:
         await self._all_uplifts_known(record, minutes, now)
 
     async def _announce_fires(
-        self, record: CampaignRecord, snapshot: dict[str, Any], claimed: set[str]
+        self, record: CampaignRecord, claimed: set[str], settled: int | None
     ) -> None:
         """A fire is claimed before its report is posted; a process that died in
-        between (a worker, or the web process after a manual fire) left a fire that no
-        screen or group heard of. Post its report now: the claim keeps it to one."""
+        between (a worker, or the web process after a manual fire), or a fire while
+        figures were restoring, left a fire that no screen or group heard of. Post its
+        report now, from settled figures: the claim keeps it to one."""
+        if settled is None:
+            return
         fires = await asyncio.to_thread(self.reports.fires, record.id)
         for f in fires:
             key = stimulus_report_key(f.key)
             if key in claimed:
                 continue
             action = StimulusAction(kind=f.kind, amount_fen=f.amount_fen, text=f.text)
-            due = stimulus_report(f.key, f.rule, action, f.at_ms)
-            if await self.announcer.post_report(record, snapshot, due) is not None:
+            if await self.announcer.announce_fire(record, f.key, f.rule, action, f.at_ms, settled):
                 log.warning("announced fire %s of %s late", f.key, record.settings.slug)
                 await self.announcer.refresh_stimuli(record)
             claimed.add(key)
