@@ -5,6 +5,7 @@ and hostile text rendered inert on every page."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -424,9 +425,25 @@ async def test_paused_rules_do_not_fire_until_resumed(harness: Harness) -> None:
         "sustain_minutes": 0,
         "action": {"kind": "announcement", "amount_fen": 0, "text": "冲"},
     }
-    await harness.create_campaign(
+    c0 = await harness.create_campaign(
         stimulus_rules=[rule], starts_at="2020-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z"
     )
+    # The chat is alive (a dead feed holds every rule): messages in the last minutes,
+    # no sales, so the floor rule has a slump to fire on.
+    now_s = int(time.time())
+    chat = [
+        {
+            "type": "message",
+            "message_id": f"m{i}",
+            "group_id": "g1",
+            "member_id": f"u{i}",
+            "ts": (now_s - 150 + 30 * i) * 1000,
+        }
+        for i in range(6)
+    ]
+    res = await harness.post_events("sale", c0["ingest_token"], chat)
+    assert res.json()["accepted"] == 6, res.text
+    await harness.drain()
     rt = harness.runtime
     triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
     c = harness.client
