@@ -65,6 +65,11 @@ class CampaignSettings(_Strict):
     time_scale: Annotated[StrictFloat | StrictInt, Field(ge=1, le=3600)] = 1
     stimulus_rules: list[StimulusRule] = Field(default_factory=list, max_length=50)
     stimulus_budget_fen: NonNegFen | None = None
+    # Group health (群健康): quiet = no message for this long; cold = no order and at
+    # most `health_cold_max_messages` messages over `health_cold_minutes`.
+    health_quiet_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 10
+    health_cold_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 30
+    health_cold_max_messages: Annotated[StrictInt, Field(ge=0, le=100_000)] = 5
 
     @field_validator("slug")
     @classmethod

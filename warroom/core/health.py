@@ -1,0 +1,207 @@
+"""Per-group health (群健康): the per-batch deltas the aggregator folds, and the pure
+rule that turns a group's raw counters into a row of the groups API. Pure: no I/O,
+`now` is an argument.
+
+Kept beside `aggregate.py` rather than inside it so the hot loop only gains a method
+call per order or message; membership deltas come from the plan's `members` list,
+which the apply script already receives in order.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from orjson import dumps
+
+from warroom.core.clock import MINUTE_MS, minute_floor, rfc3339
+
+Health = Literal["active", "quiet", "cold"]
+HEALTH_ORDER = {"cold": 0, "quiet": 1, "active": 2}
+
+
+def _counter() -> defaultdict[str, int]:
+    return defaultdict(int)
+
+
+def pair(group: str, who: str) -> str:
+    """The member of the distinct-pair sets: JSON, since ids are arbitrary text."""
+    return dumps([group, who]).decode()
+
+
+@dataclass
+class GroupDeltas:
+    """What one batch changes in the per-group counters."""
+
+    messages: defaultdict[str, int] = field(default_factory=_counter)
+    last_message: dict[str, int] = field(default_factory=dict)
+    last_order: dict[str, int] = field(default_factory=dict)
+    writers: set[tuple[str, str]] = field(default_factory=set)
+    buyers: set[tuple[str, str]] = field(default_factory=set)
+    minute_messages: defaultdict[str, defaultdict[str, int]] = field(
+        default_factory=lambda: defaultdict(_counter)
+    )
+
+    def order(self, group: str, buyer: str, ts: int) -> None:
+        self.buyers.add((group, buyer))
+        if ts > self.last_order.get(group, -1):
+            self.last_order[group] = ts
+
+    def message(self, group: str, member: str, ts: int, minute: str) -> None:
+        self.messages[group] += 1
+        self.writers.add((group, member))
+        self.minute_messages[minute][group] += 1
+        if ts > self.last_message.get(group, -1):
+            self.last_message[group] = ts
+
+    def payload(self, members: list[list[Any]]) -> dict[str, Any]:
+        """`members` rows are the plan's [member, group, ts, key, action]."""
+        joined: defaultdict[str, int] = defaultdict(int)
+        left: defaultdict[str, int] = defaultdict(int)
+        joins: defaultdict[str, int] = defaultdict(int)
+        leaves: defaultdict[str, int] = defaultdict(int)
+        for _member, group, ts, _key, action in members:
+            minute = str(minute_floor(ts))
+            if action == "join":
+                joined[group] += 1
+                joins[minute] += 1
+            else:
+                left[group] += 1
+                leaves[minute] += 1
+        return {
+            "msg": _flat(self.messages),
+            "last_msg": _flat(self.last_message),
+            "last_ord": _flat(self.last_order),
+            # flat [pair, group, ...]: the script counts new pairs per group
+            "writers": [x for g, m in self.writers for x in (pair(g, m), g)],
+            "buyers": [x for g, b in self.buyers for x in (pair(g, b), g)],
+            "mm": [[m, _flat(v)] for m, v in self.minute_messages.items()],
+            "joined": _flat(joined),
+            "left": _flat(left),
+            "joins": _flat(joins),
+            "leaves": _flat(leaves),
+        }
+
+
+def _flat(mapping: Mapping[str, Any]) -> list[Any]:
+    out: list[Any] = []
+    for k, v in mapping.items():
+        out.append(k)
+        out.append(v)
+    return out
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    quiet_minutes: int = 10
+    cold_minutes: int = 30
+    cold_max_messages: int = 5
+
+
+def health_of(
+    last_message_ms: int | None,
+    last_order_ms: int | None,
+    recent_messages: int,
+    since_ms: int,
+    now_ms: int,
+    t: Thresholds,
+) -> tuple[Health, int | None]:
+    """A group's health at `now_ms`, and since when (campaign ms) it has been so.
+
+    - cold: no order for `cold_minutes` and at most `cold_max_messages` messages in
+      that window (a group that chats but never buys is not cold; one that buys is
+      never cold);
+    - quiet: not cold, but no message for `quiet_minutes`;
+    - active: otherwise.
+    Silence is counted from `since_ms` (the campaign start) when a group never had a
+    message or an order, so a group is not cold in the first minutes of the sale.
+    The 'since' of cold is when the later of its last order and `since_ms` became
+    `cold_minutes` old; of quiet, when its last message became `quiet_minutes` old.
+    """
+    last_ord = max(last_order_ms or since_ms, since_ms)
+    last_msg = max(last_message_ms or since_ms, since_ms)
+    cold_for = now_ms - last_ord
+    if cold_for >= t.cold_minutes * MINUTE_MS and recent_messages <= t.cold_max_messages:
+        return "cold", last_ord + t.cold_minutes * MINUTE_MS
+    if now_ms - last_msg >= t.quiet_minutes * MINUTE_MS:
+        return "quiet", last_msg + t.quiet_minutes * MINUTE_MS
+    return "active", None
+
+
+@dataclass
+class GroupCounters:
+    """One group's raw counters as hot state keeps them."""
+
+    name: str | None = None
+    members: int = 0
+    joined: int = 0
+    left: int = 0
+    messages: int = 0
+    active_members: int = 0
+    buyers: int = 0
+    orders: int = 0
+    gmv_fen: int = 0
+    net_gmv_fen: int = 0
+    last_message_ms: int | None = None
+    last_order_ms: int | None = None
+    recent_messages: int = 0
+
+
+def group_rows(
+    groups: Mapping[str, GroupCounters],
+    starts_at_ms: int,
+    ends_at_ms: int,
+    now_ms: int,
+    tz: str,
+    t: Thresholds,
+) -> list[dict[str, Any]]:
+    """Rows of the groups API, coldest first (cold, then quiet, then active; within a
+    state the longest in it first), then by id. After the close health is judged at
+    `ends_at`: the silence after a sale is not a group going cold."""
+    at = min(now_ms, ends_at_ms)
+    rows = []
+    for gid, g in groups.items():
+        state, since = health_of(
+            g.last_message_ms, g.last_order_ms, g.recent_messages, starts_at_ms, at, t
+        )
+        rows.append(
+            {
+                "id": gid,
+                "name": g.name if g.name is not None else gid,
+                "members": g.members,
+                "joined": g.joined,
+                "left": g.left,
+                "messages": g.messages,
+                "active_members": g.active_members,
+                "buyers": g.buyers,
+                "orders": g.orders,
+                "gmv_fen": g.gmv_fen,
+                "net_gmv_fen": g.net_gmv_fen,
+                "last_message_at": rfc3339(g.last_message_ms, tz)
+                if g.last_message_ms is not None
+                else None,
+                "last_order_at": rfc3339(g.last_order_ms, tz)
+                if g.last_order_ms is not None
+                else None,
+                "health": state,
+                "health_since": rfc3339(since, tz) if since is not None else None,
+                "health_minutes": (at - since) // MINUTE_MS if since is not None else 0,
+            }
+        )
+    rows.sort(key=lambda r: (HEALTH_ORDER[r["health"]], -r["health_minutes"], r["id"]))
+    return rows
+
+
+def health_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+    out = {"active": 0, "quiet": 0, "cold": 0}
+    for r in rows:
+        out[r["health"]] += 1
+    return out
+
+
+def recent_minutes(now_ms: int, window_minutes: int) -> list[int]:
+    """The minute buckets of the cold window ending at `now_ms` (the running one too)."""
+    last = minute_floor(now_ms)
+    return [last - i * MINUTE_MS for i in range(window_minutes)]

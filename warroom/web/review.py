@@ -1,0 +1,150 @@
+"""After the sale and across the groups: the retrospective page (复盘), the CSV exports,
+group health, membership per minute, and report posters."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from warroom.adapters import keys
+from warroom.adapters.campaigns import clock_of, real_now_ms
+from warroom.adapters.groups import load_group_rows, read_membership_series
+from warroom.adapters.review_store import ReviewLoader, late_cutoff_ms
+from warroom.adapters.store import CampaignRecord
+from warroom.core.clock import rfc3339
+from warroom.core.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
+from warroom.core.health import health_counts
+from warroom.core.review_page import page_context
+from warroom.web import deps, pages
+from warroom.web.errors import ApiError, JSONBytes
+
+router = APIRouter()
+API = "/api/v1/campaigns/{slug}"
+
+
+def _loader(request: Request) -> ReviewLoader:
+    state = request.app.state
+    loader = getattr(state, "review_loader", None)
+    if loader is None:
+        rt = deps.runtime(request)
+        loader = state.review_loader = ReviewLoader(rt.store.engine, rt.reports)
+    return loader
+
+
+async def _viewer(request: Request, slug: str) -> CampaignRecord:
+    record = await deps.campaign(request, slug)
+    deps.require_viewer(request, record)
+    return record
+
+
+# group health
+
+
+@router.get(API + "/groups")
+async def groups(request: Request, slug: str) -> JSONBytes:
+    """One row per group (contract v2), coldest first. `?health=cold,quiet` keeps
+    those states, `?limit=N` the first N rows."""
+    record = await _viewer(request, slug)
+    now = clock_of(record).now_ms(real_now_ms())
+    rows = await load_group_rows(
+        deps.runtime(request).redis, keys.prefix(slug), record.settings, now
+    )
+    wanted = {h for h in request.query_params.get("health", "").split(",") if h}
+    if wanted:
+        rows = [r for r in rows if r["health"] in wanted]
+    limit = request.query_params.get("limit", "")
+    if limit.isdigit():
+        rows = rows[: int(limit)]
+    return JSONBytes(rows)
+
+
+@router.get(API + "/groups/summary")
+async def groups_summary(request: Request, slug: str) -> JSONBytes:
+    """For the big screen's 冷群提醒 panel: counts per state and the coldest few."""
+    record = await _viewer(request, slug)
+    s = record.settings
+    now = clock_of(record).now_ms(real_now_ms())
+    rows = await load_group_rows(deps.runtime(request).redis, keys.prefix(slug), s, now)
+    return JSONBytes(
+        {
+            "counts": health_counts(rows),
+            "cold": [r for r in rows if r["health"] == "cold"][:5],
+            "quiet": [r for r in rows if r["health"] == "quiet"][:5],
+            "thresholds": {
+                "quiet_minutes": s.health_quiet_minutes,
+                "cold_minutes": s.health_cold_minutes,
+                "cold_max_messages": s.health_cold_max_messages,
+            },
+            "ended": now >= s.ends_at,
+        }
+    )
+
+
+@router.get(API + "/membership")
+async def membership(request: Request, slug: str) -> JSONBytes:
+    """Joins and leaves per campaign minute, beside the sales series."""
+    record = await _viewer(request, slug)
+    series = await read_membership_series(deps.runtime(request).redis, keys.prefix(slug))
+    minutes = sorted(set(series["joins"]) | set(series["leaves"]))
+    tz = record.settings.timezone
+    return JSONBytes(
+        [
+            {
+                "minute": rfc3339(m, tz),
+                "joins": series["joins"].get(m, 0),
+                "leaves": series["leaves"].get(m, 0),
+            }
+            for m in minutes
+        ]
+    )
+
+
+# exports
+
+
+def _csv_headers(slug: str, table: str) -> dict[str, str]:
+    return {
+        "Content-Disposition": f'attachment; filename="{slug}-{table}.csv"',
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+@router.get(API + "/export/{table}.csv")
+async def export(request: Request, slug: str, table: str) -> Response:
+    record = await _viewer(request, slug)
+    if table not in TABLES:
+        raise ApiError(404, f"unknown table {table!r}: one of {', '.join(TABLES)}")
+    tz = record.settings.timezone
+    media = "text/csv; charset=utf-8"
+    if table == "events":
+        rt = deps.runtime(request)
+        reports = await asyncio.to_thread(rt.reports.reports, record.id)
+        cutoff = late_cutoff_ms(record, reports)
+        chunks = _loader(request).store.rows(record.id)
+        # A sync generator: Starlette pulls it in a thread pool, chunk by chunk.
+        return StreamingResponse(
+            event_chunks(chunks, cutoff, tz), media_type=media, headers=_csv_headers(slug, table)
+        )
+    review, _ = await asyncio.to_thread(_loader(request).load, record, real_now_ms())
+    body = render_table(COLUMNS[table], table_rows(review, table, tz))
+    return Response(body.encode("utf-8"), media_type=media, headers=_csv_headers(slug, table))
+
+
+# the page
+
+
+@router.get("/c/{slug}/review", response_class=HTMLResponse, include_in_schema=False)
+async def review_page(request: Request, slug: str) -> HTMLResponse:
+    try:
+        record = await _viewer(request, slug)
+    except ApiError as exc:
+        return pages._error(request, exc)
+    review, _ = await asyncio.to_thread(_loader(request).load, record, real_now_ms())
+    token = request.query_params.get("token", "")
+    context: dict[str, Any] = page_context(review, record.settings.timezone)
+    context.update(slug=slug, token=token, print_mode=request.query_params.get("print") == "1")
+    return pages._html(request, "review.html", context)
