@@ -119,7 +119,7 @@ def recompute(events: list[dict[str, Any]]) -> dict[str, Any]:
             gross[o[f + "_id"]] += o["amount_fen"]
             ref[o[f + "_id"]] += refunded[oid]
             cnt[o[f + "_id"]] += 1
-            names[o[f + "_id"]] = o[f + "_name"]
+            names[o[f + "_id"]] = o.get(f + "_name", names.get(o[f + "_id"], o[f + "_id"]))
         ranked = sorted(gross, key=lambda k: (-(gross[k] - ref[k]), k))
         boards[board] = [
             {"rank": i + 1, "id": k, "name": names[k], "net_gmv_fen": gross[k] - ref[k],
@@ -180,7 +180,7 @@ def group_rows(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         r["net_gmv_fen"] += o["amount_fen"] - ref["refunded"][oid]
         r["buyers"].add(o["buyer_id"])
         r["last_order_ms"] = max(r["last_order_ms"] or 0, o["ts"])
-        r["name"] = o["group_name"]
+        r["name"] = o.get("group_name", r["name"])
     for (_m, g), v in ref["latest"].items():
         if v[2] == "join":
             rows[g]["members"] += 1
