@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     # One log line per HTTP request: off by default, since at thousands of ingest
     # requests a second it costs CPU and buries the demo's live figures.
     warroom_access_log: bool = False
+    # A CJK font file for report posters (default: Debian's fonts-noto-cjk if present).
+    warroom_poster_font: str | None = None
 
     @property
     def sqlite_path(self) -> Path:

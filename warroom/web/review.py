@@ -4,19 +4,23 @@ group health, membership per minute, and report posters."""
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from warroom.adapters import keys
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.groups import load_group_rows, read_membership_series
+from warroom.adapters.poster import FontMissing, find_font, render_png
 from warroom.adapters.review_store import ReviewLoader, late_cutoff_ms
 from warroom.adapters.store import CampaignRecord
-from warroom.core.clock import rfc3339
+from warroom.core.clock import from_ms, rfc3339
 from warroom.core.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
 from warroom.core.health import health_counts
+from warroom.core.poster import PosterSpec, poster_spec
 from warroom.core.review_page import page_context
 from warroom.web import deps, pages
 from warroom.web.errors import ApiError, JSONBytes
@@ -148,3 +152,50 @@ async def review_page(request: Request, slug: str) -> HTMLResponse:
     context: dict[str, Any] = page_context(review, record.settings.timezone)
     context.update(slug=slug, token=token, print_mode=request.query_params.get("print") == "1")
     return pages._html(request, "review.html", context)
+
+
+# posters
+
+_POSTERS: OrderedDict[tuple[int, int, bool, str], bytes] = OrderedDict()
+POSTER_CACHE = 64
+
+
+def poster_inputs(record: CampaignRecord, row: Any, mask: bool) -> PosterSpec:
+    """The spec of one report's poster (what the tests read: the strings drawn)."""
+    s = record.settings
+    try:
+        memo = orjson.loads(row.memo_json or "{}")
+    except orjson.JSONDecodeError:
+        memo = {}
+    figures = memo.get("figures") if isinstance(memo.get("figures"), dict) else memo
+    at = from_ms(row.at_ms, s.timezone).strftime("%m-%d %H:%M")
+    return poster_spec(row.kind, row.text, figures, s.name, at, s.target_base_fen, mask)
+
+
+@router.get(API + "/reports/{report_id}/poster.png")
+async def poster(request: Request, slug: str, report_id: int) -> Response:
+    record = await _viewer(request, slug)
+    rt = deps.runtime(request)
+    rows = await asyncio.to_thread(rt.reports.reports, record.id)
+    row = next((r for r in rows if r.id == report_id), None)
+    if row is None:
+        raise ApiError(404, f"no report {report_id} in campaign {slug!r}")
+    mask = request.query_params.get("mask") in ("1", "true", "yes")
+    try:
+        font = find_font(rt.settings.warroom_poster_font)
+    except FontMissing as exc:
+        # The text-only path: the report is still there to paste.
+        return JSONBytes({"error": str(exc), "text": row.text}, status_code=503)
+    key = (record.id, report_id, mask, font)
+    png = _POSTERS.get(key)
+    if png is None:
+        png = await asyncio.to_thread(render_png, poster_inputs(record, row, mask), font)
+        _POSTERS[key] = png
+        while len(_POSTERS) > POSTER_CACHE:
+            _POSTERS.popitem(last=False)
+    name = f"{slug}-report-{report_id}{'-masked' if mask else ''}.png"
+    return Response(
+        png,
+        media_type="image/png",
+        headers={"Content-Disposition": f'inline; filename="{name}"', "Cache-Control": "no-store"},
+    )
