@@ -99,7 +99,12 @@ def render_png(spec: PosterSpec, font_path: str) -> bytes:
     margin, inner = 72, WIDTH - 2 * 72
     probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     fact_font = _font(font_path, 38)
-    facts = [w for f in spec.facts for w in _wrap(probe, f, fact_font, inner - 40)]
+    # (first line of its fact?, text): a wrapped fact gets one bullet, not one per line
+    facts = [
+        (n == 0, w)
+        for f in spec.facts
+        for n, w in enumerate(_wrap(probe, f, fact_font, inner - 40))
+    ]
     head_font = _font(font_path, 52)
     head_lines = _wrap(probe, spec.headline, head_font, inner)
     height = 1500 + 64 * max(0, len(facts) - 4) + 70 * max(0, len(head_lines) - 2)
@@ -142,8 +147,9 @@ def render_png(spec: PosterSpec, font_path: str) -> bytes:
                    anchor="lm")  # fmt: skip
         y += 300
     y += 20
-    for f in facts:
-        d.ellipse([margin + 4, y + 20, margin + 16, y + 32], fill=GOLD)
+    for first, f in facts:
+        if first:
+            d.ellipse([margin + 4, y + 20, margin + 16, y + 32], fill=GOLD)
         d.text((margin + 36, y), f, font=fact_font, fill=SOFT)
         y += 64
     y = max(y + 30, height - 250)
