@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -93,6 +94,13 @@ async def main() -> None:
     ap.add_argument("--steps", type=int, default=3)
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-review-"))
+    try:
+        await run(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def run(args: argparse.Namespace, tmp: Path) -> None:
     with EmbeddedRedis(tmp / "redis") as server:
         settings = Settings(redis_url=server.url, warroom_admin_token=ADMIN,
                             warroom_data_dir=tmp / "data")  # fmt: skip

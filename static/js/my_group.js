@@ -48,7 +48,7 @@
     fetch(api + "/groups", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
       .then(function (res) { if (!res.ok) throw new Error(res.status); return res.json(); })
       .then(show).catch(function () {});
-    fetch(api + "/groups/summary?limit=0", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
+    fetch(api + "/groups/summary", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
       .then(function (res) { return res.ok ? res.json() : null; })
       .then(function (s) { var l = document.getElementById("review-link"); if (s && l) l.hidden = !s.ended; })
       .catch(function () {});

@@ -7,12 +7,10 @@ the number of groups (and of minutes in the cold window), never the number of or
 
 from __future__ import annotations
 
-from typing import Any
-
 from redis.asyncio import Redis
 
 from warroom.core.campaign import CampaignSettings
-from warroom.core.health import GroupCounters, Thresholds, group_rows, recent_minutes
+from warroom.core.health import GroupCounters, Judged, Thresholds, judge, recent_minutes
 
 
 def _text_ints(mapping: dict[bytes, bytes]) -> dict[str, int]:
@@ -78,12 +76,13 @@ async def read_membership_series(redis: Redis, prefix: str) -> dict[str, dict[in
     }
 
 
-async def load_group_rows(
+async def load_judged(
     redis: Redis, prefix: str, settings: CampaignSettings, now_ms: int
-) -> list[dict[str, Any]]:
-    """The groups API rows at campaign time `now_ms` (health judged at most at the end)."""
+) -> list[Judged]:
+    """Every group judged at campaign time `now_ms` (at most at the end), coldest first;
+    format the ones to show with `health.row_view`."""
     s = settings
     t = Thresholds(s.health_quiet_minutes, s.health_cold_minutes, s.health_cold_max_messages)
     at = min(now_ms, s.ends_at)
     groups = await read_groups(redis, prefix, recent_minutes(at, t.cold_minutes))
-    return group_rows(groups, s.starts_at, s.ends_at, now_ms, s.timezone, t)
+    return judge(groups, s.starts_at, s.ends_at, now_ms, t)

@@ -12,11 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any, Literal
 
 from orjson import dumps
 
-from warroom.core.clock import MINUTE_MS, minute_floor, rfc3339
+from warroom.core.clock import MINUTE_MS, from_ms, minute_floor
 
 Health = Literal["active", "quiet", "cold"]
 HEALTH_ORDER = {"cold": 0, "quiet": 1, "active": 2}
@@ -93,6 +95,23 @@ def _flat(mapping: Mapping[str, Any]) -> list[Any]:
     return out
 
 
+_QUARTER_MS = 15 * MINUTE_MS
+
+
+@lru_cache(maxsize=4096)
+def _zone_at(tz: str, quarter: int) -> timezone:
+    """The zone's fixed offset during one quarter hour (every offset change in use falls
+    on a quarter hour), so 10,000 rows need a few zone lookups, not 20,000."""
+    offset = from_ms(quarter * _QUARTER_MS, tz).utcoffset() or timedelta(0)
+    return timezone(offset)
+
+
+def instant(ts_ms: int, tz: str) -> str:
+    """`clock.rfc3339`, about ten times faster (the groups API formats two per group)."""
+    dt = datetime.fromtimestamp(ts_ms / 1000, _zone_at(tz, ts_ms // _QUARTER_MS))
+    return dt.isoformat(timespec="milliseconds" if ts_ms % 1000 else "seconds")
+
+
 @dataclass(frozen=True)
 class Thresholds:
     quiet_minutes: int = 10
@@ -149,6 +168,60 @@ class GroupCounters:
     recent_messages: int = 0
 
 
+@dataclass(frozen=True)
+class Judged:
+    id: str
+    counters: GroupCounters
+    health: Health
+    since_ms: int | None
+    minutes: int  # how long in that state (0 when active)
+
+
+def judge(
+    groups: Mapping[str, GroupCounters],
+    starts_at_ms: int,
+    ends_at_ms: int,
+    now_ms: int,
+    t: Thresholds,
+) -> list[Judged]:
+    """Every group's health, coldest first (cold, then quiet, then active; within a
+    state the longest in it first), then by id. After the close health is judged at
+    `ends_at`: the silence after a sale is not a group going cold."""
+    at = min(now_ms, ends_at_ms)
+    out = []
+    for gid, g in groups.items():
+        state, since = health_of(
+            g.last_message_ms, g.last_order_ms, g.recent_messages, starts_at_ms, at, t
+        )
+        out.append(Judged(gid, g, state, since, (at - since) // MINUTE_MS if since else 0))
+    out.sort(key=lambda j: (HEALTH_ORDER[j.health], -j.minutes, j.id))
+    return out
+
+
+def row_view(j: Judged, tz: str) -> dict[str, Any]:
+    """One row of the groups API (formatting is most of the cost: only for rows shown)."""
+    g = j.counters
+    lm, lo = g.last_message_ms, g.last_order_ms
+    return {
+        "id": j.id,
+        "name": g.name if g.name is not None else j.id,
+        "members": g.members,
+        "joined": g.joined,
+        "left": g.left,
+        "messages": g.messages,
+        "active_members": g.active_members,
+        "buyers": g.buyers,
+        "orders": g.orders,
+        "gmv_fen": g.gmv_fen,
+        "net_gmv_fen": g.net_gmv_fen,
+        "last_message_at": instant(lm, tz) if lm is not None else None,
+        "last_order_at": instant(lo, tz) if lo is not None else None,
+        "health": j.health,
+        "health_since": instant(j.since_ms, tz) if j.since_ms is not None else None,
+        "health_minutes": j.minutes,
+    }
+
+
 def group_rows(
     groups: Mapping[str, GroupCounters],
     starts_at_ms: int,
@@ -157,47 +230,14 @@ def group_rows(
     tz: str,
     t: Thresholds,
 ) -> list[dict[str, Any]]:
-    """Rows of the groups API, coldest first (cold, then quiet, then active; within a
-    state the longest in it first), then by id. After the close health is judged at
-    `ends_at`: the silence after a sale is not a group going cold."""
-    at = min(now_ms, ends_at_ms)
-    rows = []
-    for gid, g in groups.items():
-        state, since = health_of(
-            g.last_message_ms, g.last_order_ms, g.recent_messages, starts_at_ms, at, t
-        )
-        rows.append(
-            {
-                "id": gid,
-                "name": g.name if g.name is not None else gid,
-                "members": g.members,
-                "joined": g.joined,
-                "left": g.left,
-                "messages": g.messages,
-                "active_members": g.active_members,
-                "buyers": g.buyers,
-                "orders": g.orders,
-                "gmv_fen": g.gmv_fen,
-                "net_gmv_fen": g.net_gmv_fen,
-                "last_message_at": rfc3339(g.last_message_ms, tz)
-                if g.last_message_ms is not None
-                else None,
-                "last_order_at": rfc3339(g.last_order_ms, tz)
-                if g.last_order_ms is not None
-                else None,
-                "health": state,
-                "health_since": rfc3339(since, tz) if since is not None else None,
-                "health_minutes": (at - since) // MINUTE_MS if since is not None else 0,
-            }
-        )
-    rows.sort(key=lambda r: (HEALTH_ORDER[r["health"]], -r["health_minutes"], r["id"]))
-    return rows
+    """Every row of the groups API, coldest first."""
+    return [row_view(j, tz) for j in judge(groups, starts_at_ms, ends_at_ms, now_ms, t)]
 
 
-def health_counts(rows: list[dict[str, Any]]) -> dict[str, int]:
+def health_counts(judged: list[Judged]) -> dict[str, int]:
     out = {"active": 0, "quiet": 0, "cold": 0}
-    for r in rows:
-        out[r["health"]] += 1
+    for j in judged:
+        out[j.health] += 1
     return out
 
 

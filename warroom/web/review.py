@@ -13,13 +13,13 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from warroom.adapters import keys
 from warroom.adapters.campaigns import clock_of, real_now_ms
-from warroom.adapters.groups import load_group_rows, read_membership_series
+from warroom.adapters.groups import load_judged, read_membership_series
 from warroom.adapters.poster import FontMissing, find_font, render_png
 from warroom.adapters.review_store import ReviewLoader, late_cutoff_ms
 from warroom.adapters.store import CampaignRecord
 from warroom.core.clock import from_ms, rfc3339
 from warroom.core.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
-from warroom.core.health import health_counts
+from warroom.core.health import health_counts, row_view
 from warroom.core.poster import PosterSpec, poster_spec
 from warroom.core.review_page import page_context
 from warroom.web import deps, pages
@@ -53,16 +53,15 @@ async def groups(request: Request, slug: str) -> JSONBytes:
     those states, `?limit=N` the first N rows."""
     record = await _viewer(request, slug)
     now = clock_of(record).now_ms(real_now_ms())
-    rows = await load_group_rows(
-        deps.runtime(request).redis, keys.prefix(slug), record.settings, now
-    )
+    judged = await load_judged(deps.runtime(request).redis, keys.prefix(slug), record.settings, now)
     wanted = {h for h in request.query_params.get("health", "").split(",") if h}
     if wanted:
-        rows = [r for r in rows if r["health"] in wanted]
+        judged = [j for j in judged if j.health in wanted]
     limit = request.query_params.get("limit", "")
     if limit.isdigit():
-        rows = rows[: int(limit)]
-    return JSONBytes(rows)
+        judged = judged[: int(limit)]
+    tz = record.settings.timezone
+    return JSONBytes([row_view(j, tz) for j in judged])
 
 
 @router.get(API + "/groups/summary")
@@ -71,12 +70,14 @@ async def groups_summary(request: Request, slug: str) -> JSONBytes:
     record = await _viewer(request, slug)
     s = record.settings
     now = clock_of(record).now_ms(real_now_ms())
-    rows = await load_group_rows(deps.runtime(request).redis, keys.prefix(slug), s, now)
+    judged = await load_judged(deps.runtime(request).redis, keys.prefix(slug), s, now)
+    cold = [row_view(j, s.timezone) for j in [j for j in judged if j.health == "cold"][:5]]
+    quiet = [row_view(j, s.timezone) for j in [j for j in judged if j.health == "quiet"][:5]]
     return JSONBytes(
         {
-            "counts": health_counts(rows),
-            "cold": [r for r in rows if r["health"] == "cold"][:5],
-            "quiet": [r for r in rows if r["health"] == "quiet"][:5],
+            "counts": health_counts(judged),
+            "cold": cold,
+            "quiet": quiet,
             "thresholds": {
                 "quiet_minutes": s.health_quiet_minutes,
                 "cold_minutes": s.health_cold_minutes,
