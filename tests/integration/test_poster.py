@@ -112,3 +112,18 @@ async def test_without_a_font_the_answer_is_503_with_the_text(
         assert "WARROOM_POSTER_FONT" in body["error"] and body["text"] == MILESTONE
     with pytest.raises(Exception, match="not a file"):
         find_font(str(tmp_path / "none.ttc"))
+
+
+def test_wecom_image_message_carries_base64_and_md5() -> None:
+    import base64
+    import hashlib
+
+    from warroom.adapters.poster import wecom_image
+
+    png = b"\x89PNG\r\n\x1a\n" + b"x" * 100
+    msg = wecom_image(png)
+    assert msg["msgtype"] == "image"
+    assert base64.b64decode(msg["image"]["base64"]) == png
+    assert msg["image"]["md5"] == hashlib.md5(png).hexdigest()
+    with pytest.raises(ValueError, match="2 MB"):
+        wecom_image(b"x" * (2 * 1024 * 1024 + 1))

@@ -8,10 +8,13 @@ would be worse than none.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -167,3 +170,17 @@ def render_png(spec: PosterSpec, font_path: str) -> bytes:
         img.quantize(colors=128).save(out, format="PNG", optimize=True)
         data = out.getvalue()
     return data
+
+
+WECOM_IMAGE_MAX_BYTES = 2 * 1024 * 1024  # the robot's limit, before base64
+
+
+def wecom_image(png: bytes) -> dict[str, Any]:
+    """A WeCom group-robot `image` message (base64 and md5 of the raw PNG). The robot
+    refuses images over 2 MB, which a poster never reaches (see `render_png`)."""
+    if len(png) > WECOM_IMAGE_MAX_BYTES:
+        raise ValueError(f"image is {len(png)} bytes; the WeCom robot takes at most 2 MB")
+    return {
+        "msgtype": "image",
+        "image": {"base64": base64.b64encode(png).decode(), "md5": hashlib.md5(png).hexdigest()},
+    }
