@@ -152,3 +152,32 @@ async def test_review_model_equals_the_snapshot(harness: Harness) -> None:
     ref = recompute(events)
     best = max(v["gmv_fen"] for v in ref["minutes"].values())
     assert review["peak_minute"]["gmv_fen"] == best
+
+
+async def test_during_the_sale_the_review_is_so_far_and_reused_for_a_minute(
+    harness: Harness,
+) -> None:
+    from warroom.adapters.review_store import ReviewLoader
+
+    h = harness
+    now = int(time.time() * 1000)
+    c = await h.create_campaign(starts_at=now - 60 * MIN, ends_at=now + 60 * MIN, milestones_fen=[])
+    events = generate_day(now - 60 * MIN, now - MIN, seed=5)
+    assert (await h.post_events("sale", c["ingest_token"], events)).status_code == 202
+    res = await h.client.get(f"/c/sale/review?token={c['viewer_token']}")
+    assert res.status_code == 200 and "进行中" in res.text
+    rt = h.runtime
+    record = rt.store.get_campaign("sale")
+    loader = ReviewLoader(rt.store.engine, rt.reports)
+    first, _ = loader.load(record, int(time.time() * 1000))
+    assert first["totals"]["events"] == len(events) and not first["ended"]
+    more = [{"type": "message", "message_id": "late-talk", "group_id": "g1", "member_id": "m1",
+             "ts": now}]  # fmt: skip
+    assert (await h.post_events("sale", c["ingest_token"], more)).json()["accepted"] == 1
+    again, _ = loader.load(record, int(time.time() * 1000))
+    assert again is first  # within a minute: no rescan per view
+    fresh, _ = ReviewLoader(rt.store.engine, rt.reports, live_reuse_s=0).load(
+        record, int(time.time() * 1000)
+    )
+    assert fresh["totals"]["events"] == len(events) + 1
+    assert fresh["totals"]["messages"] == first["totals"]["messages"] + 1

@@ -4,6 +4,7 @@ neither the page nor a CSV ever holds the whole ledger in memory."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Engine
 from warroom.adapters.campaigns import clock_of
 from warroom.adapters.report_store import ReportStore
 from warroom.adapters.store import CampaignRecord, LedgerEvent
-from warroom.core.clock import minute_floor, parse_instant
+from warroom.core.clock import parse_instant
 from warroom.core.review import Refund, ReviewBuilder
 from warroom.core.review_view import Fire, Report, build_review, checkpoints
 
@@ -87,33 +88,58 @@ def late_cutoff_ms(record: CampaignRecord, reports: list[Any]) -> int | None:
 
 class ReviewLoader:
     """Computes the review from the ledger, and keeps the last few results: a finished
-    sale's ledger does not change, so its review is computed once. The cache key is
-    the ledger's high-water mark, the reports and fires seen, and (during the sale)
-    the campaign minute."""
+    sale's ledger does not change, so its review is computed once. The cache key is the
+    ledger's high-water mark, the settings, the reports and fires seen. During the sale
+    the ledger grows with every order, so a result up to `live_reuse_s` old is served
+    instead of a rescan per view ("so far" figures, at most a minute behind). One
+    computation per campaign at a time: concurrent first views wait for it."""
 
-    def __init__(self, engine: Engine, reports: ReportStore, keep: int = 4) -> None:
+    def __init__(
+        self, engine: Engine, reports: ReportStore, keep: int = 4, live_reuse_s: float = 60.0
+    ) -> None:
         self.store = ReviewStore(engine)
         self.reports = reports
         self.keep = keep
+        self.live_reuse_s = live_reuse_s
         self._cache: dict[tuple[Any, ...], tuple[dict[str, Any], int | None]] = {}
+        self._live: dict[int, tuple[float, tuple[dict[str, Any], int | None]]] = {}
         self._lock = threading.Lock()
+        self._busy: dict[int, threading.Lock] = {}
 
     def load(self, record: CampaignRecord, real_now: int) -> tuple[dict[str, Any], int | None]:
         """(review model, late cutoff). Blocking: call it in a thread."""
         s = record.settings
         now = clock_of(record).now_ms(real_now)
-        report_rows = self.reports.reports(record.id)
-        fire_rows = self.reports.fires(record.id)
-        top = self.store.high_water(record.id)
-        live_minute = None if now >= s.ends_at else minute_floor(now)
-        key = (
-            record.id, s.model_dump_json(), top, live_minute,
-            tuple((r.id, r.uplift) for r in fire_rows), len(report_rows),
-        )  # fmt: skip
+        live = now < s.ends_at
         with self._lock:
-            hit = self._cache.get(key)
-        if hit is not None:
-            return hit
+            busy = self._busy.setdefault(record.id, threading.Lock())
+        with busy:
+            report_rows = self.reports.reports(record.id)
+            fire_rows = self.reports.fires(record.id)
+            key = (
+                record.id, s.model_dump_json(), self.store.high_water(record.id), live,
+                tuple((r.id, r.uplift) for r in fire_rows), len(report_rows),
+            )  # fmt: skip
+            with self._lock:
+                hit = self._cache.get(key)
+                recent = self._live.get(record.id)
+            if hit is not None:
+                return hit
+            if live and recent and time.monotonic() - recent[0] < self.live_reuse_s:
+                return recent[1]
+            result = self._compute(record, now, report_rows, fire_rows)
+            with self._lock:
+                self._cache[key] = result
+                while len(self._cache) > self.keep:
+                    self._cache.pop(next(iter(self._cache)))
+                if live:
+                    self._live[record.id] = (time.monotonic(), result)
+            return result
+
+    def _compute(
+        self, record: CampaignRecord, now: int, report_rows: list[Any], fire_rows: list[Any]
+    ) -> tuple[dict[str, Any], int | None]:
+        s = record.settings
         cutoff = late_cutoff_ms(record, report_rows)
         refunds = [
             Refund(r.lid, r.event["order_id"], r.event["amount_fen"], r.ts)
@@ -130,9 +156,4 @@ class ReviewLoader:
             Fire(r.id, r.rule, r.kind, r.at_ms, r.amount_fen, r.window_minutes, r.text)
             for r in fire_rows
         ]
-        result = (build_review(s, facts, reports, fires, now), cutoff)
-        with self._lock:
-            self._cache[key] = result
-            while len(self._cache) > self.keep:
-                self._cache.pop(next(iter(self._cache)))
-        return result
+        return build_review(s, facts, reports, fires, now), cutoff
