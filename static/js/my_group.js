@@ -16,19 +16,28 @@
   function f(name) { return box.querySelector('[data-f="' + name + '"]'); }
   function wan(fen) { return window.WR && WR.fmtWan ? WR.fmtWan(fen) : "¥" + (fen / 100).toFixed(2); }
 
-  function show(rows) {
-    var chosen = pick.value || localStorage.getItem(memory) || "";
-    if (pick.options.length - 1 !== rows.length) {
-      var keep = pick.options[0];
-      pick.replaceChildren(keep);
-      rows.slice().sort(function (a, b) { return a.name < b.name ? -1 : 1; }).forEach(function (g) {
+  function get(path) {
+    return fetch(api + path, { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
+      .then(function (res) { if (!res.ok) throw new Error(res.status); return res.json(); });
+  }
+
+  // The picker: every group's id and name, at load and every 5 minutes.
+  function loadNames() {
+    return get("/groups?names=1").then(function (rows) {
+      var chosen = pick.value || localStorage.getItem(memory) || "";
+      pick.replaceChildren(pick.options[0]);
+      rows.sort(function (a, b) { return a.name < b.name ? -1 : 1; }).forEach(function (g) {
         var o = document.createElement("option");
         o.value = g.id;
         o.textContent = g.name;
         pick.appendChild(o);
       });
-    }
-    pick.value = chosen;
+      pick.value = chosen;
+    }).catch(function () {});
+  }
+
+  function show(rows) {
+    var chosen = pick.value;
     var g = rows.find(function (r) { return r.id === chosen; });
     body.hidden = !g;
     if (!g) return;
@@ -44,14 +53,14 @@
     f("tip").textContent = TIP[g.health] || "";
   }
 
+  // Only the chosen group is polled: a phone never downloads every group's row.
   function poll() {
-    fetch(api + "/groups", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
-      .then(function (res) { if (!res.ok) throw new Error(res.status); return res.json(); })
-      .then(show).catch(function () {});
-    fetch(api + "/groups/summary", { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
-      .then(function (res) { return res.ok ? res.json() : null; })
-      .then(function (s) { var l = document.getElementById("review-link"); if (s && l) l.hidden = !s.ended; })
-      .catch(function () {});
+    if (pick.value) get("/groups?id=" + encodeURIComponent(pick.value)).then(show).catch(function () {});
+    else body.hidden = true;
+    get("/groups/summary").then(function (s) {
+      var l = document.getElementById("review-link");
+      if (l) l.hidden = !s.ended;
+    }).catch(function () {});
   }
   pick.addEventListener("change", function () { localStorage.setItem(memory, pick.value); poll(); });
 
@@ -69,6 +78,7 @@
   }
   if (newest) new MutationObserver(syncPoster).observe(newest, { attributes: true, attributeFilter: ["data-id"] });
   syncPoster();
-  poll();
+  loadNames().then(poll);
+  setInterval(loadNames, 300000);
   setInterval(poll, 10000);
 })();

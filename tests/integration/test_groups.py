@@ -36,6 +36,7 @@ def order(oid: str, group: str, ts: int, amount: int = 10_000) -> dict[str, Any]
 
 async def test_groups_equal_a_recomputation_and_a_cold_group_recovers(harness: Harness) -> None:
     h = harness
+    h.app.state.groups_ttl_s = 0  # no sharing window: every read is fresh
     now = int(time.time() * 1000)
     starts, ends = now - 3 * 60 * MIN, now + 3 * 60 * MIN
     c = await h.create_campaign(starts_at=starts, ends_at=ends, milestones_fen=[],
@@ -115,6 +116,10 @@ async def test_groups_equal_a_recomputation_and_a_cold_group_recovers(harness: H
     assert (gc["orders"], gc["gmv_fen"], gc["net_gmv_fen"]) == (2, 15_000, 10_000)
     assert gc["messages"] == 2 and gc["active_members"] == 1 and gc["buyers"] == 2
 
+    res = await h.client.get("/api/v1/campaigns/sale/groups?id=gc", headers=auth)
+    assert [r["id"] for r in res.json()] == ["gc"]
+    res = await h.client.get("/api/v1/campaigns/sale/groups?names=1", headers=auth)
+    assert {"id": "gc", "name": "gc群"} in res.json()
     res = await h.client.get("/api/v1/campaigns/sale/groups/summary", headers=auth)
     summary = res.json()
     assert sum(summary["counts"].values()) == len(rows)
@@ -125,6 +130,7 @@ async def test_groups_equal_a_recomputation_and_a_cold_group_recovers(harness: H
 
 async def test_membership_series_and_groups_survive_a_rebuild(harness: Harness) -> None:
     h = harness
+    h.app.state.groups_ttl_s = 0
     now = int(time.time() * 1000)
     c = await h.create_campaign(starts_at=now - 60 * MIN, ends_at=now + 60 * MIN, milestones_fen=[])
     events = generate_day(now - 60 * MIN, now - MIN, seed=3)
@@ -147,3 +153,20 @@ async def test_membership_series_and_groups_survive_a_rebuild(harness: Harness) 
     again = (await h.client.get("/api/v1/campaigns/sale/groups", headers=auth)).json()
     strip = [{k: v for k, v in r.items() if not k.startswith("health")} for r in first]
     assert [{k: v for k, v in r.items() if not k.startswith("health")} for r in again] == strip
+
+
+async def test_viewers_share_one_read_within_the_ttl(harness: Harness) -> None:
+    h = harness
+    now = int(time.time() * 1000)
+    c = await h.create_campaign(starts_at=now - 60 * MIN, ends_at=now + 60 * MIN, milestones_fen=[])
+    auth = {"Authorization": f"Bearer {c['viewer_token']}"}
+    await h.post_events("sale", c["ingest_token"], [order("a", "g1", now - MIN)])
+    await h.drain()
+    h.app.state.groups_ttl_s = 3600
+    first = (await h.client.get("/api/v1/campaigns/sale/groups", headers=auth)).json()
+    await h.post_events("sale", c["ingest_token"], [order("b", "g2", now - MIN)])
+    await h.drain()
+    assert (await h.client.get("/api/v1/campaigns/sale/groups", headers=auth)).json() == first
+    h.app.state.groups_ttl_s = 0
+    later = (await h.client.get("/api/v1/campaigns/sale/groups", headers=auth)).json()
+    assert {r["id"] for r in later} == {"g1", "g2"}

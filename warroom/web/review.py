@@ -4,6 +4,7 @@ group health, membership per minute, and report posters."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import OrderedDict
 from typing import Any
 
@@ -19,7 +20,7 @@ from warroom.adapters.review_store import ReviewLoader, late_cutoff_ms
 from warroom.adapters.store import CampaignRecord
 from warroom.core.clock import from_ms, rfc3339
 from warroom.core.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
-from warroom.core.health import health_counts, row_view
+from warroom.core.health import Judged, health_counts, row_view
 from warroom.core.poster import PosterSpec, poster_spec
 from warroom.core.review_page import page_context
 from warroom.web import deps, pages
@@ -46,14 +47,40 @@ async def _viewer(request: Request, slug: str) -> CampaignRecord:
 
 # group health
 
+GROUPS_TTL_S = 2.0  # every viewer of this process shares one read per campaign per TTL
+
+
+async def _judged(request: Request, record: CampaignRecord) -> tuple[list[Judged], int]:
+    """Every group judged now, shared: screens and phones poll every 10 s, and at
+    10,000 groups one read is worth sharing (figures at most GROUPS_TTL_S old)."""
+    state = request.app.state
+    if not hasattr(state, "groups_cache"):
+        state.groups_cache, state.groups_locks = {}, {}
+    ttl = getattr(state, "groups_ttl_s", GROUPS_TTL_S)
+    slug = record.settings.slug
+    lock = state.groups_locks.setdefault(slug, asyncio.Lock())
+    async with lock:  # concurrent requests wait for one read instead of each reading
+        hit = state.groups_cache.get(slug)
+        if hit and time.monotonic() - hit[0] < ttl and hit[1] == record.settings:
+            return hit[2], hit[3]
+        now = clock_of(record).now_ms(real_now_ms())
+        redis = deps.runtime(request).redis
+        judged = await load_judged(redis, keys.prefix(slug), record.settings, now)
+        state.groups_cache[slug] = (time.monotonic(), record.settings, judged, now)
+        return judged, now
+
 
 @router.get(API + "/groups")
 async def groups(request: Request, slug: str) -> JSONBytes:
     """One row per group (contract v2), coldest first. `?health=cold,quiet` keeps
-    those states, `?limit=N` the first N rows."""
+    those states, `?id=g1` one group, `?limit=N` the first N rows; `?names=1` only
+    `{id, name}` of each (the host view's picker)."""
     record = await _viewer(request, slug)
-    now = clock_of(record).now_ms(real_now_ms())
-    judged = await load_judged(deps.runtime(request).redis, keys.prefix(slug), record.settings, now)
+    judged, _ = await _judged(request, record)
+    if request.query_params.get("names") == "1":
+        return JSONBytes([{"id": j.id, "name": j.counters.name or j.id} for j in judged])
+    if one := request.query_params.get("id"):
+        judged = [j for j in judged if j.id == one]
     wanted = {h for h in request.query_params.get("health", "").split(",") if h}
     if wanted:
         judged = [j for j in judged if j.health in wanted]
@@ -69,8 +96,7 @@ async def groups_summary(request: Request, slug: str) -> JSONBytes:
     """For the big screen's 冷群提醒 panel: counts per state and the coldest few."""
     record = await _viewer(request, slug)
     s = record.settings
-    now = clock_of(record).now_ms(real_now_ms())
-    judged = await load_judged(deps.runtime(request).redis, keys.prefix(slug), s, now)
+    judged, now = await _judged(request, record)
     cold = [row_view(j, s.timezone) for j in [j for j in judged if j.health == "cold"][:5]]
     quiet = [row_view(j, s.timezone) for j in [j for j in judged if j.health == "quiet"][:5]]
     return JSONBytes(
