@@ -93,3 +93,18 @@ def test_csv_has_a_bom_and_defuses_formulas() -> None:
         ["s2", "团长😀", "0"],
     ]
     assert cell(None) == "" and cell(True) == "true" and cell(-5) == -5
+
+
+@pytest.mark.parametrize("tz", ["Asia/Shanghai", "America/New_York", "Australia/Lord_Howe", "UTC"])
+def test_fast_instant_equals_rfc3339_across_offset_changes(tz: str) -> None:
+    import random
+
+    from warroom.core.clock import rfc3339
+    from warroom.core.health import instant
+
+    rnd = random.Random(tz)
+    for _ in range(3000):
+        ms = rnd.randrange(1_600_000_000_000, 1_900_000_000_000)
+        if rnd.random() < 0.3:
+            ms -= ms % 1000
+        assert instant(ms, tz) == rfc3339(ms, tz)
