@@ -181,3 +181,18 @@ async def test_during_the_sale_the_review_is_so_far_and_reused_for_a_minute(
     )
     assert fresh["totals"]["events"] == len(events) + 1
     assert fresh["totals"]["messages"] == first["totals"]["messages"] + 1
+
+
+async def test_an_empty_campaign_has_a_review_and_header_only_csvs(harness: Harness) -> None:
+    h = harness
+    c = await h.create_campaign()
+    auth = {"Authorization": f"Bearer {c['viewer_token']}"}
+    res = await h.client.get(f"/c/sale/review?token={c['viewer_token']}")
+    assert res.status_code == 200 and "还没有数据" in res.text
+    for table in ("minutes", "sellers", "groups", "products", "stimuli", "reports", "events"):
+        res = await h.client.get(f"/api/v1/campaigns/sale/export/{table}.csv", headers=auth)
+        assert res.status_code == 200
+        text = res.content.decode("utf-8")
+        assert text.startswith(BOM) and text[1:].split("\r\n")[0] == ",".join(COLUMNS[table])
+    res = await h.client.get("/c/sale/review?token=wrong")
+    assert res.status_code == 401
