@@ -170,3 +170,31 @@ async def test_viewers_share_one_read_within_the_ttl(harness: Harness) -> None:
     h.app.state.groups_ttl_s = 0
     later = (await h.client.get("/api/v1/campaigns/sale/groups", headers=auth)).json()
     assert {r["id"] for r in later} == {"g1", "g2"}
+
+
+async def test_the_block_touches_only_the_keys_it_declares(harness: Harness) -> None:
+    """On a Redis Cluster the apply script must declare every key: the group-health
+    block's keys are `core.health.group_health_keys`."""
+    from warroom.adapters import keys
+    from warroom.core.aggregate import plan_batch
+    from warroom.core.health import group_health_keys
+
+    h = harness
+    now = int(time.time() * 1000)
+    await h.create_campaign(starts_at=now - 60 * MIN, ends_at=now + 60 * MIN, milestones_fen=[])
+    events = generate_day(now - 60 * MIN, now - MIN, seed=9)
+    for i, e in enumerate(events):
+        e["lid"], e["key"] = i + 1, f"{e['type']}:{i}"
+    p = keys.prefix("sale")
+    declared: set[str] = set()
+    for i in range(0, len(events), 100):
+        batch = events[i : i + 100]
+        declared |= set(group_health_keys(p, plan_batch(batch).gh))
+        await h.runtime.hot.apply("sale", batch, now)
+    touched = {
+        k.decode()
+        async for k in h.runtime.redis.scan_iter(
+            match=p.replace("{", "\\{").replace("}", "\\}") + "gh:*"
+        )
+    }
+    assert touched and touched <= declared

@@ -87,6 +87,19 @@ class GroupDeltas:
         }
 
 
+GH_FIXED = (
+    "gh:members", "gh:joined", "gh:left", "gh:msg", "gh:lmsg", "gh:lord", "gh:w", "gh:nw",
+    "gh:b", "gh:nb", "gh:gmv", "gh:m:joins", "gh:m:leaves",
+)  # fmt: skip
+
+
+def group_health_keys(p: str, deltas: GroupDeltas) -> list[str]:
+    """Every key under prefix `p` the apply script's group-health block may touch for a
+    batch (Redis Cluster: a script must declare its keys; add these to the declared
+    list). The block also reads `lb:groups*`, already declared for the leaderboards."""
+    return [p + k for k in GH_FIXED] + [f"{p}gh:mm:{m}" for m in deltas.minute_messages]
+
+
 def _flat(mapping: Mapping[str, Any]) -> list[Any]:
     out: list[Any] = []
     for k, v in mapping.items():

@@ -47,6 +47,13 @@ async def _viewer(request: Request, slug: str) -> CampaignRecord:
 
 # group health
 
+
+async def hot_prefix(request: Request, slug: str) -> str:
+    """The hot-state key prefix to read group health under. With generations this is
+    the live generation's prefix (the one place to change)."""
+    return keys.prefix(slug)
+
+
 GROUPS_TTL_S = 2.0  # every viewer of this process shares one read per campaign per TTL
 
 
@@ -65,7 +72,7 @@ async def _judged(request: Request, record: CampaignRecord) -> tuple[list[Judged
             return hit[2], hit[3]
         now = clock_of(record).now_ms(real_now_ms())
         redis = deps.runtime(request).redis
-        judged = await load_judged(redis, keys.prefix(slug), record.settings, now)
+        judged = await load_judged(redis, await hot_prefix(request, slug), record.settings, now)
         state.groups_cache[slug] = (time.monotonic(), record.settings, judged, now)
         return judged, now
 
@@ -118,7 +125,9 @@ async def groups_summary(request: Request, slug: str) -> JSONBytes:
 async def membership(request: Request, slug: str) -> JSONBytes:
     """Joins and leaves per campaign minute, beside the sales series."""
     record = await _viewer(request, slug)
-    series = await read_membership_series(deps.runtime(request).redis, keys.prefix(slug))
+    series = await read_membership_series(
+        deps.runtime(request).redis, await hot_prefix(request, slug)
+    )
     minutes = sorted(set(series["joins"]) | set(series["leaves"]))
     tz = record.settings.timezone
     return JSONBytes(
