@@ -28,7 +28,8 @@ async def read_groups(redis: Redis, prefix: str, recent: list[int]) -> dict[str,
     pipe = redis.pipeline(transaction=False)
     for h in hashes:
         pipe.hgetall(p + h)
-    pipe.zrange(p + "lb:groups", 0, -1, withscores=True, score_cast_func=int)
+    # Scores as floats (C), then int: score_cast_func=int formats each one in Python.
+    pipe.zrange(p + "lb:groups", 0, -1, withscores=True)
     pipe.hgetall(p + "lb:groups:n")
     for m in recent:
         pipe.hgetall(f"{p}gh:mm:{m}")
@@ -36,7 +37,7 @@ async def read_groups(redis: Redis, prefix: str, recent: list[int]) -> dict[str,
     (members, joined, left, msgs, writers, buyers, gmv, lmsg, lord, orders) = (
         _text_ints(r) for r in res[: len(hashes)]
     )
-    net = {k.decode(): int(v) for k, v in res[len(hashes)]}
+    net = {k.decode(): int(v) for k, v in res[len(hashes)]}  # integer fen, exact < 2^53
     names = {k.decode(): v.decode() for k, v in res[len(hashes) + 1].items()}
     recent_msgs: dict[str, int] = {}
     for bucket in res[len(hashes) + 2 :]:
