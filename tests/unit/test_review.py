@@ -108,3 +108,32 @@ def test_fast_instant_equals_rfc3339_across_offset_changes(tz: str) -> None:
         if rnd.random() < 0.3:
             ms -= ms % 1000
         assert instant(ms, tz) == rfc3339(ms, tz)
+
+
+def test_late_cutoff_from_the_final_reports_memo() -> None:
+    from types import SimpleNamespace
+
+    from warroom.adapters.review_store import late_cutoff_ms
+    from warroom.adapters.store import CampaignRecord
+    from warroom.core.campaign import CampaignSettings
+    from warroom.core.clock import rfc3339
+
+    ends = 1_800_000_000_000
+    s = CampaignSettings(slug="x", name="x", starts_at=ends - 3_600_000, ends_at=ends)
+    rec = CampaignRecord(1, s, "", "", created_at_ms=0)
+
+    def final(memo: str) -> list[SimpleNamespace]:
+        return [
+            SimpleNamespace(kind="scheduled", memo_json="{}"),
+            SimpleNamespace(kind="final", memo_json=memo),
+        ]
+
+    assert late_cutoff_ms(rec, [SimpleNamespace(kind="scheduled", memo_json="{}")]) is None
+    assert late_cutoff_ms(rec, final('{"written_ms": 5}')) == 5
+    # `at` = ends_at (the figures' as-of): the earliest a final may be written
+    assert late_cutoff_ms(rec, final(f'{{"at": "{rfc3339(ends, "UTC")}"}}')) == ends + 30_000
+    # `at` = when it was written
+    assert (
+        late_cutoff_ms(rec, final(f'{{"at": "{rfc3339(ends + 95_000, "UTC")}"}}')) == ends + 95_000
+    )
+    assert late_cutoff_ms(rec, final("not json")) == ends + 30_000

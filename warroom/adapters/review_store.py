@@ -71,19 +71,29 @@ class ReviewStore:
 
 
 def late_cutoff_ms(record: CampaignRecord, reports: list[Any]) -> int | None:
-    """Real time after which an arriving event is 'late': when the final report was
-    written (its memo's campaign-clock `at`, converted back to real time). None while
-    there is no final report."""
+    """Real time after which an arriving event is 'late' (after the final report was
+    written); None while there is no final report. The memo's `written_ms` (real time)
+    when present; else the later of its campaign-clock `at` (in reports whose memo
+    records when they were written) and the earliest a final may be written, `ends_at`
+    plus `final_grace_seconds`, both turned back into real time."""
     final = next((r for r in reports if r.kind == "final"), None)
     if final is None:
         return None
+    s = record.settings
     clock = clock_of(record)
+    grace_ms = int(getattr(s, "final_grace_seconds", 30) * 1000)
+    earliest = clock.real_ms_for(s.ends_at) + grace_ms
     try:
-        written = parse_instant(orjson.loads(final.memo_json)["at"])
-    except (KeyError, ValueError, TypeError, orjson.JSONDecodeError):
-        grace = getattr(record.settings, "final_grace_seconds", 30)
-        return clock.real_ms_for(record.settings.ends_at) + int(grace * 1000)
-    return clock.real_ms_for(max(written, record.settings.ends_at))
+        memo = orjson.loads(final.memo_json)
+    except (orjson.JSONDecodeError, TypeError):
+        return earliest
+    if isinstance(memo, dict) and isinstance(memo.get("written_ms"), int):
+        return int(memo["written_ms"])
+    try:
+        at = parse_instant(memo["at"])
+    except (KeyError, ValueError, TypeError):
+        return earliest
+    return max(clock.real_ms_for(at), earliest)
 
 
 class ReviewLoader:
