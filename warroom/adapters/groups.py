@@ -7,6 +7,8 @@ the number of groups (and of minutes in the cold window), never the number of or
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from redis.asyncio import Redis
 
 from warroom.core.campaign import CampaignSettings
@@ -39,28 +41,32 @@ async def read_groups(redis: Redis, prefix: str, recent: list[int]) -> dict[str,
     )
     net = {k.decode(): int(v) for k, v in res[len(hashes)]}  # integer fen, exact < 2^53
     names = {k.decode(): v.decode() for k, v in res[len(hashes) + 1].items()}
-    recent_msgs: dict[str, int] = {}
+    recent_msgs: defaultdict[str, int] = defaultdict(int)
     for bucket in res[len(hashes) + 2 :]:
         for k, v in bucket.items():
-            g = k.decode()
-            recent_msgs[g] = recent_msgs.get(g, 0) + int(v)
+            recent_msgs[k.decode()] += int(v)
     ids = set(members) | set(joined) | set(left) | set(msgs) | set(net) | set(orders)
+    # Subscripting defaultdicts (C) instead of 13 .get() calls per group: at 10,000
+    # groups these lookups were most of the read's CPU.
+    counts = [defaultdict(int, d) for d in (members, joined, left, msgs, writers, buyers,
+                                            orders, gmv, net, recent_msgs)]  # fmt: skip
+    c_mem, c_join, c_left, c_msg, c_wr, c_buy, c_ord, c_gmv, c_net, c_rec = counts
     return {
         g: GroupCounters(
-            name=names.get(g),
-            members=members.get(g, 0),
-            joined=joined.get(g, 0),
-            left=left.get(g, 0),
-            messages=msgs.get(g, 0),
-            active_members=writers.get(g, 0),
-            buyers=buyers.get(g, 0),
-            orders=orders.get(g, 0),
-            gmv_fen=gmv.get(g, 0),
-            net_gmv_fen=net.get(g, 0),
-            last_message_ms=lmsg.get(g),
-            last_order_ms=lord.get(g),
-            recent_messages=recent_msgs.get(g, 0),
-        )
+            names.get(g),
+            c_mem[g],
+            c_join[g],
+            c_left[g],
+            c_msg[g],
+            c_wr[g],
+            c_buy[g],
+            c_ord[g],
+            c_gmv[g],
+            c_net[g],
+            lmsg.get(g),
+            lord.get(g),
+            c_rec[g],
+        )  # fmt: skip
         for g in ids
     }
 

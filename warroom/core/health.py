@@ -162,7 +162,7 @@ def health_of(
     return "active", None
 
 
-@dataclass
+@dataclass(slots=True)
 class GroupCounters:
     """One group's raw counters as hot state keeps them."""
 
