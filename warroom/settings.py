@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     # Viewers only ever send tiny control messages ({"type": "resync"}); anything larger
     # is closed with 1009 (message too big) before it is buffered.
     warroom_ws_max_message_bytes: int = 4096
+    # A CJK font file for report posters (default: Debian's fonts-noto-cjk if present).
+    warroom_poster_font: str | None = None
 
     @property
     def sqlite_path(self) -> Path:

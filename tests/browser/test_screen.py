@@ -156,7 +156,8 @@ async def test_hostile_names_render_as_text_and_no_dialog_opens(stack: Stack, br
             )
             == 0
         )
-        assert await page.evaluate("document.querySelectorAll('script').length") == 3  # ours only
+        # ours only: plotly, live, screen and the cold-groups panel
+        assert await page.evaluate("document.querySelectorAll('script').length") == 4
         assert "49" not in await page.inner_text("#board-sellers")
         w.assert_clean()
     finally:

@@ -13,6 +13,7 @@ from redis.exceptions import ResponseError
 
 from warroom.adapters import keys
 from warroom.core.aggregate import BOARDS, BatchPlan, plan_batch
+from warroom.core.health import group_health_keys
 from warroom.core.ranking import prev_rank, rank_order
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ def touched_keys(p: str, plan: BatchPlan) -> list[str]:
     out += [f"{p}m:b:{m}" for m in plan.buyers_by_minute]
     for b in BOARDS:
         out += [f"{p}lb:{b}:m:{m}" for m in plan.board_minute_gmv[b]]
+    out += group_health_keys(p, plan.gh)
     return out
 
 

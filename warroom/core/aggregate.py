@@ -16,6 +16,8 @@ from typing import Any
 
 from orjson import dumps
 
+from warroom.core.health import GroupDeltas
+
 BOARDS = {"sellers": "seller", "groups": "group", "products": "product"}
 # prev_rank compares with the ranking before this many most recent campaign minutes.
 RANK_CHANGE_MINUTES = 5
@@ -48,6 +50,7 @@ class BatchPlan:
     refunds: list[list[Any]] = field(default_factory=list)
     members: list[list[Any]] = field(default_factory=list)
     max_ts: int = 0
+    gh: GroupDeltas = field(default_factory=GroupDeltas)  # per-group health deltas
 
     def as_payload(self, applied_at_ms: int) -> dict[str, Any]:
         """The JSON document the apply script reads (Lua has no sets or defaultdicts)."""
@@ -71,6 +74,7 @@ class BatchPlan:
             "members": self.members,
             "max_ts": self.max_ts,
             "now": applied_at_ms,
+            "gh": self.gh.payload(self.members),
         }
 
 
@@ -92,6 +96,7 @@ def plan_batch(events: Iterable[dict[str, Any]]) -> BatchPlan:
     )  # fmt: skip
     m_gmv, m_orders, m_msgs = (plan.minutes[k] for k in ("gmv", "orders", "messages"))
     buyers = plan.buyers_by_minute
+    gh_order, gh_message = plan.gh.order, plan.gh.message
     boards = [
         (
             plan.board_gmv[b],
@@ -138,12 +143,14 @@ def plan_batch(events: Iterable[dict[str, Any]]) -> BatchPlan:
             row.append(dumps(row[1:5]).decode())
             row.append(minute)  # where a refund that waited for this order is counted
             orders.append(row)
+            gh_order(e["group_id"], e["buyer_id"], ts)
         elif kind == "refund":
             refunds.append([e["order_id"], e["amount_fen"], minute])
         elif kind == "message":
             n_msgs += 1
             m_msgs[minute] += 1
             active.add(e["member_id"])
+            gh_message(e["group_id"], e["member_id"], ts, minute)
         elif kind == "member":
             members.append([e["member_id"], e["group_id"], ts, e["key"], e["action"]])
     for name, value in (("gmv", gmv), ("orders", n_orders), ("items", items), ("messages", n_msgs)):

@@ -72,6 +72,11 @@ class CampaignSettings(_Strict):
     # Real seconds the final report waits after `ends_at` (and after every event with
     # `ts` before it has been aggregated): stragglers from the last seconds count.
     final_grace_seconds: Annotated[StrictInt, Field(ge=0, le=3600)] = 30
+    # Group health (群健康): quiet = no message for this long; cold = no order and at
+    # most `health_cold_max_messages` messages over `health_cold_minutes`.
+    health_quiet_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 10
+    health_cold_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 30
+    health_cold_max_messages: Annotated[StrictInt, Field(ge=0, le=100_000)] = 5
 
     @field_validator("slug")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -56,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(api.router)
     app.include_router(api_reports.router)
+    app.include_router(importlib.import_module("warroom.web.review").router)  # 复盘
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
     admin.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)

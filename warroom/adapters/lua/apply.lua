@@ -227,10 +227,57 @@ for _, m in ipairs(a.members) do
     local now_in = action == 'join'
     if now_in ~= was_in then
       local n = call('HINCRBY', p .. 'mem:groups', member, now_in and 1 or -1)
+      call('HINCRBY', p .. 'gh:members', group, now_in and 1 or -1)  -- group health
       if now_in and n == 1 then call('HINCRBY', tot, 'members', 1) end
       if (not now_in) and n == 0 then call('HINCRBY', tot, 'members', -1) end
     end
   end
+end
+
+-- Group health (群健康): per-group counters for the groups API, kept incrementally so
+-- no request scans the ledger. Every key is `p .. 'gh:...'`; fed by a.gh (health.py).
+-- Current members per group are counted in the membership block above (gh:members);
+-- orders and net GMV per group are lb:groups:o and the lb:groups score.
+if a.gh then
+  local g = a.gh
+  local function hincr_flat(key, flat)
+    -- %d: a Lua number passed as is may reach Redis as 1.7e+12
+    for i = 1, #flat, 2 do call('HINCRBY', key, flat[i], string.format('%d', flat[i + 1])) end
+  end
+  local function hmax_flat(key, flat)
+    for i = 1, #flat, 2 do
+      local old = tonumber(call('HGET', key, flat[i]) or '-1')
+      if flat[i + 1] > old then call('HSET', key, flat[i], string.format('%d', flat[i + 1])) end
+    end
+  end
+  -- flat [pair, group, ...]: add the pairs, count the new ones per group
+  local function distinct_pairs(set, counts, flat)
+    for i = 1, #flat, 2 * CHUNK do
+      local last = math.min(i + 2 * CHUNK - 1, #flat)
+      local members = {}
+      for j = i, last, 2 do members[#members + 1] = flat[j] end
+      local known = call('SMISMEMBER', set, unpack(members))
+      local fresh = {}
+      for k = 1, #members do
+        if known[k] == 0 then
+          fresh[#fresh + 1] = members[k]
+          call('HINCRBY', counts, flat[i + 2 * (k - 1) + 1], 1)
+        end
+      end
+      if #fresh > 0 then call('SADD', set, unpack(fresh)) end
+    end
+  end
+  hincr_flat(p .. 'gh:msg', g.msg)
+  hmax_flat(p .. 'gh:lmsg', g.last_msg)
+  hmax_flat(p .. 'gh:lord', g.last_ord)
+  distinct_pairs(p .. 'gh:w', p .. 'gh:nw', g.writers)
+  distinct_pairs(p .. 'gh:b', p .. 'gh:nb', g.buyers)
+  for _, row in ipairs(g.mm) do hincr_flat(p .. 'gh:mm:' .. row[1], row[2]) end
+  hincr_flat(p .. 'gh:joined', g.joined)
+  hincr_flat(p .. 'gh:left', g.left)
+  hincr_flat(p .. 'gh:m:joins', g.joins)
+  hincr_flat(p .. 'gh:m:leaves', g.leaves)
+  hincr_flat(p .. 'gh:gmv', a.boards.groups.gmv)
 end
 
 local last_ts = tonumber(call('HGET', tot, 'last_ts') or '0')
