@@ -368,3 +368,25 @@ async def test_resent_event_without_ts_is_a_duplicate(seeded) -> None:
     res = await h.post_events("sale", c["ingest_token"], [msg, {**msg, "kind": "image"}])
     assert res.json()["duplicates"] == 1
     assert [r["index"] for r in res.json()["rejected"]] == [1]
+
+
+async def test_oversize_bodies_are_refused_before_any_token_check(harness: Harness) -> None:
+    """FastAPI reads a declared body before the dependencies check the token: the cap
+    in front refuses a big body on every route, signed in or not, and changes nothing."""
+    await harness.create_campaign()
+    big = b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    for method, path in (
+        ("PATCH", "/api/v1/campaigns/sale"),
+        ("POST", "/api/v1/campaigns/sale/tokens/rotate"),
+        ("POST", "/api/v1/campaigns/sale/webhooks"),
+        ("POST", "/api/v1/campaigns"),
+    ):
+        res = await harness.client.request(
+            method, path, content=big, headers={"Content-Type": "application/json"}
+        )
+        assert res.status_code == 413, (method, path, res.status_code)
+        assert "error" in res.json()
+    listed = await harness.client.get(
+        "/api/v1/campaigns", headers={"Authorization": "Bearer test-admin-token"}
+    )
+    assert [c["slug"] for c in listed.json()] == ["sale"]

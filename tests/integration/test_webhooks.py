@@ -44,7 +44,12 @@ async def test_signed_json_retry_after_500_and_no_duplicate_after_restart(
         ts = got["headers"]["X-Warroom-Timestamp"]
         expected = hmac.new(b"s3cret", ts.encode() + b"." + got["body"], hashlib.sha256).hexdigest()
         assert got["headers"]["X-Warroom-Signature"] == "sha256=" + expected
-        assert "满2件送1件" in json.loads(got["body"])["report"]["text"]
+        sent = json.loads(got["body"])["report"]
+        assert "满2件送1件" in sent["text"]
+        # contract v2: the figures the text was written from travel with it
+        listed = (await h.client.get("/api/v1/campaigns/sale/reports", headers=ADMIN_H)).json()
+        assert sent["figures"] == listed[-1]["figures"]
+        assert set(sent["figures"]) >= {"as_of", "gmv_fen", "orders", "buyers"}
         log = (await h.client.get("/api/v1/campaigns/sale/deliveries", headers=ADMIN_H)).json()
         assert [(x["status"], x["attempts"], x["last_status"]) for x in log] == [
             ("delivered", 2, 200)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
@@ -97,6 +98,8 @@ class Job:
     kind: str
     text: str
     at_ms: int
+    # The totals the report's text was written from (contract v2), for JSON targets.
+    figures: dict[str, Any] | None = None
 
 
 class WebhookStore:
@@ -146,6 +149,7 @@ class WebhookStore:
                 r.c.kind,
                 r.c.text,
                 r.c.at_ms,
+                r.c.memo_json,
             )
             .join(w, w.c.id == d.c.webhook_id)
             .join(r, r.c.id == d.c.report_id)
@@ -156,7 +160,10 @@ class WebhookStore:
         if busy:
             q = q.where(d.c.webhook_id.not_in(busy))
         with self.engine.connect() as conn:
-            return [Job(*row) for row in conn.execute(q)]
+            rows = list(conn.execute(q))
+        return [
+            Job(*row[:10], figures=orjson.loads(row[10] or "{}").get("figures")) for row in rows
+        ]
 
     def claim(self, delivery_id: int, now_ms: int) -> bool:
         """pending → sending, atomically: only one worker posts a given delivery."""

@@ -15,6 +15,7 @@ from warroom.adapters.ledger import LedgerWriter
 from warroom.bootstrap import build_runtime
 from warroom.settings import Settings
 from warroom.web import admin, api, api_reports, errors, pages, ws
+from warroom.web.bodylimit import BodyLimit
 from warroom.web.errors import JSONBytes
 from warroom.web.fastpath import IngestFastPath
 from warroom.web.healthz import healthz_response
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
     admin.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)
+    app.add_middleware(BodyLimit)  # every other body: 1 MiB (ingest has its own cap)
     app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
 
     @app.get("/api/docs", include_in_schema=False)

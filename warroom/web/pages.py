@@ -101,11 +101,18 @@ async def _admit(request: Request, slug: str) -> CampaignRecord:
 
 
 def _error(request: Request, exc: ApiError) -> HTMLResponse:
-    titles = {401: "需要有效的查看令牌", 404: "没有这个活动"}
+    # The page speaks Chinese; the API's English message is for integrators, not for a
+    # host who tapped an old link.
+    titles = {401: "需要有效的查看令牌", 404: "没有这个活动", 503: "服务暂时不可用"}
+    details = {
+        401: "链接里的令牌不对或已失效（可能已被运营更换）。",
+        404: "找不到这个活动，请核对链接。",
+        503: "数据服务暂时没有响应，请稍后刷新。",
+    }
     context = {
         "status": exc.status,
         "title": titles.get(exc.status, "出错了"),
-        "detail": exc.message,
+        "detail": details.get(exc.status, "请稍后再试，或联系运营同学。"),
     }
     return _html(request, "error.html", context, exc.status)
 

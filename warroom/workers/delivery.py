@@ -89,9 +89,10 @@ def payload(job: Job) -> bytes:
     if job.format == "wecom_text":
         return orjson.dumps(wecom_text(job.text))
     at = rfc3339(job.at_ms, "UTC")
-    return orjson.dumps(
-        {"report": {"id": job.report_id, "kind": job.kind, "at": at, "text": job.text}}
-    )
+    report = {"id": job.report_id, "kind": job.kind, "at": at, "text": job.text}
+    if job.figures is not None:
+        report["figures"] = job.figures
+    return orjson.dumps({"report": report})
 
 
 def backoff_ms(attempts: int, base_s: float, cap_s: float, rand: float) -> int:
