@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_ws.py [--viewers 500,2000] [--rate 2000] [--seconds 10]
 
 One `warroom web` process and one `warroom worker` process (as in production: uvicorn,
-permessage-deflate off, the hub coalescing each campaign to WARROOM_WS_FRAMES_PER_S=2),
+permessage-deflate off, the hub rendering on the leading edge of a change, then at most
+WARROOM_WS_FRAMES_PER_S a second within WARROOM_WS_RENDER_BUDGET of a core),
 an embedded Redis (or REDIS_URL), a SQLite ledger in a temp dir, all on 127.0.0.1.
 This process posts orders at --rate events/s (batches of 100 every 50 ms) and holds the
 viewers: a minimal asyncio WebSocket client that reads `totals.gmv_fen` from each frame.
@@ -12,8 +13,8 @@ Printed per viewer count:
 - frame latency: for every frame a viewer receives, now minus the moment the newest
   batch it shows was POSTed (how stale the screen is when a frame lands): p50, p99;
 - event latency: for every batch and every 50th viewer, the moment the first frame
-  showing it arrives minus its POST (includes waiting for the next coalesced frame, up
-  to 1/frames_per_s): p50, p99;
+  showing it arrives minus its POST (includes waiting for the next throttled frame
+  under sustained change): p50, p99;
 - the web process's CPU per delivered frame: gross (all its CPU, ingest included, over
   the frames) and marginal (minus its CPU at the same ingest rate with no viewers).
 """
@@ -240,9 +241,12 @@ class Bench:
             DATABASE_URL=f"sqlite:///{self.tmp}/bench.db",
             WARROOM_ADMIN_TOKEN=ADMIN,
             WARROOM_DATA_DIR=str(self.tmp / "data"),
-            WARROOM_WS_FRAMES_PER_S=str(self.args.frames_per_s),
             PYTHONPATH=str(ROOT),
         )
+        if self.args.frames_per_s:
+            env["WARROOM_WS_FRAMES_PER_S"] = str(self.args.frames_per_s)
+        if self.args.budget >= 0:
+            env["WARROOM_WS_RENDER_BUDGET"] = str(self.args.budget)
         if not os.environ.get("REDIS_URL"):
             import redis
 
@@ -321,9 +325,11 @@ class Bench:
         stop = asyncio.Event()
         feeder = asyncio.create_task(self.ingest(url, "bench", c["ingest_token"], stop))
         secs = self.args.seconds
+        fps = self.args.frames_per_s or "default"
+        budget = self.args.budget if self.args.budget >= 0 else "default"
         print(
-            f"web pid {web_pid}; ingest {self.args.rate} events/s; "
-            f"{self.args.frames_per_s} frames/s per campaign; {secs:.0f} s windows",
+            f"web pid {web_pid}; ingest {self.args.rate} events/s; frames/s cap {fps}, "
+            f"render budget {budget}; {secs:.0f} s windows; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         await asyncio.sleep(3)
@@ -352,6 +358,18 @@ class Bench:
                 marginal,
             )
             rows.append(row)
+            room = (
+                httpx.get(url + "/ws/stats", headers={"Authorization": f"Bearer {ADMIN}"})
+                .json()["rooms"]
+                .get("bench", {})
+            )
+            print(
+                f"      room: interval {room.get('interval_ms')} ms, renders "
+                f"{room.get('leading')} leading / {room.get('throttled')} throttled, "
+                f"render {room.get('render_ms_avg')} ms avg; this process "
+                f"{self.client_cpu * 100:.0f}% CPU; machine load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
             if self.args.verbose:
                 fl = self.frame_lat
                 stats = httpx.get(
@@ -400,7 +418,8 @@ def main() -> None:
     parser.add_argument("--viewers", default="500,2000", help="viewer counts, ascending")
     parser.add_argument("--rate", type=int, default=2000, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window")
-    parser.add_argument("--frames-per-s", type=float, default=2.0)
+    parser.add_argument("--frames-per-s", type=float, default=0, help="0: the hub's default")
+    parser.add_argument("--budget", type=float, default=-1, help="render budget; -1: default")
     parser.add_argument("--port", type=int, default=8150)
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()

@@ -27,6 +27,7 @@ import orjson
 import pytest
 
 from tests.browser.live import WsClient, fresh_settings, iso, live_stack, order, ws_url
+from warroom.adapters.hub_room import Loaded, Room, RoomConfig
 from warroom.adapters.hub_viewer import Viewer, message
 
 pytestmark = pytest.mark.asyncio
@@ -341,3 +342,96 @@ async def test_a_send_that_would_wait_is_abandoned_for_a_resync() -> None:
     assert sent and '"snapshot"' in sent[0]
     v.evict()
     await asyncio.wait_for(task, 1)
+
+
+# -- the coalescer: leading edge, then throttle ----------------------------------------
+
+
+class _Feed:
+    """A campaign whose totals change on every read; remembers when each read began."""
+
+    def __init__(self, cost_s: float = 0.0) -> None:
+        self.reads: list[float] = []
+        self.cost_s = cost_s
+
+    async def load(self, slug: str) -> Loaded:
+        self.reads.append(time.monotonic())
+        end = time.thread_time() + self.cost_s
+        while time.thread_time() < end:
+            pass  # a render that costs this much CPU
+        n = len(self.reads)
+        snap = {
+            "campaign": {"slug": slug, "now": f"t{n}"},
+            "totals": {k: n for k in ("gmv_fen", "refund_fen", "orders", "items", "messages")},
+            "per_minute": [],
+            "leaderboards": {},
+            "stimuli": [],
+        }
+        return Loaded(snap, [], [], {})
+
+
+async def until(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_first_change_after_quiet_renders_at_once_then_throttles() -> None:
+    feed = _Feed()
+    room = Room("c", feed.load, RoomConfig(frames_per_s=1.0, heartbeat_s=60, budget=0))
+    task = asyncio.create_task(room.run())
+    try:
+        await until(lambda: room.stats.renders == 1)  # the baseline for the first viewer
+        await asyncio.sleep(1.2)  # a quiet spell longer than the interval (1 s)
+        room.poke()
+        await until(lambda: room.stats.renders == 2)
+        assert room.stats.leading == 2 and room.stats.throttled == 0  # no waiting
+        for _ in range(3):  # changes keep coming: one render for all of them, later
+            room.poke()
+        await asyncio.sleep(0.3)
+        assert room.stats.renders == 2
+        await until(lambda: room.stats.renders == 3)
+        assert room.stats.throttled == 1
+        assert feed.reads[2] - feed.reads[1] >= 1.0 - 0.01  # the interval held
+        await asyncio.sleep(0.3)
+        assert room.stats.renders == 3  # the three hints were one render
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+async def test_heartbeat_renders_do_not_delay_the_next_change() -> None:
+    feed = _Feed()
+    room = Room("c", feed.load, RoomConfig(frames_per_s=0.5, heartbeat_s=0.2, budget=0))
+    task = asyncio.create_task(room.run())
+    try:
+        await until(lambda: room.stats.renders == 1)
+        await asyncio.sleep(2.2)  # past the 2 s interval; heartbeats rendered meanwhile
+        beats = room.stats.renders
+        assert beats > 1
+        room.poke()
+        await until(lambda: room.stats.renders > beats and room.stats.leading == 2)
+        assert room.stats.throttled == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+async def test_an_expensive_render_stretches_the_interval_to_its_budget() -> None:
+    feed = _Feed(cost_s=0.2)  # each render + fan-out costs at least 200 ms of CPU
+    room = Room("c", feed.load, RoomConfig(frames_per_s=20, heartbeat_s=60, budget=0.5))
+    task = asyncio.create_task(room.run())
+    try:
+        await until(lambda: room.stats.renders == 1)
+        assert room.interval() >= 0.2 / 0.5  # 50% of a core at most, not 20 frames/s
+        for _ in range(2):
+            room.poke()
+            await until(lambda n=room.stats.renders: room.stats.renders > n)
+        assert feed.reads[2] - feed.reads[1] >= 0.4 - 0.01
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
