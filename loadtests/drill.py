@@ -190,6 +190,7 @@ class Probe:
         self.sent: list[float] = []  # perf_counter of the first attempt of probe k+1
         self.tally = Tally()
         self.offset = 0
+        self.label = ""  # this minute's label as frames spell it, once seen
         self._greenlet: Any = None
         self._stop = False
 
@@ -204,6 +205,7 @@ class Probe:
             if ms is None:
                 ms = minutes[key] = minute_ms(key)
             if ms == self.minute_ms:
+                self.label = key
                 return max(0, row["orders"] - self.offset)
         return 0 if frame.get("type") == "snapshot" else None
 

@@ -45,7 +45,7 @@ class HubSettings(BaseSettings):
     # fewer when one render + fan-out costs more than render_budget of a core (the
     # first change after a quiet spell renders at once). docs/benchmarks.md.
     frames_per_s: float = 8.0
-    render_budget: float = 0.25
+    render_budget: float = 0.4
     heartbeat_s: float = 5.0  # an update at least this often, changed or not
     queue_frames: int = 8  # per viewer; beyond this the viewer is resynced
     stall_close_s: float = 60.0  # a send blocked this long: the viewer is dropped

@@ -49,7 +49,7 @@ class RoomConfig:
     # keep coming: the throttle interval is the larger of 1/frames_per_s and the last
     # render's cost divided by this. Few viewers: frames every 1/frames_per_s; many:
     # fewer frames, never more CPU. 0 turns the budget off (fixed frames_per_s).
-    budget: float = 0.25
+    budget: float = 0.4
 
 
 @dataclass
