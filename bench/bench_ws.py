@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_ws.py [--viewers 500,2000] [--rate 2000] [--seconds 10]
 
 One `warroom web` process and one `warroom worker` process (as in production: uvicorn,
-permessage-deflate off, the hub coalescing each campaign to WARROOM_WS_FRAMES_PER_S=2),
+permessage-deflate off, the hub rendering on the leading edge of a change, then at most
+WARROOM_WS_FRAMES_PER_S a second within WARROOM_WS_RENDER_BUDGET of a core),
 an embedded Redis (or REDIS_URL), a SQLite ledger in a temp dir, all on 127.0.0.1.
 This process posts orders at --rate events/s (batches of 100 every 50 ms) and holds the
 viewers: a minimal asyncio WebSocket client that reads `totals.gmv_fen` from each frame.
@@ -12,8 +13,8 @@ Printed per viewer count:
 - frame latency: for every frame a viewer receives, now minus the moment the newest
   batch it shows was POSTed (how stale the screen is when a frame lands): p50, p99;
 - event latency: for every batch and every 50th viewer, the moment the first frame
-  showing it arrives minus its POST (includes waiting for the next coalesced frame, up
-  to 1/frames_per_s): p50, p99;
+  showing it arrives minus its POST (includes waiting for the next throttled frame
+  under sustained change): p50, p99;
 - the web process's CPU per delivered frame: gross (all its CPU, ingest included, over
   the frames) and marginal (minus its CPU at the same ingest rate with no viewers).
 """
@@ -42,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 ADMIN = "bench-admin"
 GMV = re.compile(rb'"gmv_fen":(\d+)')
 SEQ = re.compile(rb'"seq":(\d+)')
+SENT = re.compile(rb'"sent_ms":([\d.]+)')
 CLK = os.sysconf("SC_CLK_TCK")
 
 
@@ -146,10 +148,22 @@ class Bench:
         self.tmp = Path(tempfile.mkdtemp(prefix="wr-bench-"))
         self.procs: list[subprocess.Popen[bytes]] = []
         self.embedded: Any = None
+        self.raw: list[float] = []
+        self.raw_measuring = False
+        self.raw_interval: float | None = None
+        self.frame_size: int | None = None
+        self.failed_posts = 0
 
     # the viewers' side --------------------------------------------------------------
 
     def on_frame(self, v: Viewer, payload: bytes, now: float) -> None:
+        if payload.startswith(b'{"seq":'):  # bench/raw_ws.py's frames (Warroom's: {"type":)
+            m = SENT.search(payload, 0, 60)
+            if self.raw_measuring and m:
+                self.raw.append(time.time() * 1000 - float(m.group(1)))
+            return
+        if self.measuring and self.frame_size is None and payload.startswith(b'{"type":"update"'):
+            self.frame_size = len(payload)
         m = GMV.search(payload, 0, 400)
         if not m:
             return
@@ -220,9 +234,18 @@ class Bench:
                 )
                 pending.add(t)
                 t.add_done_callback(pending.discard)
+                t.add_done_callback(self._check_post)
                 next_at += interval
                 await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
             await asyncio.gather(*pending, return_exceptions=True)
+
+    def _check_post(self, t: asyncio.Task[Any]) -> None:
+        """A lost batch breaks the cumulative-GMV bookkeeping: every later latency
+        would be wrong, so the run says so instead of printing them as figures."""
+        if t.cancelled():
+            return
+        if t.exception() is not None or t.result().status_code != 202:
+            self.failed_posts += 1
 
     # processes ----------------------------------------------------------------------
 
@@ -240,9 +263,12 @@ class Bench:
             DATABASE_URL=f"sqlite:///{self.tmp}/bench.db",
             WARROOM_ADMIN_TOKEN=ADMIN,
             WARROOM_DATA_DIR=str(self.tmp / "data"),
-            WARROOM_WS_FRAMES_PER_S=str(self.args.frames_per_s),
             PYTHONPATH=str(ROOT),
         )
+        if self.args.frames_per_s:
+            env["WARROOM_WS_FRAMES_PER_S"] = str(self.args.frames_per_s)
+        if self.args.budget >= 0:
+            env["WARROOM_WS_RENDER_BUDGET"] = str(self.args.budget)
         if not os.environ.get("REDIS_URL"):
             import redis
 
@@ -321,9 +347,11 @@ class Bench:
         stop = asyncio.Event()
         feeder = asyncio.create_task(self.ingest(url, "bench", c["ingest_token"], stop))
         secs = self.args.seconds
+        fps = self.args.frames_per_s or "default"
+        budget = self.args.budget if self.args.budget >= 0 else "default"
         print(
-            f"web pid {web_pid}; ingest {self.args.rate} events/s; "
-            f"{self.args.frames_per_s} frames/s per campaign; {secs:.0f} s windows",
+            f"web pid {web_pid}; ingest {self.args.rate} events/s; frames/s cap {fps}, "
+            f"render budget {budget}; {secs:.0f} s windows; load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         await asyncio.sleep(3)
@@ -352,6 +380,19 @@ class Bench:
                 marginal,
             )
             rows.append(row)
+            room = (
+                httpx.get(url + "/ws/stats", headers={"Authorization": f"Bearer {ADMIN}"})
+                .json()["rooms"]
+                .get("bench", {})
+            )
+            self.raw_interval = (room.get("interval_ms") or 150) / 1000
+            print(
+                f"      room: interval {room.get('interval_ms')} ms, renders "
+                f"{room.get('leading')} leading / {room.get('throttled')} throttled, "
+                f"render {room.get('render_ms_avg')} ms avg; this process "
+                f"{self.client_cpu * 100:.0f}% CPU; machine load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
             if self.args.verbose:
                 fl = self.frame_lat
                 stats = httpx.get(
@@ -391,6 +432,46 @@ class Bench:
             )
         if self.lost:
             print(f"({self.lost} viewer connections were lost)")
+        if self.failed_posts:
+            print(
+                f"INVALID: {self.failed_posts} ingest POSTs failed; latencies after them are wrong"
+            )
+        if self.args.raw_ceiling:
+            await self.raw_ceiling(max(self.args.viewers), rows)
+
+    async def raw_ceiling(self, n: int, rows: list[Any]) -> None:
+        """The same viewer count and frame rate from the plainest broadcaster there is
+        (bench/raw_ws.py): what fan-out alone costs on this machine, right now."""
+        interval = self.raw_interval or 0.15
+        port = self.args.port + 1
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "bench" / "raw_ws.py"), "--port", str(port),
+             "--interval", f"{interval:.3f}", "--size", str(self.frame_size or 1500)],
+        )  # fmt: skip
+        try:
+            await asyncio.sleep(1.0)
+            self.viewers, self.raw = [], []
+            await self.connect(n, port, "raw", "raw")
+            await asyncio.sleep(3)
+            cpu0, t0 = cpu_s(proc.pid), time.perf_counter()
+            self.raw_measuring = True
+            await asyncio.sleep(self.args.seconds)
+            self.raw_measuring = False
+            cpu, wall = cpu_s(proc.pid) - cpu0, time.perf_counter() - t0
+            frames = max(1, len(self.raw))
+            print(
+                f"raw ceiling ({n} viewers, a {self.frame_size or 1500}-byte frame every "
+                f"{interval * 1000:.0f} ms, websockets.broadcast): latency p50 "
+                f"{pct(self.raw, 50):.0f} ms p99 {pct(self.raw, 99):.0f} ms | "
+                f"{frames / wall:.0f} frames/s | {cpu / wall * 100:.0f}% CPU | "
+                f"{cpu / frames * 1e6:.0f} µs/frame; machine load {os.getloadavg()[0]:.1f}",
+                flush=True,
+            )
+            for v in self.viewers:
+                v.transport.close()
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 def main() -> None:
@@ -400,9 +481,13 @@ def main() -> None:
     parser.add_argument("--viewers", default="500,2000", help="viewer counts, ascending")
     parser.add_argument("--rate", type=int, default=2000, help="events per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="measuring window")
-    parser.add_argument("--frames-per-s", type=float, default=2.0)
+    parser.add_argument("--frames-per-s", type=float, default=0, help="0: the hub's default")
+    parser.add_argument("--budget", type=float, default=-1, help="render budget; -1: default")
     parser.add_argument("--port", type=int, default=8150)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--raw-ceiling", action="store_true", help="then the same fan-out from bench/raw_ws.py"
+    )
     args = parser.parse_args()
     args.viewers = [int(v) for v in args.viewers.split(",")]
     bench = Bench(args)

@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--port", type=int, default=None, help="unused; accepted for symmetry")
     r = sub.add_parser("rebuild")
     r.add_argument("slug")
+    sub.add_parser("migrate", help="bring the SQL schema to the newest revision, then exit")
     d = sub.choices["demo"]
     d.add_argument("--slug", default="demo")
     d.add_argument("--time-scale", type=float, default=60.0)
@@ -131,6 +132,15 @@ def main(argv: list[str] | None = None) -> int:
         return _web(settings, host, port)
     if args.cmd == "worker":
         asyncio.run(_worker_main(settings))
+        return 0
+    if args.cmd == "migrate":
+        from warroom.bootstrap import sync_store
+        from warroom.migrations import current, head
+
+        store = sync_store(settings)  # migrates, under the lock
+        with store.engine.connect() as conn:
+            print(f"schema at {current(conn)} (newest {head()})", flush=True)
+        store.engine.dispose()
         return 0
     if args.cmd == "rebuild":
         n = asyncio.run(_rebuild_main(settings, args.slug))

@@ -5,13 +5,15 @@
 - A viewer that reads nothing: its queue, and what the server buffers for it, stay
   under a fixed bound; after WARROOM_WS_STALL_CLOSE_S (60 s in production, 4 s here so
   the test stays short) of a blocked send it is dropped; meanwhile another viewer's
-  latency is unchanged.
+  latency is unchanged (judged against its own latency before the stall, in the same
+  run: the test waits for conditions and never bets on this machine's speed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import os
 import socket
 import statistics
@@ -25,9 +27,11 @@ import orjson
 import pytest
 
 from tests.browser.live import WsClient, fresh_settings, iso, live_stack, order, ws_url
+from warroom.adapters.hub_room import Loaded, Room, RoomConfig
 from warroom.adapters.hub_viewer import Viewer, message
 
 pytestmark = pytest.mark.asyncio
+STALL_S = 4  # WARROOM_WS_STALL_CLOSE_S for the slow-viewer test
 
 
 async def test_every_viewer_on_two_processes_sees_every_report_and_stimulus_once(
@@ -42,7 +46,7 @@ async def test_every_viewer_on_two_processes_sees_every_report_and_stimulus_once
             await v.__aenter__()
         try:
             for v in viewers:
-                await v.wait_for(lambda f: f["type"] == "snapshot")
+                await v.wait_for(lambda f: f["type"] == "snapshot", timeout=60)
             # Reports and fires interleaved with sales; ids 8 and 7 arrive out of order,
             # as two announcers racing would push them.
             report_ids = [1, 2, 3, 4, 5, 6, 8, 7]
@@ -56,10 +60,15 @@ async def test_every_viewer_on_two_processes_sees_every_report_and_stimulus_once
                 await asyncio.sleep(0.05 if n % 2 else 0.3)
             for v in viewers:
                 await v.wait_for(
-                    lambda f: f["type"] == "update" and f["totals"]["gmv_fen"] == total
+                    lambda f: f["type"] == "update" and f["totals"]["gmv_fen"] == total,
+                    timeout=60,
                 )
-                await v.wait_for(lambda f: f["type"] == "stimulus" and f["stimulus"]["id"] == 2)
-                await v.wait_for(lambda f: f["type"] == "report" and f["report"]["id"] == 7)
+                await v.wait_for(
+                    lambda f: f["type"] == "stimulus" and f["stimulus"]["id"] == 2, timeout=60
+                )
+                await v.wait_for(
+                    lambda f: f["type"] == "report" and f["report"]["id"] == 7, timeout=60
+                )
             await asyncio.sleep(1.0)  # anything duplicated would have arrived by now
             for v in viewers:
                 reports = Counter(f["report"]["id"] for f in v.of_type("report"))
@@ -101,6 +110,41 @@ def stalled_socket(port: int, path: str) -> socket.socket:
     return sock
 
 
+def ask_resync(sock: socket.socket) -> None:
+    """A client text frame (masked, as clients must) asking for a fresh snapshot: each
+    one makes the server queue a whole snapshot for a socket that reads nothing."""
+    payload = b'{"type":"resync"}'
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    sock.sendall(bytes([0x81, 0x80 | len(payload)]) + mask + masked)
+
+
+class StallWatch:
+    """Polls the web process's hub stats a few times a second: the peaks of the room's
+    per-viewer figures (they vanish with the viewer once it is dropped), and events for
+    "a viewer is stalled" and "a viewer was evicted", so the test waits for conditions
+    rather than for a number of seconds."""
+
+    def __init__(self, web: Any) -> None:
+        self.web = web
+        self.peak: Counter[str] = Counter()
+        self.stalled = asyncio.Event()
+        self.evicted = asyncio.Event()
+
+    async def run(self) -> None:
+        while True:
+            stats = await asyncio.to_thread(self.web.stats)
+            room = stats["rooms"].get("slow", {})
+            for k in ("pending_max", "buffered_max_bytes", "coalesced", "stalled"):
+                self.peak[k] = max(self.peak[k], room.get(k, 0))
+            self.peak["rss_kib"] = max(self.peak["rss_kib"], stats["rss_kib"])
+            if self.peak["stalled"]:
+                self.stalled.set()
+            if stats["evicted"] >= 1:
+                self.evicted.set()
+            await asyncio.sleep(0.1)
+
+
 async def latencies(
     stack: Any, viewer: WsClient, c: dict[str, str], seconds: float, start: int
 ) -> tuple[list[float], int]:
@@ -116,7 +160,8 @@ async def latencies(
         t0 = time.perf_counter()
         await stack.post("slow", c["ingest_token"], [order(f"l{start}-{i}", 100, f"s{i % 12}")])
         frame = await viewer.wait_for(
-            lambda f, t=target: f["type"] in ("update", "snapshot") and f["totals"]["gmv_fen"] >= t
+            lambda f, t=target: f["type"] in ("update", "snapshot") and f["totals"]["gmv_fen"] >= t,
+            timeout=60,
         )
         arrived = viewer.arrived[viewer.frames.index(frame)]
         out.append(max(0.0, arrived - t0))
@@ -129,10 +174,10 @@ async def test_a_viewer_reading_nothing_is_bounded_and_hurts_nobody(
 ) -> None:
     settings = fresh_settings(redis_url, database_url, tmp_path)
     env = {
-        "WARROOM_WS_STALL_CLOSE_S": "4",  # "a minute", shortened for the test
+        "WARROOM_WS_STALL_CLOSE_S": str(STALL_S),  # "a minute", shortened for the test
         "WARROOM_WS_FRAMES_PER_S": "10",  # fill the stalled socket faster
         "WARROOM_WS_QUEUE_FRAMES": "4",
-        "WARROOM_WS_SNDBUF_BYTES": "32768",  # 128 KiB in production; fills in ~1 s here
+        "WARROOM_WS_SNDBUF_BYTES": "32768",  # 128 KiB in production
     }
     async with live_stack(settings, tmp_path, env=env) as stack:
         now = datetime.now(UTC)
@@ -154,46 +199,60 @@ async def test_a_viewer_reading_nothing_is_bounded_and_hurts_nobody(
         ]
         await stack.post("slow", c["ingest_token"], history)
         base_gmv = 100 * len(history)
-        await stack.settle("slow", c["viewer_token"], base_gmv)
+        await stack.settle("slow", c["viewer_token"], base_gmv, timeout=60)
         async with WsClient(ws_url(stack.web, "slow", c["viewer_token"])) as healthy:
-            await healthy.wait_for(lambda f: f["type"] == "snapshot")
+            await healthy.wait_for(lambda f: f["type"] == "snapshot", timeout=60)
             before, gmv = await latencies(stack, healthy, c, 2.0, base_gmv)
             rss_before = (await asyncio.to_thread(stack.web.stats))["rss_kib"]
 
             sock = await asyncio.to_thread(
                 stalled_socket, stack.web.port, f"/ws/campaigns/slow?token={c['viewer_token']}"
             )
+            watch = StallWatch(stack.web)
+            sampler = asyncio.create_task(watch.run())
             try:
-                peak: dict[str, int] = Counter()
                 during: list[float] = []
-                deadline = time.monotonic() + 9.0
-                evicted = False
-                while time.monotonic() < deadline and not evicted:
-                    part, gmv = await latencies(stack, healthy, c, 1.0, gmv)
+                # Fill its buffers with whole snapshots (it asks for resyncs, then never
+                # reads), so the stall depends on a few frames, not on how many updates
+                # this machine manages per second; keep the healthy viewer busy meanwhile.
+                deadline = time.monotonic() + 60
+                while not watch.stalled.is_set():
+                    assert time.monotonic() < deadline, ("never stalled", watch.peak)
+                    await asyncio.to_thread(ask_resync, sock)
+                    part, gmv = await latencies(stack, healthy, c, 0.3, gmv)
                     during += part
-                    stats = await asyncio.to_thread(stack.web.stats)
-                    room = stats["rooms"]["slow"]
-                    for k in ("pending_max", "buffered_max_bytes", "coalesced", "stalled"):
-                        peak[k] = max(peak[k], room[k])
-                    peak["rss_kib"] = max(peak["rss_kib"], stats["rss_kib"])
-                    evicted = stats["evicted"] >= 1
-                assert evicted, (peak, stats)
-                assert room["viewers"] == 1  # the healthy one
+                # Then it must be dropped once a send has been blocked STALL_S: wait for
+                # that (generously), while the other viewer keeps measuring.
+                deadline = time.monotonic() + STALL_S + 60
+                while not watch.evicted.is_set():
+                    assert time.monotonic() < deadline, ("never evicted", watch.peak)
+                    part, gmv = await latencies(stack, healthy, c, 0.5, gmv)
+                    during += part
+                stats = await asyncio.to_thread(stack.web.stats)
+                assert stats["rooms"]["slow"]["viewers"] == 1  # the healthy one
             finally:
+                sampler.cancel()
+                with contextlib.suppress(BaseException):
+                    await sampler
                 sock.close()
             after, gmv = await latencies(stack, healthy, c, 1.0, gmv)
 
+        peak = watch.peak
         # The stalled viewer was coalesced (never a growing backlog), the server held at
         # most its high-water mark plus one frame for it, and nothing leaked.
         assert peak["coalesced"] >= 1 and peak["stalled"] == 1, peak
         assert peak["pending_max"] <= 4, peak
         assert peak["buffered_max_bytes"] <= 64 * 1024 + 128 * 1024, peak
         assert peak["rss_kib"] - rss_before < 30 * 1024, (peak, rss_before)
-        # The healthy viewer's latency did not change while the other one hung.
-        p_before, p_during = statistics.median(before), statistics.median(during)
-        assert max(during) < 1.0, during
-        assert p_during < p_before + 0.15, (p_before, p_during)
-        assert max(after) < 1.0, after
+        # The healthy viewer's latency did not change while the other one hung, judged
+        # against its own figure before the stall (this machine, this run). Anything
+        # that waited on the stalled socket would have waited until it was dropped,
+        # STALL_S later: that is what these bounds catch, not a few ms of noise.
+        p_before = statistics.median(before)
+        bound = 2 * p_before + 0.25
+        assert statistics.median(during) < bound, (p_before, sorted(during))
+        assert max(during) < STALL_S, sorted(during)
+        assert statistics.median(after) < bound, (p_before, sorted(after))
 
 
 # -- the bounded queue, without a server ------------------------------------------------
@@ -283,3 +342,96 @@ async def test_a_send_that_would_wait_is_abandoned_for_a_resync() -> None:
     assert sent and '"snapshot"' in sent[0]
     v.evict()
     await asyncio.wait_for(task, 1)
+
+
+# -- the coalescer: leading edge, then throttle ----------------------------------------
+
+
+class _Feed:
+    """A campaign whose totals change on every read; remembers when each read began."""
+
+    def __init__(self, cost_s: float = 0.0) -> None:
+        self.reads: list[float] = []
+        self.cost_s = cost_s
+
+    async def load(self, slug: str) -> Loaded:
+        self.reads.append(time.monotonic())
+        end = time.thread_time() + self.cost_s
+        while time.thread_time() < end:
+            pass  # a render that costs this much CPU
+        n = len(self.reads)
+        snap = {
+            "campaign": {"slug": slug, "now": f"t{n}"},
+            "totals": {k: n for k in ("gmv_fen", "refund_fen", "orders", "items", "messages")},
+            "per_minute": [],
+            "leaderboards": {},
+            "stimuli": [],
+        }
+        return Loaded(snap, [], [], {})
+
+
+async def until(predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+async def test_first_change_after_quiet_renders_at_once_then_throttles() -> None:
+    feed = _Feed()
+    room = Room("c", feed.load, RoomConfig(frames_per_s=1.0, heartbeat_s=60, budget=0))
+    task = asyncio.create_task(room.run())
+    try:
+        await until(lambda: room.stats.renders == 1)  # the baseline for the first viewer
+        await asyncio.sleep(1.2)  # a quiet spell longer than the interval (1 s)
+        room.poke()
+        await until(lambda: room.stats.renders == 2)
+        assert room.stats.leading == 2 and room.stats.throttled == 0  # no waiting
+        for _ in range(3):  # changes keep coming: one render for all of them, later
+            room.poke()
+        await asyncio.sleep(0.3)
+        assert room.stats.renders == 2
+        await until(lambda: room.stats.renders == 3)
+        assert room.stats.throttled == 1
+        assert feed.reads[2] - feed.reads[1] >= 1.0 - 0.01  # the interval held
+        await asyncio.sleep(0.3)
+        assert room.stats.renders == 3  # the three hints were one render
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+async def test_heartbeat_renders_do_not_delay_the_next_change() -> None:
+    feed = _Feed()
+    room = Room("c", feed.load, RoomConfig(frames_per_s=0.5, heartbeat_s=0.2, budget=0))
+    task = asyncio.create_task(room.run())
+    try:
+        await until(lambda: room.stats.renders == 1)
+        await asyncio.sleep(2.2)  # past the 2 s interval; heartbeats rendered meanwhile
+        beats = room.stats.renders
+        assert beats > 1
+        room.poke()
+        await until(lambda: room.stats.renders > beats and room.stats.leading == 2)
+        assert room.stats.throttled == 0
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task
+
+
+async def test_an_expensive_render_stretches_the_interval_to_its_budget() -> None:
+    feed = _Feed(cost_s=0.2)  # each render + fan-out costs at least 200 ms of CPU
+    room = Room("c", feed.load, RoomConfig(frames_per_s=20, heartbeat_s=60, budget=0.5))
+    task = asyncio.create_task(room.run())
+    try:
+        await until(lambda: room.stats.renders == 1)
+        assert room.interval() >= 0.2 / 0.5  # 50% of a core at most, not 20 frames/s
+        for _ in range(2):
+            room.poke()
+            await until(lambda n=room.stats.renders: room.stats.renders > n)
+        assert feed.reads[2] - feed.reads[1] >= 0.4 - 0.01
+    finally:
+        task.cancel()
+        with contextlib.suppress(BaseException):
+            await task

@@ -41,7 +41,11 @@ class HubSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="WARROOM_WS_", extra="ignore")
 
-    frames_per_s: float = 2.0  # coalesced updates per campaign per second
+    # Renders per campaign while changes keep coming: at most frames_per_s a second,
+    # fewer when one render + fan-out costs more than render_budget of a core (the
+    # first change after a quiet spell renders at once). docs/benchmarks.md.
+    frames_per_s: float = 8.0
+    render_budget: float = 0.4
     heartbeat_s: float = 5.0  # an update at least this often, changed or not
     queue_frames: int = 8  # per viewer; beyond this the viewer is resynced
     stall_close_s: float = 60.0  # a send blocked this long: the viewer is dropped
@@ -77,7 +81,7 @@ class Hub:
     @property
     def room_config(self) -> RoomConfig:
         s = self.settings
-        return RoomConfig(s.frames_per_s, s.heartbeat_s, s.queue_frames)
+        return RoomConfig(s.frames_per_s, s.heartbeat_s, s.queue_frames, s.render_budget)
 
     async def start(self) -> None:
         self._tasks = [
@@ -266,6 +270,9 @@ class Hub:
                 "frames": room.stats.frames,
                 "resyncs": room.stats.resyncs,
                 "render_ms_avg": round(1000 * room.stats.render_s / max(1, room.stats.renders), 2),
+                "leading": room.stats.leading,
+                "throttled": room.stats.throttled,
+                "interval_ms": round(1000 * room.interval(), 1),
                 "last_fanout_ms": round(1000 * room.stats.last_fanout_s, 3),
                 "pending_max": max((len(v.pending) for v in room.viewers), default=0),
                 "coalesced": sum(v.coalesced for v in room.viewers),

@@ -1,5 +1,6 @@
-"""One campaign's viewers in one web process: a coalescer that renders the campaign at
-most `frames_per_s` times a second and fans each frame out to its viewers.
+"""One campaign's viewers in one web process: a coalescer that renders the campaign on
+the leading edge of a change and then at most `frames_per_s` times a second while
+changes keep coming, and fans each frame out to its viewers.
 
 Why this shape (DESIGN.md, "one slow viewer hurts nobody"):
 - a render reads hot state once and encodes each frame once; fan-out hands the same
@@ -15,7 +16,6 @@ Why this shape (DESIGN.md, "one slow viewer hurts nobody"):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -42,9 +42,14 @@ class Loaded:
 
 @dataclass
 class RoomConfig:
-    frames_per_s: float = 2.0
+    frames_per_s: float = 8.0  # at most, while changes keep coming
     heartbeat_s: float = 5.0
     queue_frames: int = 8
+    # The share of one core a campaign's renders and fan-out may take while changes
+    # keep coming: the throttle interval is the larger of 1/frames_per_s and the last
+    # render's cost divided by this. Few viewers: frames every 1/frames_per_s; many:
+    # fewer frames, never more CPU. 0 turns the budget off (fixed frames_per_s).
+    budget: float = 0.4
 
 
 @dataclass
@@ -55,12 +60,15 @@ class RoomStats:
     render_s: float = 0.0
     last_fanout_s: float = 0.0
     errors: int = 0
+    leading: int = 0  # renders at once: the first change after a quiet spell
+    throttled: int = 0  # renders that waited for the interval (sustained change)
 
 
 class Room:
     """The coalescer of one campaign: hints poke it, it renders on the leading edge and
-    then at most once per 1/frames_per_s, and at least once per heartbeat (so screens
-    see the clock, the freshness figure and velocity move even when sales are quiet)."""
+    then at most once per interval (1/frames_per_s, longer when a frame costs more than
+    the budget allows), and at least once per heartbeat (so screens see the clock, the
+    freshness figure and velocity move even when sales are quiet)."""
 
     def __init__(
         self, slug: str, load: Callable[[str], Awaitable[Loaded | None]], cfg: RoomConfig
@@ -80,6 +88,9 @@ class Room:
         self.ready = asyncio.Event()
         self.gone = False  # the campaign no longer exists
         self.last_render = 0.0
+        # CPU seconds (this thread's) of the last render + fan-out of a change: what the
+        # budget bounds. Not wall time, which on a busy machine counts waiting for a core.
+        self.last_cost = 0.0
         self.last_update = 0.0
         self.empty_since: float | None = None
         self.stats = RoomStats()
@@ -119,18 +130,33 @@ class Room:
     # rendering -----------------------------------------------------------------------
 
     async def run(self) -> None:
-        interval = 1.0 / self.cfg.frames_per_s
+        """Leading edge, then throttle: the first change after a quiet spell renders at
+        once; while changes keep coming, at most one render per interval (the hints
+        that arrive meanwhile join the next one). Heartbeat renders, when nothing
+        changed, do not count against the throttle: a change right after one still
+        renders at once."""
         while True:
-            with contextlib.suppress(TimeoutError):
+            changed = True
+            try:
                 async with asyncio.timeout(self.cfg.heartbeat_s):
                     await self.dirty.wait()
-            wait = self.last_render + interval - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)  # coalesce: hints arriving now join this render
+            except TimeoutError:
+                changed = False
+            if changed:
+                wait = self.last_render + self.interval() - time.monotonic()
+                if wait > 0:
+                    self.stats.throttled += 1
+                    await asyncio.sleep(wait)  # coalesce: hints arriving now join this render
+                else:
+                    self.stats.leading += 1
+                self.last_render = time.monotonic()
             self.dirty.clear()
-            self.last_render = time.monotonic()
+            began = time.thread_time()
             try:
                 await self.render()
+                if changed:  # smoothed: one slow render (a GC pause) moves it halfway
+                    cost = time.thread_time() - began
+                    self.last_cost = cost if not self.last_cost else (self.last_cost + cost) / 2
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -138,6 +164,13 @@ class Room:
                 log.exception("render failed for %s; retrying", self.slug)
                 await asyncio.sleep(1.0)
                 self.dirty.set()
+
+    def interval(self) -> float:
+        """Seconds between renders while changes keep coming (see RoomConfig.budget)."""
+        floor = 1.0 / self.cfg.frames_per_s
+        if self.cfg.budget <= 0:
+            return floor
+        return max(floor, self.last_cost / self.cfg.budget)
 
     async def render(self) -> None:
         started = time.perf_counter()

@@ -177,14 +177,17 @@ class Store:
         )
 
     def create_schema(self) -> None:
-        import warroom.adapters.report_store  # noqa: F401  (registers its tables)
+        """Bring the schema to the newest migration, once, under a lock (any number of
+        processes may call this together; see warroom/migrations)."""
+        from warroom.migrations import migrate
 
-        SQLModel.metadata.create_all(self.engine)
+        migrate(self.engine)
 
     def drop_schema(self) -> None:
-        import warroom.adapters.report_store  # noqa: F401
+        """Every table and the migration history (tests start from nothing)."""
+        from warroom.migrations import drop_everything
 
-        SQLModel.metadata.drop_all(self.engine)
+        drop_everything(self.engine)
 
     # campaigns
 
