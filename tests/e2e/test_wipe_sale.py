@@ -65,7 +65,8 @@ async def test_flushall_mid_sale_heals_and_no_report_or_rule_uses_lost_figures(
         asyncio.create_task(Aggregator(rt.hot, rt.stream, consumer="w", block_ms=50).run(stop)),
         asyncio.create_task(Triggers(rt.store, rt.hot, rt.reports, rt.announcer).run(stop, 0.1)),
         asyncio.create_task(
-            Restorer(rt.store, rt.hot, rt.stream, rt.announcer.restore_feeds, 0.5).run(stop)
+            # Checks every 2 s: the screen has time to be told before the restore ends.
+            Restorer(rt.store, rt.hot, rt.stream, rt.announcer.restore_feeds, 2.0).run(stop)
         ),
     ]
     try:
