@@ -20,21 +20,12 @@ from redis.asyncio import Redis
 
 from warroom.adapters import keys
 from warroom.adapters.health import is_oom
+from warroom.adapters.streams import group_name, id_tuple
 
 
 def _id_ms(entry_id: bytes | str) -> int:
     raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     return int(raw.split("-", 1)[0])
-
-
-def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
-    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = raw.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _name(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class Lag(NamedTuple):
@@ -78,14 +69,14 @@ async def _lag(
     newest_id = newest_res[0][0]
     newest_ms = _id_ms(newest_id)
     groups = groups_res if isinstance(groups_res, list) else []
-    group = next((g for g in groups if _name(g.get("name")) == keys.AGG_GROUP), None)
+    group = next((g for g in groups if group_name(g.get("name")) == keys.AGG_GROUP), None)
     if group is None:
         return Lag(None, 0, newest_ms)  # no consumer group yet: no worker has ever run
     oldest: int | None = None
     if isinstance(pending_res, dict) and pending_res.get("pending"):
         oldest = _id_ms(pending_res["min"])
     last = group["last-delivered-id"]
-    if _id_tuple(newest_id) > _id_tuple(last):
+    if id_tuple(newest_id) > id_tuple(last):
         unread = await redis.xrange(name, min=b"(" + _id_bytes(last), count=1)
         if unread:
             first_unread = _id_ms(unread[0][0])

@@ -131,11 +131,11 @@ class EventStream:
         groups = await self.redis.xinfo_groups(name)
         if not groups:
             return
-        floor = min(_id_tuple(g["last-delivered-id"]) for g in groups)
+        floor = min(id_tuple(g["last-delivered-id"]) for g in groups)
         for g in groups:
             summary = await self.redis.xpending(name, g["name"])
             if summary["pending"]:
-                floor = min(floor, _id_tuple(summary["min"]))
+                floor = min(floor, id_tuple(summary["min"]))
         if floor > (0, 0):
             await self.redis.execute_command("XTRIM", name, "MINID", f"{floor[0]}-{floor[1]}")
 
@@ -145,7 +145,13 @@ def _slug_of(stream_name: bytes) -> str:
     return text[text.index("{") + 1 : text.rindex("}")]
 
 
-def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
+def group_name(value: Any) -> str:
+    """A consumer group's name as XINFO GROUPS gives it (bytes or text)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def id_tuple(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as (ms, seq), for comparing ids in order."""
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)

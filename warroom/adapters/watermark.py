@@ -22,7 +22,6 @@ an older `ts` is a late event: it still counts, but a report already written sta
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -32,18 +31,9 @@ from warroom.adapters import keys
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.store import CampaignRecord, LedgerEvent
+from warroom.adapters.streams import group_name, id_tuple
 
 SETTLE_MS = 1500  # real ms an accepted event may take from its `ts` to the stream
-
-
-def _id_tuple(entry_id: bytes | str) -> tuple[int, int]:
-    raw = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    ms, _, seq = raw.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _name(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 async def applied_before_real_ms(redis: Redis, slug: str, now_real_ms: int) -> int | None:
@@ -58,19 +48,19 @@ async def applied_before_real_ms(redis: Redis, slug: str, now_real_ms: int) -> i
     newest_res, groups_res, pending_res = await pipe.execute(raise_on_error=False)
     if not isinstance(groups_res, list):
         return None
-    group = next((g for g in groups_res if _name(g.get("name")) == keys.AGG_GROUP), None)
+    group = next((g for g in groups_res if group_name(g.get("name")) == keys.AGG_GROUP), None)
     if group is None:
         return None
     frontier = now_real_ms
     if isinstance(pending_res, dict) and pending_res.get("pending"):
-        frontier = min(frontier, _id_tuple(pending_res["min"])[0])
+        frontier = min(frontier, id_tuple(pending_res["min"])[0])
     if isinstance(newest_res, list) and newest_res:
         last = group["last-delivered-id"]
-        if _id_tuple(newest_res[0][0]) > _id_tuple(last):
+        if id_tuple(newest_res[0][0]) > id_tuple(last):
             raw_last = last if isinstance(last, bytes) else str(last).encode()
             unread = await redis.xrange(name, min=b"(" + raw_last, count=1)
             if unread:
-                frontier = min(frontier, _id_tuple(unread[0][0])[0])
+                frontier = min(frontier, id_tuple(unread[0][0])[0])
     return frontier
 
 
