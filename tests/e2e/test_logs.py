@@ -62,7 +62,7 @@ def receiver() -> Iterator[Receiver]:
     r.server.server_close()
 
 
-def wait_for(what: str, check: Any, deadline_s: float = 90) -> None:
+def wait_for(what: str, check: Any, deadline_s: float = 240) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if check():

@@ -32,9 +32,11 @@ async def close_code_after_sending(url: str, message: str | bytes) -> int | None
     async with connect(url, open_timeout=10, max_size=2**24) as ws:
         first = await asyncio.wait_for(ws.recv(), 10)
         assert b'"snapshot"' in (first if isinstance(first, bytes) else first.encode())
-        await ws.send(message)
         deadline = asyncio.get_running_loop().time() + 15
         try:
+            # A big message may be cut off while still being sent: the server closes
+            # as soon as it sees the size, so the send itself can meet the close.
+            await ws.send(message)
             while asyncio.get_running_loop().time() < deadline:  # frames keep coming
                 await asyncio.wait_for(ws.recv(), 15)
         except ConnectionClosed as exc:
