@@ -13,7 +13,6 @@ from redis.exceptions import ResponseError
 
 from warroom.adapters import keys
 from warroom.core.aggregate import BOARDS, BatchPlan, plan_batch
-from warroom.core.health import group_health_keys
 from warroom.core.ranking import prev_rank, rank_order
 
 log = logging.getLogger(__name__)
@@ -39,9 +38,6 @@ class RawState:
     generation: int | None = None
     # Ranks before the recent minutes of the rows in `boards` (a bounded read only).
     board_prev: dict[str, dict[str, int | None]] = field(default_factory=dict)
-
-
-TIE_LIMIT = 1000
 
 
 def _tied_at_cut(head: dict[str, int], top: int) -> bool:
@@ -79,25 +75,6 @@ async def init_generation(redis: Redis, slug: str) -> None:
         return
     gen = await redis.incr(keys.generation_seq(slug))
     await redis.set(keys.generation(slug), gen, nx=True)
-
-
-# Keys of one generation that every batch may touch (the apply script refuses others).
-_FIXED_SUFFIXES = (
-    "applied", "tot", "buyers", "active", "bfirst", "refd", "ord", "refpend", "refpendm",
-    "mem:last", "mem:groups", "lbprev:from",
-    *(f"m:{m}" for m in ("gmv", "orders", "messages", "buyers", "refund", "newbuyers")),
-    *(f"lb:{b}{s}" for b in BOARDS for s in ("", ":o", ":n", ":prev")),
-)  # fmt: skip
-
-
-def touched_keys(p: str, plan: BatchPlan) -> list[str]:
-    """Every key of generation prefix `p` the apply script may touch for `plan`."""
-    out = [p + s for s in _FIXED_SUFFIXES]
-    out += [f"{p}m:b:{m}" for m in plan.buyers_by_minute]
-    for b in BOARDS:
-        out += [f"{p}lb:{b}:m:{m}" for m in plan.board_minute_gmv[b]]
-    out += group_health_keys(p, plan.gh)
-    return out
 
 
 class HotState:
@@ -149,7 +126,7 @@ class HotState:
             targets = [only] if only else gens
             declared = [keys.generation(slug), keys.next_generation(slug)]
             for g in targets:
-                declared += touched_keys(keys.gen_prefix(slug, int(g)), plan)
+                declared += keys.apply_keys(keys.gen_prefix(slug, int(g)), plan)
             expect = orjson.dumps([int(g) for g in targets])
             res = await self._apply(keys=declared, args=[payload, only, expect])
             text = res.decode() if isinstance(res, bytes) else str(res)

@@ -3,6 +3,9 @@ they live on one Redis Cluster slot and one Lua script may touch them all."""
 
 from __future__ import annotations
 
+from warroom.core.aggregate import BOARDS, BatchPlan
+from warroom.core.health import group_health_keys
+
 CAMPAIGNS = "wr:campaigns"  # set of slugs the workers watch
 CHANGED_CHANNEL = "wr:changed"  # pub/sub hint: a campaign's hot state moved
 AGG_GROUP = "agg"
@@ -101,3 +104,22 @@ def probe(slug: str | None = None) -> str:
     """A throwaway key written to test that Redis still takes writes (a full Redis with
     `noeviction` refuses them while it still answers reads)."""
     return prefix(slug) + "probe" if slug else "wr:probe"
+
+
+# Keys of one generation that every batch may touch (the apply script refuses others).
+_FIXED_SUFFIXES = (
+    "applied", "tot", "buyers", "active", "bfirst", "refd", "ord", "refpend", "refpendm",
+    "mem:last", "mem:groups", "lbprev:from",
+    *(f"m:{m}" for m in ("gmv", "orders", "messages", "buyers", "refund", "newbuyers")),
+    *(f"lb:{b}{s}" for b in BOARDS for s in ("", ":o", ":n", ":prev")),
+)  # fmt: skip
+
+
+def apply_keys(p: str, plan: BatchPlan) -> list[str]:
+    """Every key of generation prefix `p` the apply script may touch for `plan`."""
+    out = [p + s for s in _FIXED_SUFFIXES]
+    out += [f"{p}m:b:{m}" for m in plan.buyers_by_minute]
+    for b in BOARDS:
+        out += [f"{p}lb:{b}:m:{m}" for m in plan.board_minute_gmv[b]]
+    out += group_health_keys(p, plan.gh)
+    return out
