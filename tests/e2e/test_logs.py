@@ -62,13 +62,13 @@ def receiver() -> Iterator[Receiver]:
     r.server.server_close()
 
 
-def wait_for(what: str, check: Any, deadline_s: float = 240) -> None:
+def wait_for(what: str, check: Any, deadline_s: float = 240, seen: Any = None) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out waiting for {what}; saw: {seen() if seen else ''}")
 
 
 @pytest.mark.parametrize("access_log", [False, True], ids=["default", "access-log-on"])
@@ -131,6 +131,7 @@ def test_no_secret_in_any_log_line(tmp_path: Path, receiver: Receiver, access_lo
                 any("final" in b or "收官" in b for b in receiver.kinds("/signed"))
                 and len(receiver.kinds("/cgi-bin/")) >= 3
             ),
+            seen=lambda: (receiver.posts, served.output()[-6000:]),
         )
         ws.close()
     finally:
