@@ -114,6 +114,21 @@ def test_a_threshold_crossed_after_the_end_is_left_to_the_final() -> None:
     ]  # fmt: skip
 
 
+def test_a_sale_ending_mid_minute_reports_its_last_crossing_before_the_final() -> None:
+    """Ends at 17:00:20: the target crossed at 17:00:05 waits for its minute (17:01),
+    and so does the final, which follows it in the same tick. (The final used to go out
+    at 17:00:50 and the target report never after it.)"""
+    s = campaign(ends_at="2024-05-20T17:00:20+08:00")
+    gmv = {local("2024-05-20 10:05"): 60 * WAN, local("2024-05-20 17:00"): 50 * WAN}
+    before = keys(s, gmv, local("2024-05-20 17:00:50"))
+    assert "final" not in before and "target_base" not in before
+    after = keys(s, gmv, local("2024-05-20 17:01"))
+    assert after[-1] == "final"
+    assert after.index("target_base") < after.index("final")
+    # not before the watermark has passed that minute, whatever the clock says
+    assert "final" not in keys(s, gmv, local("2024-05-20 17:05"), settled=local("2024-05-20 17:00:40"))
+
+
 def test_nothing_is_due_without_a_watermark() -> None:
     """While figures restore (no watermark) nothing is due; right after, what fell due
     meanwhile is, each slot once, with its own instant."""

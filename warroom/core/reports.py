@@ -34,8 +34,10 @@ Boundary choices:
   that fell meanwhile are due, each with its own figures, but at most the newest
   `SLOT_BACKLOG` of each kind: a burst of stale posts helps no group.
 - `final`: due once the caller says the sale has settled (`final_ready`: the watermark
-  past `ends_at` and `final_grace_seconds` gone by); its figures are the snapshot's
-  totals at that moment (`from_totals`), labelled `ends_at`.
+  past `ends_at` and `final_grace_seconds` gone by) and the minute in which the sale
+  ends is settled too: a target crossed in that minute is reported first (its report
+  waits for its whole minute), never skipped for a final already out. Its figures are
+  the snapshot's totals at that moment (`from_totals`), labelled `ends_at`.
 - `stimulus`: not scheduled here; the worker posts one per claimed fire under
   `stimulus_report_key(fire_key)`, describing the minute boundary before the fire.
 """
@@ -118,7 +120,8 @@ def due_reports(settings: CampaignSettings, p: Progress) -> list[DueReport]:
         out.append(
             DueReport(f"top:{n}", "top", mark, {"hour_index": n}, as_of_ms=minute_floor(mark))
         )
-    if p.final_ready and p.now_ms >= s.ends_at:
+    last_minute_done = horizon >= minute_floor(s.ends_at - 1) + MINUTE_MS
+    if p.final_ready and p.now_ms >= s.ends_at and last_minute_done:
         out.append(DueReport("final", "final", s.ends_at, {}, as_of_ms=s.ends_at, from_totals=True))
     return out
 
