@@ -85,7 +85,11 @@ def _extra_worker_tasks(rt: Any, stop: asyncio.Event) -> list[asyncio.Task[None]
 
     triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
     deliverer = Deliverer(
-        rt.webhooks, rt.redis, allow_private=rt.settings.warroom_allow_private_webhooks
+        rt.webhooks,
+        rt.redis,
+        allow_private=rt.settings.warroom_allow_private_webhooks,
+        settings_of=rt.store.settings_of,
+        poster_font=rt.settings.warroom_poster_font,
     )
     return [
         asyncio.create_task(triggers.run(stop), name="triggers"),

@@ -126,7 +126,9 @@ def test_a_sale_ending_mid_minute_reports_its_last_crossing_before_the_final() -
     assert after[-1] == "final"
     assert after.index("target_base") < after.index("final")
     # not before the watermark has passed that minute, whatever the clock says
-    assert "final" not in keys(s, gmv, local("2024-05-20 17:05"), settled=local("2024-05-20 17:00:40"))
+    assert "final" not in keys(
+        s, gmv, local("2024-05-20 17:05"), settled=local("2024-05-20 17:00:40")
+    )
 
 
 def test_nothing_is_due_without_a_watermark() -> None:

@@ -269,6 +269,11 @@ class Store:
             row = conn.execute(select(CampaignRow).where(CampaignRow.slug == slug)).first()
         return _record(row) if row else None
 
+    def settings_of(self, campaign_id: int) -> CampaignSettings | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CampaignRow).where(CampaignRow.id == campaign_id)).first()
+        return _record(row).settings if row is not None else None
+
     def list_campaigns(self) -> list[CampaignRecord]:
         with self.engine.connect() as conn:
             rows = conn.execute(select(CampaignRow).order_by(CampaignRow.id)).all()

@@ -22,7 +22,9 @@ from warroom.adapters.netguard import literal_ip, redact_url, refusal, resolve
 from warroom.adapters.report_store import DeliveryRow, ReportRow, WebhookRow
 
 MAX_ATTEMPTS = 6
-FORMATS = ("wecom", "wecom_text", "json")
+# `wecom_image*`: the report's poster as a WeCom robot image message (the `_masked`
+# one hides money, for groups that see progress but not turnover).
+FORMATS = ("wecom", "wecom_text", "wecom_image", "wecom_image_masked", "json")
 
 
 class BadWebhook(ValueError):
@@ -100,6 +102,8 @@ class Job:
     at_ms: int
     # The totals the report's text was written from (contract v2), for JSON targets.
     figures: dict[str, Any] | None = None
+    campaign_id: int = 0
+    memo: dict[str, Any] | None = None  # all that was stored with the report (posters)
 
 
 class WebhookStore:
@@ -150,6 +154,7 @@ class WebhookStore:
                 r.c.text,
                 r.c.at_ms,
                 r.c.memo_json,
+                w.c.campaign_id,
             )
             .join(w, w.c.id == d.c.webhook_id)
             .join(r, r.c.id == d.c.report_id)
@@ -161,9 +166,12 @@ class WebhookStore:
             q = q.where(d.c.webhook_id.not_in(busy))
         with self.engine.connect() as conn:
             rows = list(conn.execute(q))
-        return [
-            Job(*row[:10], figures=orjson.loads(row[10] or "{}").get("figures")) for row in rows
-        ]
+        jobs = []
+        for row in rows:
+            memo = orjson.loads(row[10] or "{}")
+            memo = memo if isinstance(memo, dict) else {}
+            jobs.append(Job(*row[:10], figures=memo.get("figures"), campaign_id=row[11], memo=memo))
+        return jobs
 
     def claim(self, delivery_id: int, now_ms: int) -> bool:
         """pending → sending, atomically: only one worker posts a given delivery."""

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from warroom.core.campaign import CampaignSettings
+from warroom.core.clock import from_ms
 from warroom.core.money import format_wan
 
 MEDALS = ("🥇", "🥈", "🥉")
@@ -135,3 +137,19 @@ def poster_spec(
         cta=show(cta),
         footer=f"{show(campaign_name)} · {at_text}",
     )
+
+
+def report_poster_spec(
+    settings: CampaignSettings,
+    kind: str,
+    text: str,
+    memo: Mapping[str, Any] | None,
+    at_ms: int,
+    mask: bool,
+) -> PosterSpec:
+    """The poster of one stored report: `memo` is what was stored with it (contract v2
+    keeps its figures under `figures`; older reports kept them at the top level)."""
+    memo = memo or {}
+    figures = memo.get("figures") if isinstance(memo.get("figures"), dict) else memo
+    at = from_ms(at_ms, settings.timezone).strftime("%m-%d %H:%M")
+    return poster_spec(kind, text, figures, settings.name, at, settings.target_base_fen, mask)

@@ -58,7 +58,13 @@ DELIVERY_LABELS = {
     "delivered": "已送达",
     "failed": "失败",
 }
-FORMAT_LABELS = {"wecom": "企业微信 Markdown", "wecom_text": "企业微信文本", "json": "签名 JSON"}
+FORMAT_LABELS = {
+    "wecom": "企业微信 Markdown",
+    "wecom_text": "企业微信文本",
+    "wecom_image": "企业微信海报图片",
+    "wecom_image_masked": "企业微信海报图片（隐藏金额）",
+    "json": "签名 JSON",
+}
 
 
 def admin_time(ms: int, tz: str, short: bool = False) -> str:

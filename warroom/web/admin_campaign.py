@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from warroom.adapters.campaigns import real_now_ms, token_matches
 from warroom.adapters.snapshots import load_snapshot
 from warroom.adapters.store import CampaignRecord
-from warroom.adapters.webhook import BadWebhook, check_url
+from warroom.adapters.webhook import FORMATS, BadWebhook, check_url
 from warroom.core.render import (
     TemplateProblem,
     default_source,
@@ -301,7 +301,7 @@ async def add_webhook(request: Request, slug: str, session: ConsoleChange) -> HT
     fmt = form.get("format", "wecom")
     secret = form.get("secret", "").strip()
     errors: dict[str, str] = {}
-    if fmt not in ("wecom", "wecom_text", "json"):
+    if fmt not in FORMATS:
         errors["format"] = "未知格式"
     if len(secret) > 200:
         errors["secret"] = "签名密钥最多 200 个字符"

@@ -106,9 +106,16 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
     if hook is None:
         raise ApiError(404, f"no webhook {webhook_id} in this campaign")
     now = real_now_ms()
-    job = Job(0, hook.id, hook.url, hook.format, hook.secret, 0, 0, "stimulus", TEST_TEXT, now)
+    job = Job(
+        0, hook.id, hook.url, hook.format, hook.secret, 0, 0, "stimulus", TEST_TEXT, now,
+        campaign_id=record.id,
+    )  # fmt: skip
     sender = Deliverer(
-        rt.webhooks, rt.redis, allow_private=rt.settings.warroom_allow_private_webhooks
+        rt.webhooks,
+        rt.redis,
+        allow_private=rt.settings.warroom_allow_private_webhooks,
+        settings_of=rt.store.settings_of,
+        poster_font=rt.settings.warroom_poster_font,
     )
     try:
         outcome = await sender.send_now(job)

@@ -39,7 +39,7 @@ class TemplateBody(_Strict):
 
 class WebhookBody(_Strict):
     url: Annotated[StrictStr, Field(max_length=2000)]
-    format: Literal["wecom", "wecom_text", "json"] = "wecom"
+    format: Literal["wecom", "wecom_text", "wecom_image", "wecom_image_masked", "json"] = "wecom"
     secret: Annotated[StrictStr, Field(max_length=200)] = ""
 
 

@@ -18,10 +18,10 @@ from warroom.adapters.groups import load_judged, read_membership_series
 from warroom.adapters.poster import FontMissing, find_font, render_png
 from warroom.adapters.review_store import ReviewLoader, late_cutoff_ms
 from warroom.adapters.store import CampaignRecord
-from warroom.core.clock import from_ms, rfc3339
+from warroom.core.clock import rfc3339
 from warroom.core.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
 from warroom.core.health import Judged, health_counts, row_view
-from warroom.core.poster import PosterSpec, poster_spec
+from warroom.core.poster import PosterSpec, report_poster_spec
 from warroom.core.review_page import page_context
 from warroom.web import deps, pages
 from warroom.web.errors import ApiError, JSONBytes
@@ -202,14 +202,12 @@ POSTER_CACHE = 64
 
 def poster_inputs(record: CampaignRecord, row: Any, mask: bool) -> PosterSpec:
     """The spec of one report's poster (what the tests read: the strings drawn)."""
-    s = record.settings
     try:
         memo = orjson.loads(row.memo_json or "{}")
     except orjson.JSONDecodeError:
         memo = {}
-    figures = memo.get("figures") if isinstance(memo.get("figures"), dict) else memo
-    at = from_ms(row.at_ms, s.timezone).strftime("%m-%d %H:%M")
-    return poster_spec(row.kind, row.text, figures, s.name, at, s.target_base_fen, mask)
+    memo = memo if isinstance(memo, dict) else {}
+    return report_poster_spec(record.settings, row.kind, row.text, memo, row.at_ms, mask)
 
 
 @router.get(API + "/reports/{report_id}/poster.png")

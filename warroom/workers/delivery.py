@@ -23,14 +23,18 @@ from redis.asyncio import Redis
 
 from warroom.adapters import keys
 from warroom.adapters.campaigns import real_now_ms
+from warroom.adapters.health import OutageLog
 from warroom.adapters.netguard import (
     RefusedAddress,
     guarded_client,
     quiet_http_client_logs,
     redact_url,
 )
+from warroom.adapters.poster import FontMissing, find_font, render_png, wecom_image
 from warroom.adapters.webhook import MAX_ATTEMPTS, Job, WebhookStore, sign
+from warroom.core.campaign import CampaignSettings
 from warroom.core.clock import rfc3339
+from warroom.core.poster import report_poster_spec
 from warroom.core.render import wecom_markdown, wecom_text
 
 log = logging.getLogger(__name__)
@@ -84,7 +88,8 @@ return 0
 
 
 def payload(job: Job) -> bytes:
-    if job.format == "wecom":
+    """The body of a text delivery (image targets: `Deliverer._body`)."""
+    if job.format in ("wecom", "wecom_image", "wecom_image_masked"):
         return orjson.dumps(wecom_markdown(job.text))
     if job.format == "wecom_text":
         return orjson.dumps(wecom_text(job.text))
@@ -130,6 +135,8 @@ class Deliverer:
         concurrency: int = 16,
         backoff_cap_s: float = 600.0,
         rand: Callable[[], float] = random.random,
+        settings_of: Callable[[int], CampaignSettings | None] | None = None,
+        poster_font: str | None = None,
     ) -> None:
         self.store = store
         self.redis = redis
@@ -145,6 +152,12 @@ class Deliverer:
         self._hold_us = int((timeout_s + 5.0) * 1_000_000)
         self._reserve = redis.register_script(_RESERVE_LUA)
         self._ended = redis.register_script(_ENDED_LUA)
+        # Image targets: the campaign's settings by id (name, time zone, target) and
+        # the configured CJK font; without either an image target gets the text.
+        self._settings_of = settings_of
+        self._poster_font = poster_font
+        self._posters: dict[tuple[int, int, bool], bytes] = {}
+        self._font_log = OutageLog(log, "poster for image webhooks (sending text instead)")
         self._slots = asyncio.Semaphore(concurrency)
         self._busy: dict[int, asyncio.Task[int]] = {}
         quiet_http_client_logs()
@@ -238,8 +251,40 @@ class Deliverer:
             with contextlib.suppress(Exception):
                 await self._ended(keys=[key], args=[member, self._window_us])
 
+    async def _body(self, job: Job) -> bytes:
+        if job.format.startswith("wecom_image"):
+            png = await self._poster(job, mask=job.format.endswith("_masked"))
+            if png is not None:
+                return orjson.dumps(wecom_image(png))
+        return payload(job)
+
+    async def _poster(self, job: Job, mask: bool) -> bytes | None:
+        """The report's poster PNG, or None (no font, unknown campaign): the group then
+        gets the report as text, which is better than nothing or a poster of boxes."""
+        key = (job.campaign_id, job.report_id, mask)
+        if key in self._posters:
+            return self._posters[key]
+        try:
+            if self._settings_of is None:
+                raise FontMissing("no campaign settings to draw the poster from")
+            settings = await asyncio.to_thread(self._settings_of, job.campaign_id)
+            if settings is None:
+                raise FontMissing(f"campaign {job.campaign_id} is gone")
+            font = find_font(self._poster_font)
+            spec = report_poster_spec(settings, job.kind, job.text, job.memo, job.at_ms, mask)
+            png = await asyncio.to_thread(render_png, spec, font)
+        except Exception as exc:
+            self._font_log.failed(exc)
+            return None
+        self._font_log.ok()
+        if job.report_id:  # the console's test message (no report) is not kept
+            self._posters[key] = png
+            while len(self._posters) > 16:
+                self._posters.pop(next(iter(self._posters)))
+        return png
+
     async def _post(self, job: Job) -> Outcome:
-        body = payload(job)
+        body = await self._body(job)
         headers = {"Content-Type": "application/json"}
         if job.format == "json":
             ts = str(int(time.time()))
