@@ -104,7 +104,7 @@ def redact_url(url: str) -> str:
 
 
 def install(app: FastAPI) -> None:
-    from warroom.web import admin_campaign  # noqa: F401  (registers its routes)
+    from warroom.web import admin_campaign, admin_links  # noqa: F401  (register their routes)
 
     app.state.console = auth.ConsoleSettings()
     env: Environment = app.state.pages_env
