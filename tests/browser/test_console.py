@@ -234,6 +234,18 @@ async def test_console_end_to_end(stack: Stack, browser: Any, receiver: Receiver
         assert "测试消息" in receiver.posts[0]["body"]["markdown"]["content"]
         row = page.locator("#delivery-log tr.test-row").first
         assert "已送达" in await row.inner_text() and "200" in await row.inner_text()
+        # A poster target: its test message is the poster, as a robot image message.
+        await page.fill("#i-url", receiver.url + "&poster=1")
+        await page.select_option("#i-format", "wecom_image")
+        await page.click("#webhook-form button[type=submit]")
+        await page.wait_for_selector("#hooks tr[data-hook] >> nth=1")
+        assert "企业微信海报图片" in await page.inner_text("#hooks")
+        await page.locator("button[data-test]").nth(1).click()
+        deadline = time.monotonic() + 30
+        while len(receiver.posts) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert receiver.posts[1]["body"]["msgtype"] == "image"
+        assert len(receiver.posts[1]["body"]["image"]["base64"]) > 10_000
         await shot(page, "webhooks")
 
         await page.goto(stack.web.url + "/admin/c/laptop/settings")
