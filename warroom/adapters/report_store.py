@@ -63,7 +63,7 @@ class WebhookRow(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(index=True)
     url: str = Field(max_length=2000)
-    format: str = Field(max_length=10)  # "wecom" | "json"
+    format: str = Field(max_length=24)  # webhook.FORMATS
     secret: str = Field(default="", max_length=200)
     enabled: bool = True
 
