@@ -277,19 +277,19 @@ class HotState:
                     keys.board(slug, gen, b), t, t, start=0, num=top + len(head),
                     withscores=True, score_cast_func=int,
                 )  # fmt: skip
-            self._queue_rows(pipe, slug, gen, b, list(head))
+            self.queue_rows(pipe, slug, gen, b, list(head))
         res = iter(await pipe.execute())
         for b in BOARDS:
             scores = dict(heads[b])
             if cut[b]:
                 scores.update({k.decode(): int(v) for k, v in next(res)})
-            rows = self._take_rows(res, list(heads[b]))
+            rows = self.take_rows(res, list(heads[b]))
             chosen = rank_order(scores)[:top]
             missing = [x for x in chosen if x not in rows]
             if missing:  # a tie at the cut brought in rows not fetched yet (rare)
                 more = self.redis.pipeline(transaction=False)
-                self._queue_rows(more, slug, gen, b, missing)
-                rows.update(self._take_rows(iter(await more.execute()), missing))
+                self.queue_rows(more, slug, gen, b, missing)
+                rows.update(self.take_rows(iter(await more.execute()), missing))
             raw.boards[b] = {x: scores[x] for x in chosen}
             raw.board_orders[b] = {x: rows[x][1] for x in chosen}
             raw.board_names[b] = {x: rows[x][0] for x in chosen if rows[x][0] is not None}
@@ -328,14 +328,14 @@ class HotState:
             v = await self.redis.get(keys.prev_from(slug, gen))  # another reader folded
             frontier = int(v) if v is not None else None
 
-    def _queue_rows(self, pipe: Any, slug: str, gen: int, b: str, ids: list[str]) -> None:
+    def queue_rows(self, pipe: Any, slug: str, gen: int, b: str, ids: list[str]) -> None:
         if ids:
             pipe.hmget(keys.board_names(slug, gen, b), ids)
             pipe.hmget(keys.board_orders(slug, gen, b), ids)
             # EVAL, not EVALSHA: a pipeline cannot load a missing script half-way
             pipe.eval(_PREVRANK_LUA, 1, keys.board_prev(slug, gen, b), *ids)
 
-    def _take_rows(self, res: Any, ids: list[str]) -> dict[str, tuple[str | None, int, int | None]]:
+    def take_rows(self, res: Any, ids: list[str]) -> dict[str, tuple[str | None, int, int | None]]:
         if not ids:
             return {}
         names, orders, prev = next(res), next(res), next(res)

@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import Environment
 
+from warroom.adapters.board_position import around, board_size
 from warroom.adapters.campaigns import clock_of
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.store import CampaignRecord
@@ -102,34 +103,40 @@ def add_filters(env: Environment, static_dir: Path) -> None:
 
 
 async def seller_card(
-    hot: HotState, record: CampaignRecord, seller_id: str | None, real_now_ms: int
+    hot: HotState,
+    record: CampaignRecord,
+    seller_id: str | None,
+    real_now_ms: int,
+    picker: int = MAX_PICKER,
 ) -> dict[str, Any]:
-    """Every seller for the picker, and the chosen one's rank, move and gaps."""
+    """The picker's sellers (the top `picker`), and the chosen one's rank, move and
+    gaps: bounded reads, whatever the number of sellers."""
     s = record.settings
     now = clock_of(record).now_ms(real_now_ms)
-    raw = await hot.read(s.slug, recent_from(now))
+    raw = await hot.read(s.slug, recent_from(now), top=picker)
     scores = raw.boards.get("sellers", {})
     rows = leaderboard(
         scores,
         raw.board_orders.get("sellers", {}),
         raw.board_names.get("sellers", {}),
-        raw.board_minutes.get("sellers", {}),
+        {},
         len(scores),
+        raw.board_prev.get("sellers", {}),
     )
+    gen = raw.generation
     card: dict[str, Any] = {
-        "options": [{"id": r["id"], "name": r["name"], "rank": r["rank"]} for r in rows][
-            :MAX_PICKER
-        ],
+        "options": [{"id": r["id"], "name": r["name"], "rank": r["rank"]} for r in rows],
         "chosen": seller_id,
         "seller": None,
-        "count": len(rows),
+        "count": await board_size(hot, s.slug, gen, "sellers") if gen is not None else 0,
     }
-    found = next((r for r in rows if r["id"] == seller_id), None)
-    if found is None:
+    if not seller_id or gen is None:
         return card
-    i = found["rank"] - 1
-    above = rows[i - 1] if i > 0 else None
-    below = rows[i + 1] if i + 1 < len(rows) else None
+    place = await around(hot, s.slug, gen, "sellers", seller_id)
+    if place is None:
+        return card
+    found, above, below = place["row"], place["above"], place["below"]
+    assert found is not None
     card.update(
         seller=found,
         above=above,
