@@ -9,7 +9,8 @@ For each entity count it fills a campaign's hot state straight through HotState.
 and groups (half as many products), the last few minutes busy, then times:
 the bounded read the screens, the snapshot API and the trigger tick use (top rows plus
 names, ranks before the recent minutes from counts) and, for comparison, the full
-read every entity used to cost. An embedded redis-server on a unix socket, as
+read every entity used to cost; and the host's own-rank card (picker of the top 1,000
+plus one seller's place, a seller in the middle of the board). An embedded redis-server on a unix socket, as
 `warroom serve` runs it; SQLite in a temp dir.
 """
 
@@ -32,6 +33,7 @@ from warroom.adapters.store import Store, make_engine
 from warroom.bootstrap import redis_client
 from warroom.core.campaign import CampaignSettings
 from warroom.core.snapshot import build_snapshot, recent_from
+from warroom.web.screen_view import seller_card
 
 MIN = 60_000
 
@@ -85,7 +87,8 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
         ping = await timed(redis.ping, 200)
         print(f"raw Redis round trip (PING): p50 {p50(ping):.3f} ms, p90 {p90(ping):.3f} ms")
         print(
-            f"{'entities':>9} {'orders':>7} {'bounded p50':>12} {'p90':>8} {'full read p50':>14} {'p90':>8}"
+            f"{'entities':>9} {'orders':>7} {'bounded p50':>12} {'p90':>8} {'full read p50':>14}"
+            f" {'p90':>8} {'host card p50':>14} {'p90':>8}"
         )
         for n, entities in enumerate(int(x) for x in args.entities.split(",")):
             slug = f"r{n}"
@@ -116,11 +119,15 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
                     raw.board_names, raw.board_minutes, clock_now,
                 )  # fmt: skip
 
+            async def card(record: Any = record, seller: str = f"s{entities // 2}") -> None:
+                await seller_card(hot, record, seller, real_now_ms())
+
             b = await timed(bounded, args.rounds)
             f = await timed(full, max(5, args.rounds // 10))
+            h = await timed(card, args.rounds)
             print(
                 f"{entities:>9} {args.orders:>7} {p50(b):>9.2f} ms {p90(b):>5.2f} ms"
-                f" {p50(f):>11.2f} ms {p90(f):>5.2f} ms"
+                f" {p50(f):>11.2f} ms {p90(f):>5.2f} ms {p50(h):>11.2f} ms {p90(h):>5.2f} ms"
             )
         await redis.aclose()
 

@@ -199,15 +199,18 @@ class HotState:
                 pipe.expire(k, seconds)
             await pipe.execute()
 
-    async def read(self, slug: str, recent_from_ms: int, top: int | None = None) -> RawState:
+    async def read(
+        self, slug: str, recent_from_ms: int, top: int | None = None, prev: bool = True
+    ) -> RawState:
         """The raw figures. With `top`, boards hold only the top rows (with their
         names, orders and `board_prev` ranks): a read bounded by what is shown and by
-        recent activity, flat in the number of sellers, groups and products."""
+        recent activity, flat in the number of sellers, groups and products. Without
+        `prev` (a list of names, no arrows) the prev ranks are left out (all None)."""
         gen = await self.generation(slug)
         if gen is None:
             return empty_raw(restoring=True)
         if top is not None:
-            return await self._read_top(slug, gen, recent_from_ms, top)
+            return await self._read_top(slug, gen, recent_from_ms, top, prev)
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.totals(slug, gen))
         metrics = MINUTE_METRICS
@@ -250,7 +253,9 @@ class HotState:
             generation=gen,
         )
 
-    async def _read_top(self, slug: str, gen: int, recent_from_ms: int, top: int) -> RawState:
+    async def _read_top(
+        self, slug: str, gen: int, recent_from_ms: int, top: int, prev: bool = True
+    ) -> RawState:
         # Round 1: totals, minutes, the fold frontier and the top rows of each board.
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(keys.totals(slug, gen))
@@ -264,7 +269,8 @@ class HotState:
         n = 1 + len(MINUTE_METRICS)
         frontier = int(res[n]) if res[n] is not None else None
         heads = {b: {k.decode(): int(v) for k, v in res[n + 1 + i]} for i, b in enumerate(BOARDS)}
-        await self._fold(slug, gen, frontier, recent_from_ms, raw.minutes["gmv"])
+        if prev:
+            await self._fold(slug, gen, frontier, recent_from_ms, raw.minutes["gmv"])
         # Round 2: ties at the cut, names, orders and what the prev ranks need.
         pipe = self.redis.pipeline(transaction=False)
         cut = {b: len(h) > top and _tied_at_cut(h, top) for b, h in heads.items()}
@@ -277,24 +283,33 @@ class HotState:
                     keys.board(slug, gen, b), t, t, start=0, num=top + len(head),
                     withscores=True, score_cast_func=int,
                 )  # fmt: skip
-            self.queue_rows(pipe, slug, gen, b, list(head))
+            self.queue_rows(pipe, slug, gen, b, list(head), prev)
         res = iter(await pipe.execute())
         for b in BOARDS:
             scores = dict(heads[b])
             if cut[b]:
                 scores.update({k.decode(): int(v) for k, v in next(res)})
-            rows = self.take_rows(res, list(heads[b]))
+            rows = self.take_rows(res, list(heads[b]), prev)
             chosen = rank_order(scores)[:top]
             missing = [x for x in chosen if x not in rows]
             if missing:  # a tie at the cut brought in rows not fetched yet (rare)
                 more = self.redis.pipeline(transaction=False)
-                self.queue_rows(more, slug, gen, b, missing)
-                rows.update(self.take_rows(iter(await more.execute()), missing))
+                self.queue_rows(more, slug, gen, b, missing, prev)
+                rows.update(self.take_rows(iter(await more.execute()), missing, prev))
             raw.boards[b] = {x: scores[x] for x in chosen}
             raw.board_orders[b] = {x: rows[x][1] for x in chosen}
             raw.board_names[b] = {x: rows[x][0] for x in chosen if rows[x][0] is not None}
             raw.board_prev[b] = {x: rows[x][2] for x in chosen}
         return raw
+
+    async def fold_prev(
+        self, slug: str, gen: int, recent_from_ms: int, gmv_minutes: dict[int, int]
+    ) -> None:
+        """What a bounded read with `prev` does first: bring the prev sets up to the
+        recent window (for `board_position.around` after a read without prev)."""
+        v = await self.redis.get(keys.prev_from(slug, gen))
+        frontier = int(v) if v is not None else None
+        await self._fold(slug, gen, frontier, recent_from_ms, gmv_minutes)
 
     async def _fold(
         self,
@@ -328,19 +343,24 @@ class HotState:
             v = await self.redis.get(keys.prev_from(slug, gen))  # another reader folded
             frontier = int(v) if v is not None else None
 
-    def queue_rows(self, pipe: Any, slug: str, gen: int, b: str, ids: list[str]) -> None:
+    def queue_rows(
+        self, pipe: Any, slug: str, gen: int, b: str, ids: list[str], prev: bool = True
+    ) -> None:
         if ids:
             pipe.hmget(keys.board_names(slug, gen, b), ids)
             pipe.hmget(keys.board_orders(slug, gen, b), ids)
-            # EVAL, not EVALSHA: a pipeline cannot load a missing script half-way
-            pipe.eval(_PREVRANK_LUA, 1, keys.board_prev(slug, gen, b), *ids)
+            if prev:  # EVAL, not EVALSHA: a pipeline cannot load a missing script half-way
+                pipe.eval(_PREVRANK_LUA, 1, keys.board_prev(slug, gen, b), *ids)
 
-    def take_rows(self, res: Any, ids: list[str]) -> dict[str, tuple[str | None, int, int | None]]:
+    def take_rows(
+        self, res: Any, ids: list[str], prev: bool = True
+    ) -> dict[str, tuple[str | None, int, int | None]]:
         if not ids:
             return {}
-        names, orders, prev = next(res), next(res), next(res)
+        names, orders = next(res), next(res)
+        levels = next(res) if prev else [(b"", 0, [])] * len(ids)
         out: dict[str, tuple[str | None, int, int | None]] = {}
-        for x, name, n, (score, above, level) in zip(ids, names, orders, prev, strict=True):
+        for x, name, n, (score, above, level) in zip(ids, names, orders, levels, strict=True):
             rank = prev_rank(x, int(above), (y.decode() for y in level)) if score else None
             out[x] = (name.decode() if name is not None else None, int(n or 0), rank)
         return out

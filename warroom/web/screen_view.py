@@ -113,7 +113,8 @@ async def seller_card(
     gaps: bounded reads, whatever the number of sellers."""
     s = record.settings
     now = clock_of(record).now_ms(real_now_ms)
-    raw = await hot.read(s.slug, recent_from(now), top=picker)
+    # the picker lists names and ranks only: no prev ranks (arrows) for its rows
+    raw = await hot.read(s.slug, recent_from(now), top=picker, prev=False)
     scores = raw.boards.get("sellers", {})
     rows = leaderboard(
         scores,
@@ -132,6 +133,7 @@ async def seller_card(
     }
     if not seller_id or gen is None:
         return card
+    await hot.fold_prev(s.slug, gen, recent_from(now), raw.minutes["gmv"])  # for the arrow
     place = await around(hot, s.slug, gen, "sellers", seller_id)
     if place is None:
         return card
