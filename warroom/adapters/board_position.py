@@ -48,8 +48,8 @@ async def around(
     places = {"above": (above, rank - 1), "row": ((ident, score), rank), "below": (below, rank + 1)}
     ids = [p[0][0] for p in places.values() if p[0] is not None]
     pipe = hot.redis.pipeline(transaction=False)
-    hot.queue_rows(pipe, slug, gen, board, ids)
-    rows = hot.take_rows(iter(await pipe.execute()), ids)
+    hot.prev.queue_rows(pipe, slug, gen, board, ids)
+    rows = hot.prev.take_rows(iter(await pipe.execute()), ids)
     out: dict[str, dict[str, Any] | None] = {}
     for name, (entity, at) in places.items():
         if entity is None:

@@ -9,17 +9,15 @@ from typing import Any
 
 import orjson
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
 from warroom.adapters import keys
+from warroom.adapters.prevranks import PrevRanks
 from warroom.core.aggregate import BOARDS, BatchPlan, plan_batch
-from warroom.core.ranking import prev_rank, rank_order
+from warroom.core.ranking import rank_order
 
 log = logging.getLogger(__name__)
 _LUA = resources.files("warroom.adapters").joinpath("lua")
 _APPLY_LUA = _LUA.joinpath("apply.lua").read_text()
-_FOLD_LUA = _LUA.joinpath("fold.lua").read_text()
-_PREVRANK_LUA = _LUA.joinpath("prevrank.lua").read_text()
 
 
 @dataclass
@@ -81,7 +79,7 @@ class HotState:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_LUA)
-        self._fold_script = redis.register_script(_FOLD_LUA)
+        self.prev = PrevRanks(redis)
         self._gens: dict[str, list[str]] = {}  # slug -> generations last seen
 
     async def apply(
@@ -270,7 +268,7 @@ class HotState:
         frontier = int(res[n]) if res[n] is not None else None
         heads = {b: {k.decode(): int(v) for k, v in res[n + 1 + i]} for i, b in enumerate(BOARDS)}
         if prev:
-            await self._fold(slug, gen, frontier, recent_from_ms, raw.minutes["gmv"])
+            await self.prev.fold(slug, gen, frontier, recent_from_ms, raw.minutes["gmv"])
         # Round 2: ties at the cut, names, orders and what the prev ranks need.
         pipe = self.redis.pipeline(transaction=False)
         cut = {b: len(h) > top and _tied_at_cut(h, top) for b, h in heads.items()}
@@ -283,87 +281,24 @@ class HotState:
                     keys.board(slug, gen, b), t, t, start=0, num=top + len(head),
                     withscores=True, score_cast_func=int,
                 )  # fmt: skip
-            self.queue_rows(pipe, slug, gen, b, list(head), prev)
+            self.prev.queue_rows(pipe, slug, gen, b, list(head), prev)
         res = iter(await pipe.execute())
         for b in BOARDS:
             scores = dict(heads[b])
             if cut[b]:
                 scores.update({k.decode(): int(v) for k, v in next(res)})
-            rows = self.take_rows(res, list(heads[b]), prev)
+            rows = self.prev.take_rows(res, list(heads[b]), prev)
             chosen = rank_order(scores)[:top]
             missing = [x for x in chosen if x not in rows]
             if missing:  # a tie at the cut brought in rows not fetched yet (rare)
                 more = self.redis.pipeline(transaction=False)
-                self.queue_rows(more, slug, gen, b, missing, prev)
-                rows.update(self.take_rows(iter(await more.execute()), missing, prev))
+                self.prev.queue_rows(more, slug, gen, b, missing, prev)
+                rows.update(self.prev.take_rows(iter(await more.execute()), missing, prev))
             raw.boards[b] = {x: scores[x] for x in chosen}
             raw.board_orders[b] = {x: rows[x][1] for x in chosen}
             raw.board_names[b] = {x: rows[x][0] for x in chosen if rows[x][0] is not None}
             raw.board_prev[b] = {x: rows[x][2] for x in chosen}
         return raw
-
-    async def fold_prev(
-        self, slug: str, gen: int, recent_from_ms: int, gmv_minutes: dict[int, int]
-    ) -> None:
-        """What a bounded read with `prev` does first: bring the prev sets up to the
-        recent window (for `board_position.around` after a read without prev)."""
-        v = await self.redis.get(keys.prev_from(slug, gen))
-        frontier = int(v) if v is not None else None
-        await self._fold(slug, gen, frontier, recent_from_ms, gmv_minutes)
-
-    async def _fold(
-        self,
-        slug: str,
-        gen: int,
-        frontier: int | None,
-        target: int,
-        gmv_minutes: dict[int, int],
-    ) -> None:
-        """Fold the minutes that left the recent window into the `prev` sets, once."""
-        for _ in range(5):
-            if frontier is not None and frontier >= target:
-                return
-            minutes = [
-                m for m in sorted(gmv_minutes) if (frontier is None or m >= frontier) and m < target
-            ]
-            declared = [keys.prev_from(slug, gen)]
-            for m in minutes:
-                for b in BOARDS:
-                    declared += [keys.board_minute(slug, gen, b, m), keys.board_prev(slug, gen, b)]
-            was = "" if frontier is None else str(frontier)
-            try:
-                res = await self._fold_script(keys=declared, args=[was, str(target)])
-            except ResponseError as exc:
-                # A full Redis refuses the fold's writes: read on (ranks before the
-                # recent minutes lag a little) rather than fail every screen.
-                log.debug("prev-rank fold skipped: %s", exc)
-                return
-            if res in (b"ok", "ok"):
-                return
-            v = await self.redis.get(keys.prev_from(slug, gen))  # another reader folded
-            frontier = int(v) if v is not None else None
-
-    def queue_rows(
-        self, pipe: Any, slug: str, gen: int, b: str, ids: list[str], prev: bool = True
-    ) -> None:
-        if ids:
-            pipe.hmget(keys.board_names(slug, gen, b), ids)
-            pipe.hmget(keys.board_orders(slug, gen, b), ids)
-            if prev:  # EVAL, not EVALSHA: a pipeline cannot load a missing script half-way
-                pipe.eval(_PREVRANK_LUA, 1, keys.board_prev(slug, gen, b), *ids)
-
-    def take_rows(
-        self, res: Any, ids: list[str], prev: bool = True
-    ) -> dict[str, tuple[str | None, int, int | None]]:
-        if not ids:
-            return {}
-        names, orders = next(res), next(res)
-        levels = next(res) if prev else [(b"", 0, [])] * len(ids)
-        out: dict[str, tuple[str | None, int, int | None]] = {}
-        for x, name, n, (score, above, level) in zip(ids, names, orders, levels, strict=True):
-            rank = prev_rank(x, int(above), (y.decode() for y in level)) if score else None
-            out[x] = (name.decode() if name is not None else None, int(n or 0), rank)
-        return out
 
     async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None:
         """Append a report or stimulus to the live feed and hint every web process."""

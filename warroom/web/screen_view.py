@@ -133,7 +133,7 @@ async def seller_card(
     }
     if not seller_id or gen is None:
         return card
-    await hot.fold_prev(s.slug, gen, recent_from(now), raw.minutes["gmv"])  # for the arrow
+    await hot.prev.fold_to(s.slug, gen, recent_from(now), raw.minutes["gmv"])  # the arrow
     place = await around(hot, s.slug, gen, "sellers", seller_id)
     if place is None:
         return card
