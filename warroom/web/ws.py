@@ -27,6 +27,7 @@ from warroom.adapters.hub import Hub
 from warroom.adapters.hub_viewer import Viewer
 from warroom.web import deps
 from warroom.web.errors import JSONBytes
+from warroom.web.replay import replay_socket
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -142,6 +143,9 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
         or _is_admin(header_token_of(websocket), rt.settings.warroom_admin_token)
     ):
         await _deny(websocket, 401, "missing or wrong viewer token")
+        return
+    if "replay" in websocket.query_params:  # time travel: its own task, not the live room
+        await replay_socket(websocket, record)
         return
     await websocket.accept()
     send = websocket.scope.get(RAW_SEND) or websocket.send
