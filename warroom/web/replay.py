@@ -63,6 +63,15 @@ def _parts(app: Any) -> tuple[ReplayLoader, ReplayLimit]:
     return state.replay_loader, state.replay_limit
 
 
+def replay_stats(app: Any) -> dict[str, int]:
+    """For /ws/stats: replays playing now, and ledger scans done (one per campaign and
+    ledger state while it stays among the last few cached)."""
+    loader = getattr(app.state, "replay_loader", None)
+    if loader is None:
+        return {"replays": 0, "replay_builds": 0}
+    return {"replays": app.state.replay_limit.active, "replay_builds": loader.builds}
+
+
 def has_ended(record: CampaignRecord) -> bool:
     return clock_of(record).now_ms(real_now_ms()) >= record.settings.ends_at
 
