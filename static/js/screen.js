@@ -307,7 +307,8 @@
     void banner.offsetWidth;
     banner.classList.add("pop");
     clearTimeout(bannerTimer);
-    bannerTimer = setTimeout(function () { banner.hidden = true; }, 25000);
+    // A replay at 60x would keep a 25 s banner up for 25 campaign minutes.
+    bannerTimer = setTimeout(function () { banner.hidden = true; }, replay ? 8000 : 25000);
     if (rain) makeItRain(s.kind === "red_packet_rain" ? 48 : 24);
   }
 

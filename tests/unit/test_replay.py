@@ -111,7 +111,18 @@ def recompute(events: list[dict[str, Any]], t: int) -> dict[str, Any]:
             net[o[f + "_id"]] -= x
         names = {o[f + "_id"]: o.get(f + "_name", o[f + "_id"]) for o in orders.values()}
         ranked = sorted((k for k in net if net[k] > 0), key=lambda k: (-net[k], k))[:5]
-        boards[board] = [(k, names[k], net[k], cnt[k]) for k in ranked]
+        # prev_rank: the standing before the last five minutes' sales and refunds
+        earlier = t - 5 * MINUTE_MS
+        then: dict[str, int] = defaultdict(int)
+        for o in sold:
+            if o["ts"] < earlier:
+                then[o[f + "_id"]] += o["amount_fen"]
+        for at, o, x in refunds:
+            if at < earlier:
+                then[o[f + "_id"]] -= x
+        prev = sorted((k for k in then if then[k] > 0), key=lambda k: (-then[k], k))
+        rank_then = {k: i + 1 for i, k in enumerate(prev)}
+        boards[board] = [(k, names[k], net[k], cnt[k], rank_then.get(k)) for k in ranked]
     latest: dict[tuple[str, str], tuple[int, str, str]] = {}
     for e in events:
         if e["type"] == "member" and e["ts"] < t:
@@ -151,7 +162,8 @@ def test_frames_equal_a_recomputation(minute: int) -> None:
     assert rows == want["gmv_by_minute"]
     for board, expected in want["boards"].items():
         shown = [
-            (x["id"], x["name"], x["net_gmv_fen"], x["orders"]) for x in snap["leaderboards"][board]
+            (x["id"], x["name"], x["net_gmv_fen"], x["orders"], x["prev_rank"])
+            for x in snap["leaderboards"][board]
         ]
         assert shown == expected, board
     assert snap["rules"] == [] and snap["restoring"] is False

@@ -24,7 +24,7 @@ from warroom.core.aggregate import BOARDS
 from warroom.core.campaign import CampaignSettings
 from warroom.core.clock import MINUTE_MS, minute_floor, rfc3339
 from warroom.core.review import Board, Refund, ReviewBuilder
-from warroom.core.snapshot import snapshot_as_of
+from warroom.core.snapshot import recent_from, snapshot_as_of
 
 SPEED_MIN = 1.0
 SPEED_MAX = 600.0
@@ -234,6 +234,13 @@ class Replay:
             **({"last_ts": last} if last else {}),
         }
         orders = {b: _sum_before(self.board_counts[b], as_of_ms) for b in BOARDS}
+        # As the live read does: only the minutes from the rank-change window on (the
+        # last five before `as_of`, whose sales `prev_rank` looks behind) and after it
+        # (which `snapshot_as_of` takes back out of the final standings).
+        since = recent_from(as_of_ms - 1)
+        window = {
+            b: {m: v for m, v in per.items() if m >= since} for b, per in self.board_minutes.items()
+        }
         snap, _ = snapshot_as_of(
             self.settings,
             totals,
@@ -241,7 +248,7 @@ class Replay:
             self.boards,
             orders,
             self.names,
-            self.board_minutes,
+            window,
             as_of_ms,
             stimuli,
         )
