@@ -1,4 +1,4 @@
-"""Screenshots of a replay (time travel) on the big screen: mid-replay, just after the
+"""Screenshots of a replay (time travel) on the big screen: mid-replay, during the
 red-packet rain, and at its end.
 
     .venv/bin/python -m tests.browser.screenshots_replay [out_dir]   (default: docs/screens)
@@ -96,11 +96,16 @@ async def main(out_dir: Path) -> None:
             async with launch() as browser:
                 page = await browser.new_page(viewport={"width": 1920, "height": 1080})
                 await page.goto(f"{stack.web.url}/c/double11?token={token}&replay=240")
+                # mid-replay: once the third report (12:00 slot) is in the feed
+                await page.wait_for_selector("#reports li:nth-child(3)", timeout=120_000)
+                await page.wait_for_timeout(800)
+                await page.screenshot(path=str(out_dir / "replay-mid.png"))
                 await page.wait_for_selector("#banner:not([hidden])", timeout=120_000)
                 await page.wait_for_timeout(1800)  # the rain is falling
-                await page.screenshot(path=str(out_dir / "replay-mid.png"))
+                await page.screenshot(path=str(out_dir / "replay-rain.png"))
                 await page.wait_for_selector("html[data-replay=ended]", timeout=120_000)
-                await page.wait_for_timeout(2500)  # the counters roll in
+                await page.wait_for_selector("#rain:empty", state="attached", timeout=30_000)
+                await page.wait_for_timeout(1500)  # the counters roll in
                 await page.screenshot(path=str(out_dir / "replay-end.png"))
     finally:
         if embedded is not None:
