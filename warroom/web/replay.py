@@ -35,6 +35,7 @@ CLOSE_ENDED = 1000  # the replay reached its end
 CLOSE_BAD_SPEED = 4400
 CLOSE_NOT_ENDED = 4409
 CLOSE_BUSY = 4429
+CLOSE_FAILED = 1011  # the ledger could not be read: the page reconnects with backoff
 
 
 @dataclass
@@ -167,7 +168,10 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
             with contextlib.suppress(BaseException):
                 await task
         if play in done and not play.cancelled() and play.exception() is not None:
+            # not 1000, which the page reads as the end: 1011 makes it retry later
             log.warning("replay of %s failed: %r", record.settings.slug, play.exception())
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CLOSE_FAILED, reason="replay failed; retrying")
     finally:
         limit.release()
 
