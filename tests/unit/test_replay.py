@@ -149,7 +149,7 @@ def recompute(events: list[dict[str, Any]], t: int) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("minute", [0, 1, 4, 17, 33, 59, 60])
+@pytest.mark.parametrize("minute", [0, 1, 4, 15, 17, 33, 45, 59, 60])
 def test_frames_equal_a_recomputation(minute: int) -> None:
     events = day()
     r = build(events)

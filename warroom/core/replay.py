@@ -14,7 +14,6 @@ Replays move minute by minute: at 60x one campaign minute per real second.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from typing import Any
 from warroom.core.aggregate import BOARDS
 from warroom.core.campaign import CampaignSettings
 from warroom.core.clock import MINUTE_MS, minute_floor, rfc3339
+from warroom.core.replay_series import Series, Stepped, members_series, series_of
 from warroom.core.review import Board, Refund, ReviewBuilder
 from warroom.core.snapshot import recent_from, snapshot_as_of
 
@@ -128,70 +128,17 @@ class ReplayBuilder(ReviewBuilder):
         return Replay(
             settings=s,
             minutes=minutes,
-            items=_series(self.items),
-            writers=_series(writers),
+            items=series_of(self.items),
+            writers=series_of(writers),
             members=members_series(self.member_events),
-            latest=_series(self.latest_in, running=max),
-            boards={b: {k: f.boards[b].net(k) for k in f.boards[b].gross} for b in BOARDS},
-            board_minutes={b: _plain(self.deltas[b]) for b in BOARDS},
-            board_counts={b: _plain(self.counts[b]) for b in BOARDS},
+            latest=series_of(self.latest_in, running=max),
+            board_minutes={b: Stepped.of(self.deltas[b]) for b in BOARDS},
+            board_counts={b: Stepped.of(self.counts[b]) for b in BOARDS},
             names={b: dict(f.boards[b].names) for b in BOARDS},
             start_ms=start,
             end_ms=max(s.ends_at, start),
             final_ms=max(end_ceil, last + MINUTE_MS if last is not None else end_ceil, start),
         )
-
-
-def _plain(d: Mapping[int, Mapping[str, int]]) -> dict[int, dict[str, int]]:
-    return {m: dict(v) for m, v in d.items()}
-
-
-@dataclass(frozen=True)
-class Series:
-    """A per-minute series as sorted minutes and the running value after each."""
-
-    minutes: list[int]
-    values: list[int]
-
-    def before(self, as_of_ms: int) -> int:
-        i = bisect_left(self.minutes, as_of_ms)
-        return self.values[i - 1] if i else 0
-
-
-def _series(per_minute: Mapping[int, int], running: Any = None) -> Series:
-    keys = sorted(per_minute)
-    out, acc = [], 0
-    for k in keys:
-        acc = running(acc, per_minute[k]) if running else acc + per_minute[k]
-        out.append(acc)
-    return Series(keys, out)
-
-
-def members_series(events: list[tuple[int, str, str, str, str]]) -> Series:
-    """Distinct members in at least one group after each minute. The latest join/leave
-    of a member in a group (by ts, then key) wins, so applying them in that order and
-    reading the count at each minute's end is the membership as of then."""
-    joined: dict[tuple[str, str], bool] = {}
-    groups_of: defaultdict[str, int] = defaultdict(int)
-    count = 0
-    minutes: list[int] = []
-    values: list[int] = []
-    for ts, _key, member, group, action in sorted(events):
-        now_in = action == "join"
-        if joined.get((member, group), False) != now_in:
-            joined[(member, group)] = now_in
-            groups_of[member] += 1 if now_in else -1
-            if now_in and groups_of[member] == 1:
-                count += 1
-            elif not now_in and groups_of[member] == 0:
-                count -= 1
-        minute = ts - ts % MINUTE_MS
-        if minutes and minutes[-1] == minute:
-            values[-1] = count
-        else:
-            minutes.append(minute)
-            values.append(count)
-    return Series(minutes, values)
 
 
 @dataclass(frozen=True)
@@ -204,9 +151,8 @@ class Replay:
     writers: Series
     members: Series
     latest: Series
-    boards: dict[str, dict[str, int]]
-    board_minutes: dict[str, dict[int, dict[str, int]]]  # net GMV delta per minute
-    board_counts: dict[str, dict[int, dict[str, int]]]  # orders per minute
+    board_minutes: dict[str, Stepped]  # net GMV delta per minute
+    board_counts: dict[str, Stepped]  # orders per minute
     names: dict[str, dict[str, str]]
     start_ms: int  # the first frame (the minute the doors opened)
     end_ms: int  # ends_at: the replay runs up to here
@@ -233,22 +179,20 @@ class Replay:
             "active_members": self.writers.before(as_of_ms),
             **({"last_ts": last} if last else {}),
         }
-        orders = {b: _sum_before(self.board_counts[b], as_of_ms) for b in BOARDS}
-        # As the live read does: only the minutes from the rank-change window on (the
-        # last five before `as_of`, whose sales `prev_rank` looks behind) and after it
-        # (which `snapshot_as_of` takes back out of the final standings).
+        orders = {b: self.board_counts[b].before(as_of_ms) for b in BOARDS}
+        # As the live read does: the minutes of the rank-change window (the last five
+        # before `as_of`, whose sales `prev_rank` looks behind), and those from `as_of`
+        # to the next checkpoint, which `snapshot_as_of` takes back out of its standings.
         since = recent_from(as_of_ms - 1)
-        window = {
-            b: {m: v for m, v in per.items() if m >= since} for b, per in self.board_minutes.items()
-        }
+        near = {b: self.board_minutes[b].around(as_of_ms, since) for b in BOARDS}
         snap, _ = snapshot_as_of(
             self.settings,
             totals,
             self.minutes,
-            self.boards,
+            {b: base for b, (base, _) in near.items()},
             orders,
             self.names,
-            window,
+            {b: deltas for b, (_, deltas) in near.items()},
             as_of_ms,
             stimuli,
         )
@@ -259,15 +203,6 @@ class Replay:
         snap["restoring"] = False
         snap["campaign"]["now"] = rfc3339(min(as_of_ms, self.end_ms), self.settings.timezone)
         return snap
-
-
-def _sum_before(per_minute: Mapping[int, Mapping[str, int]], as_of_ms: int) -> dict[str, int]:
-    out: defaultdict[str, int] = defaultdict(int)
-    for m, per in per_minute.items():
-        if m < as_of_ms:
-            for k, v in per.items():
-                out[k] += v
-    return dict(out)
 
 
 # `campaign` is left out: only its `now` moves, and `now` travels on its own.
