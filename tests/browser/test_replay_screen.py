@@ -34,7 +34,7 @@ async def test_replay_badge_and_final_total(stack: Stack, browser: Any) -> None:
         await wait_js(
             page, "document.getElementById('fresh').textContent === '回放结束'", timeout=10
         )
-        assert await page.inner_text("#phase") == "已收官"
+        await wait_js(page, "document.getElementById('phase').textContent === '已收官'", timeout=10)
         evil = "#board-sellers li[data-id=s-evil] [data-f=name]"
         assert await page.inner_text(evil) == HOSTILE[0]  # text, never markup
         w.assert_clean()
