@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import Request, WebSocket
+from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
 from warroom.adapters.campaigns import clock_of, real_now_ms
@@ -167,9 +167,12 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
-        if play in done and not play.cancelled() and play.exception() is not None:
+        failed = play.exception() if play in done and not play.cancelled() else None
+        if isinstance(failed, WebSocketDisconnect | OSError):
+            log.debug("replay of %s: the viewer left mid-send", record.settings.slug)
+        elif failed is not None:
             # not 1000, which the page reads as the end: 1011 makes it retry later
-            log.warning("replay of %s failed: %r", record.settings.slug, play.exception())
+            log.warning("replay of %s failed: %r", record.settings.slug, failed)
             with contextlib.suppress(Exception):
                 await websocket.close(code=CLOSE_FAILED, reason="replay failed; retrying")
     finally:
