@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # Screens turn amber and say "no new data" after this long without any event
     # during the sale: an ingest outage must not look like a slump.
     warroom_screen_quiet_s: float = 60.0
+    # Replays (`/c/{slug}?replay=60`) playing at once in one web process: each is a
+    # task that rebuilds a snapshot per campaign minute; beyond this they are refused.
+    warroom_replay_max_viewers: int = 20
     # One log line per HTTP request: off by default, since at thousands of ingest
     # requests a second it costs CPU and buries the demo's live figures.
     warroom_access_log: bool = False

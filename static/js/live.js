@@ -91,12 +91,17 @@
   // feed is broken, not the sale; say so, so nobody fires a stimulus at an outage.
   var QUIET_AMBER_MS = parseInt(document.documentElement.dataset.quietMs, 10) || 60000;
 
+  var REPLAY_STOPPED = {
+    1000: "回放结束", 4400: "回放速度不对（1–600）", 4409: "活动未收官，不能回放",
+    4429: "回放人数已满，请稍后再试"
+  };
+
   WR.connect = function (opts) {
     var params = new URLSearchParams(location.search);
     var token = params.get("token") || "";
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
       "/ws/campaigns/" + encodeURIComponent(opts.slug) + "?token=" + encodeURIComponent(token) +
-      (opts.lite ? "&lite=1" : "");
+      (opts.lite ? "&lite=1" : "") + (opts.replay ? "&replay=" + encodeURIComponent(opts.replay) : "");
     var ws = null;
     var lastSeq = null;
     var waitingSnapshot = true;
@@ -107,6 +112,7 @@
     var idleMs = null;
     var delayed = null; // the server says figures cannot move now (e.g. "redis_oom")
     var connects = 0;
+    var stopped = null; // a replay that ended or was refused: {code}; never reconnect
     var fresh = document.getElementById("fresh");
     var dot = document.getElementById("dot");
 
@@ -145,8 +151,16 @@
         try { opts.onFrame(frame); } catch (e) { if (window.console) console.error(e); }
         tick();
       };
-      ws.onclose = function () {
+      ws.onclose = function (ev) {
         ws = null;
+        // A replay closes with 1000 at its end and 44xx when refused: reconnecting
+        // would start it over (or be refused again).
+        if (opts.replay && (ev.code === 1000 || ev.code >= 4000)) {
+          stopped = { code: ev.code };
+          tick();
+          if (opts.onStop) opts.onStop(ev.code);
+          return;
+        }
         tick();
         schedule();
       };
@@ -177,11 +191,14 @@
         ws.close(); // nothing heard for too long: drop it and reconnect
       }
       var shown = noData ? "idle" : state; // grey, not green: there is nothing to be fresh
+      if (stopped) { state = "stopped"; shown = "idle"; }
       if (dot) dot.className = "dot " + shown;
       document.documentElement.dataset.conn = state;
       if (fresh) {
         var text;
-        if (state === "down") text = connects > 1 ? "重新连接中…" : "连接中…";
+        if (stopped) text = REPLAY_STOPPED[stopped.code] || "回放已停止";
+        else if (state === "down") text = connects > 1 ? "重新连接中…" : "连接中…";
+        else if (opts.replay) text = "回放中 · 账本数据"; // no ingest to lag or fall silent
         else if (delayed) text = "数据延迟：统计暂停，数字未更新";
         else if (noData) text = "暂无数据";
         else if (silentFor > STALE_AFTER_MS) text = "数据延迟 >" + Math.round(silentFor / 1000) + " s";

@@ -8,6 +8,7 @@
   var state = null; // the snapshot, kept current by merging updates
   var clockAnchor = { campaignMs: Date.parse(stage.dataset.now), at: Date.now() };
   var timeScale = parseFloat(stage.dataset.scale) || 1;
+  var replay = stage.dataset.replay || ""; // the speed, on a replay (docs/replay.md)
 
   /* --- fit the 1920x1080 stage to any screen ----------------------------------------- */
   function fit() {
@@ -89,13 +90,15 @@
     if (now < starts) {
       phase = "距开场"; main = hms(starts - now); sub = "开场 " + fmtTime.format(new Date(starts)).substring(0, 5);
     } else if (now < ends) {
-      phase = "进行中"; main = fmtTime.format(new Date(now)); sub = "距收官 " + hms(ends - now);
+      phase = replay ? "回放中" : "进行中"; main = fmtTime.format(new Date(now)); sub = "距收官 " + hms(ends - now);
     } else {
       phase = "已收官"; main = fmtTime.format(new Date(ends)); sub = "感谢每一位团长";
     }
-    document.getElementById("live-tag").hidden = now >= ends; // 已收官 is not live
+    var liveTag = document.getElementById("live-tag");
+    if (liveTag) liveTag.hidden = now >= ends; // 已收官 is not live (a replay has none)
     document.getElementById("phase").textContent = phase;
-    document.getElementById("phase").className = "phase " + (now < starts ? "pre" : now < ends ? "on" : "post");
+    document.getElementById("phase").className = "phase " +
+      (now < starts ? "pre" : now >= ends ? "post" : replay ? "replay" : "on");
     document.getElementById("clock").textContent = main;
     document.getElementById("countdown").textContent = sub;
   }
@@ -304,7 +307,8 @@
     void banner.offsetWidth;
     banner.classList.add("pop");
     clearTimeout(bannerTimer);
-    bannerTimer = setTimeout(function () { banner.hidden = true; }, 25000);
+    // A replay at 60x would keep a 25 s banner up for 25 campaign minutes.
+    bannerTimer = setTimeout(function () { banner.hidden = true; }, replay ? 8000 : 25000);
     if (rain) makeItRain(s.kind === "red_packet_rain" ? 48 : 24);
   }
 
@@ -436,7 +440,18 @@
     chartDirty = true;
   }
 
+  /* A replay's end: the final state stays up, the badge says so, and a link replays. */
+  function replayEnded() {
+    var badge = document.getElementById("replay-badge");
+    if (!badge) return;
+    badge.textContent = "回放结束";
+    badge.classList.add("ended");
+    document.getElementById("replay-again").hidden = false;
+    document.documentElement.dataset.replay = "ended";
+  }
+
   function onFrame(f) {
+    if (f.replay && f.replay.state === "ended") replayEnded();
     if (f.type === "snapshot") {
       state = f;
       anchorClock(f.campaign.now);
@@ -495,7 +510,8 @@
   }
 
   WR.screen = WR.connect({
-    slug: stage.dataset.slug, lite: false, onFrame: onFrame,
+    slug: stage.dataset.slug, lite: false, onFrame: onFrame, replay: replay,
+    onStop: function (code) { if (code === 1000) replayEnded(); },
     // nothing has ever arrived: say so rather than a green "数据延迟 0.0 s"
     hasData: function () { return !state || !!state.last_event_at; }
   });

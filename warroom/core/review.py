@@ -106,7 +106,8 @@ class ReviewBuilder:
             (self.facts.boards[b], f"{prefix}_id", f"{prefix}_name") for b, prefix in BOARDS.items()
         ]
 
-    def _bucket(self, board: Board, ident: str, index: int, amount: int) -> None:
+    def _bucket(self, board: Board, ident: str, index: int, amount: int, ts: int) -> None:
+        """`ts`: the instant the amount is dated at (a subclass may keep finer buckets)."""
         row = board.buckets.get(ident)
         if row is None:
             row = board.buckets[ident] = [0] * (len(self.marks) + 1)
@@ -141,7 +142,7 @@ class ReviewBuilder:
                 name = e.get(name_field)
                 if name is not None:
                     board.names[ident] = name
-                self._bucket(board, ident, index, amount)
+                self._bucket(board, ident, index, amount, ts)
             oid = e["order_id"]
             if oid in self._wanted:
                 self._orders[oid] = (amount, e["seller_id"], e["group_id"], e["product_id"])
@@ -172,12 +173,18 @@ class ReviewBuilder:
             if x <= 0:
                 continue
             done[r.order_id] += x
+            at = self._refund_ts(r)
             f.refund += x
-            f.refund_by_minute[minute_floor(r.ts)] += x
+            f.refund_by_minute[minute_floor(at)] += x
             for b, ident in zip(BOARDS, (seller, group, product), strict=True):
                 f.boards[b].refund[ident] += x
-                self._bucket(f.boards[b], ident, bisect_right(self.marks, r.ts), -x)
+                self._bucket(f.boards[b], ident, bisect_right(self.marks, at), -x, at)
         return f
+
+    def _refund_ts(self, r: Refund) -> int:
+        """The instant a refund counts at: its own `ts` (the replay, which shows every
+        instant, dates it no earlier than its order)."""
+        return r.ts
 
 
 def ranked(board: Board) -> list[str]:

@@ -80,7 +80,7 @@ def install(app: FastAPI, quiet_s: float = 60.0) -> None:
     )
 
 
-def _html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+def html(request: Request, name: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     env: Environment = request.app.state.pages_env
     body = env.get_template(name).render(context)
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
@@ -100,6 +100,16 @@ async def _admit(request: Request, slug: str) -> CampaignRecord:
     return record
 
 
+def error_page(
+    request: Request, status: int, title: str, detail: str, link: dict[str, str] | None = None
+) -> HTMLResponse:
+    """An error in Chinese with its own hint (and a link onward), e.g. a replay refused."""
+    context: dict[str, Any] = {"status": status, "title": title, "detail": detail, "hint": ""}
+    if link:
+        context["link"] = link
+    return html(request, "error.html", context, status)
+
+
 def _error(request: Request, exc: ApiError) -> HTMLResponse:
     # The page speaks Chinese; the API's English message is for integrators, not for a
     # host who tapped an old link.
@@ -114,7 +124,7 @@ def _error(request: Request, exc: ApiError) -> HTMLResponse:
         "title": titles.get(exc.status, "出错了"),
         "detail": details.get(exc.status, "请稍后再试，或联系运营同学。"),
     }
-    return _html(request, "error.html", context, exc.status)
+    return html(request, "error.html", context, exc.status)
 
 
 def _quiet_ms(request: Request) -> int | None:
@@ -129,7 +139,7 @@ def _quiet_ms(request: Request) -> int | None:
     return int(min(max(seconds, 1.0), 3600.0) * 1000)
 
 
-def _base_context(request: Request, record: CampaignRecord, snap: dict[str, Any]) -> dict[str, Any]:
+def base_context(request: Request, record: CampaignRecord, snap: dict[str, Any]) -> dict[str, Any]:
     ctx: dict[str, Any] = {}
     if (quiet := _quiet_ms(request)) is not None:
         ctx["quiet_ms"] = quiet
@@ -152,10 +162,14 @@ async def big_screen(request: Request, slug: str) -> HTMLResponse:
         record = await _admit(request, slug)
     except ApiError as exc:
         return _error(request, exc)
+    if "replay" in request.query_params:  # time travel: from the ledger, not hot state
+        from warroom.web.replay import replay_page  # it renders with this module's helpers
+
+        return await replay_page(request, record)
     snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
-    context = _base_context(request, record, snap)
+    context = base_context(request, record, snap)
     context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
-    return _html(request, "screen.html", context)
+    return html(request, "screen.html", context)
 
 
 @router.get("/c/{slug}/host", response_class=HTMLResponse)
@@ -166,10 +180,10 @@ async def host_view(request: Request, slug: str) -> HTMLResponse:
         return _error(request, exc)
     rt = deps.runtime(request)
     snap = await load_snapshot(rt.hot, record, real_now_ms())
-    context = _base_context(request, record, snap)
+    context = base_context(request, record, snap)
     chosen = request.query_params.get("seller") or None
     context["card"] = await seller_card(rt.hot, record, chosen, real_now_ms())
-    return _html(request, "host.html", context)
+    return html(request, "host.html", context)
 
 
 @router.get("/c/{slug}/host/seller", response_class=HTMLResponse)

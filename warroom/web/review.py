@@ -191,7 +191,7 @@ async def review_page(request: Request, slug: str) -> HTMLResponse:
     token = request.query_params.get("token", "")
     context: dict[str, Any] = page_context(review, record.settings.timezone)
     context.update(slug=slug, token=token, print_mode=request.query_params.get("print") == "1")
-    return pages._html(request, "review.html", context)
+    return pages.html(request, "review.html", context)
 
 
 # posters

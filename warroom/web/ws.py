@@ -27,6 +27,7 @@ from warroom.adapters.hub import Hub
 from warroom.adapters.hub_viewer import Viewer
 from warroom.web import deps
 from warroom.web.errors import JSONBytes
+from warroom.web.replay import replay_socket, replay_stats
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -143,6 +144,9 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
     ):
         await _deny(websocket, 401, "missing or wrong viewer token")
         return
+    if "replay" in websocket.query_params:  # time travel: its own task, not the live room
+        await replay_socket(websocket, record)
+        return
     await websocket.accept()
     send = websocket.scope.get(RAW_SEND) or websocket.send
     transport = _transport(websocket)
@@ -204,5 +208,10 @@ async def hub_stats(request: Request) -> JSONBytes:
     hub: Hub = request.app.state.hub
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     return JSONBytes(
-        {**hub.stats(), "rss_kib": _rss_kib(), "cpu_s": round(cpu.ru_utime + cpu.ru_stime, 4)}
+        {
+            **hub.stats(),
+            **replay_stats(request.app),
+            "rss_kib": _rss_kib(),
+            "cpu_s": round(cpu.ru_utime + cpu.ru_stime, 4),
+        }
     )

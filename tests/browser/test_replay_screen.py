@@ -1,0 +1,42 @@
+"""The big screen replaying a finished campaign in Chromium: the badge, the clock in
+replayed time, hostile names inert, and the headline ending at the ledger's total."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import open_page, wait_js
+from tests.browser.live import Stack
+from tests.integration.test_replay import finished_day
+from tests.unit.test_replay import HOSTILE, recompute
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+SCREEN = {"viewport": {"width": 1920, "height": 1080}}
+
+
+async def test_replay_badge_and_final_total(stack: Stack, browser: Any) -> None:
+    c, events, _ = await finished_day(stack, "replayed")
+    total = recompute(events, 10**15)["totals"]["gmv_fen"]
+    url = f"{stack.web.url}/c/replayed?token={c['viewer_token']}&replay=300"
+    context, w = await open_page(browser, url, **SCREEN)
+    try:
+        page = w.page
+        assert await page.inner_text("#replay-badge") == "回放 300×"
+        assert await page.locator("#live-tag").count() == 0
+        await wait_js(page, "document.getElementById('phase').textContent === '回放中'", timeout=30)
+        assert await page.inner_text("#fresh") == "回放中 · 账本数据"
+        await wait_js(page, "document.documentElement.dataset.replay === 'ended'", timeout=120)
+        await wait_js(page, f"document.getElementById('gmv').dataset.fen === '{total}'", timeout=10)
+        assert await page.inner_text("#replay-badge") == "回放结束"
+        assert await page.is_visible("#replay-again")
+        await wait_js(
+            page, "document.getElementById('fresh').textContent === '回放结束'", timeout=10
+        )
+        await wait_js(page, "document.getElementById('phase').textContent === '已收官'", timeout=10)
+        evil = "#board-sellers li[data-id=s-evil] [data-f=name]"
+        assert await page.inner_text(evil) == HOSTILE[0]  # text, never markup
+        w.assert_clean()
+    finally:
+        await context.close()
