@@ -27,9 +27,10 @@ from typing import Any
 
 from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.embedded_redis import EmbeddedRedis
+from warroom.adapters.engine import make_engine
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.snapshots import load_state
-from warroom.adapters.store import Store, make_engine
+from warroom.adapters.store import Store
 from warroom.bootstrap import redis_client
 from warroom.core.campaign import CampaignSettings
 from warroom.core.snapshot import build_snapshot, recent_from

@@ -29,7 +29,8 @@ from bench_spine import ADMIN, HOST, JSON, free_port, sale_events
 from rawhttp import hammer
 
 from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.store import Store, make_engine
+from warroom.adapters.engine import make_engine
+from warroom.adapters.store import Store
 from warroom.demo import demo_settings
 from warroom.simulator import real_now_ms
 

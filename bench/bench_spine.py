@@ -239,7 +239,8 @@ def ledger_commits(tmp: Path, n: int) -> None:
     lone single-event POST makes) committed `n` times, SQLite WAL with NORMAL (synced at
     checkpoints only) against FULL (the WAL synced at every commit), alternating so
     that both see the same machine."""
-    from warroom.adapters.store import Store, make_engine
+    from warroom.adapters.engine import make_engine
+    from warroom.adapters.store import Store
 
     stores = {}
     for mode in ("NORMAL", "FULL"):

@@ -15,7 +15,8 @@ import pytest
 import redis
 
 from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.store import Store, make_engine
+from warroom.adapters.engine import make_engine
+from warroom.adapters.store import Store
 from warroom.settings import Settings
 
 ADMIN = "test-admin-token"

@@ -8,10 +8,11 @@ from redis.asyncio import Redis
 
 from warroom.adapters.announcer import Announcer
 from warroom.adapters.campaigns import CampaignDirectory
+from warroom.adapters.engine import make_engine
 from warroom.adapters.health import require_noeviction
 from warroom.adapters.hotstate import HotState
 from warroom.adapters.report_store import ReportStore
-from warroom.adapters.store import Store, make_engine
+from warroom.adapters.store import Store
 from warroom.adapters.streams import EventStream
 from warroom.adapters.webhook import WebhookStore
 from warroom.settings import Settings

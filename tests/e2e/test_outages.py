@@ -29,7 +29,7 @@ from sqlalchemy import text
 from tests.conftest import Harness, clean_settings, harness_for
 from tests.e2e.test_smoke import order
 from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.store import make_engine
+from warroom.adapters.engine import make_engine
 from warroom.settings import Settings
 
 TIMEOUT_S = 1.0

@@ -19,7 +19,7 @@ from pathlib import Path
 from alembic import command
 from alembic.script import ScriptDirectory
 
-from warroom.adapters.store import make_engine
+from warroom.adapters.engine import make_engine
 from warroom.migrations import _config, migrate
 
 
