@@ -205,6 +205,16 @@ def test_reports_and_stimuli_only_before_the_instant() -> None:
     assert upd["per_minute"] and "leaderboards" in upd
 
 
+def test_the_last_frame_shows_the_final_report_written_for_the_end() -> None:
+    # no late event: the last frame stands at `ends_at` itself, the final's instant
+    r = build([e for e in day() if e["ts"] < E - MINUTE_MS])
+    assert r.final_ms == E
+    reports = [(S + 90_000, {"id": 1, "n": 1}), (E, {"id": 2, "n": 2, "kind": "final"})]
+    assert [x["id"] for x in r.frame(E - MINUTE_MS, reports, [])["reports"]] == [1]
+    last = r.frame(r.final_ms, reports, [])
+    assert [x["id"] for x in last["reports"]] == [1, 2] and last["reports_total"] == 2
+
+
 def test_as_of_moves_by_minutes_and_jumps_to_the_final() -> None:
     r = build(day())
     assert r.as_of(S - 5) == r.start_ms == S

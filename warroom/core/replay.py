@@ -196,7 +196,10 @@ class Replay:
             as_of_ms,
             stimuli,
         )
-        shown = [view for at, view in reports if at < as_of_ms]
+        # The last frame is the sale as it ended: every report, the final (written
+        # for `ends_at`, which may be this very instant) included.
+        final = as_of_ms >= self.final_ms
+        shown = [view for at, view in reports if at < as_of_ms or final]
         snap["reports"] = shown[-10:]
         snap["reports_total"] = len(shown)
         snap["rules"] = []  # the operator's live warnings mean nothing in a replay
