@@ -55,7 +55,7 @@ def run_demo(tmp: Path, port: int) -> tuple[subprocess.Popen[bytes], Path, str]:
 def wait_ended(log: Path, limit_s: float = 600) -> None:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        if "活动已结束" in log.read_text(errors="replace"):
+        if "收官数据" in log.read_text(errors="replace"):  # the final report is written
             return
         time.sleep(1)
     raise RuntimeError("the demo sale did not end:\n" + log.read_text(errors="replace")[-3000:])
