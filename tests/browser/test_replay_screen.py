@@ -3,6 +3,7 @@ replayed time, hostile names inert, and the headline ending at the ledger's tota
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -37,6 +38,30 @@ async def test_replay_badge_and_final_total(stack: Stack, browser: Any) -> None:
         await wait_js(page, "document.getElementById('phase').textContent === '已收官'", timeout=10)
         evil = "#board-sellers li[data-id=s-evil] [data-f=name]"
         assert await page.inner_text(evil) == HOSTILE[0]  # text, never markup
+        w.assert_clean()
+    finally:
+        await context.close()
+
+
+async def test_masked_replay_shows_no_money(stack: Stack, browser: Any) -> None:
+    """`&mask=1` holds in a replay as on the live screen: progress and percentages, no
+    amount of money anywhere on the stage, from the first frame to the end."""
+    c, events, _ = await finished_day(stack, "replaymask")
+    total = recompute(events, 10**15)["totals"]["gmv_fen"]
+    url = f"{stack.web.url}/c/replaymask?token={c['viewer_token']}&replay=300&mask=1"
+    context, w = await open_page(browser, url, **SCREEN)
+    try:
+        page = w.page
+        seen: list[str] = []
+        while await page.evaluate("document.documentElement.dataset.replay") != "ended":
+            seen.append(await page.inner_text("#stage"))
+            await page.wait_for_timeout(500)
+            assert len(seen) < 400, "the replay did not end"
+        await wait_js(page, f"document.getElementById('gmv').dataset.fen === '{total}'", timeout=10)
+        seen.append(await page.inner_text("#stage"))
+        for text in seen:
+            assert not re.search(r"[¥￥]\s?\d", text), text
+        assert "%" in await page.get_attribute("#gmv", "aria-label")
         w.assert_clean()
     finally:
         await context.close()
