@@ -80,17 +80,11 @@ async def _worker_main(settings: Settings) -> None:
 
 def _extra_worker_tasks(rt: Any, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     """The trigger worker (reports, stimulus rules) and webhook delivery."""
-    from warroom.workers.delivery import Deliverer
+    from warroom.workers.delivery import deliverer_for
     from warroom.workers.triggers import Triggers
 
     triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
-    deliverer = Deliverer(
-        rt.webhooks,
-        rt.redis,
-        allow_private=rt.settings.warroom_allow_private_webhooks,
-        settings_of=rt.store.settings_of,
-        poster_font=rt.settings.warroom_poster_font,
-    )
+    deliverer = deliverer_for(rt)
     return [
         asyncio.create_task(triggers.run(stop), name="triggers"),
         asyncio.create_task(deliverer.run(stop), name="webhooks"),

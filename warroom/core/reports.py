@@ -66,6 +66,16 @@ REPORT_KINDS: tuple[ReportKind, ...] = (
     "stimulus",
     "final",
 )
+# What people read for each kind (the screens' badges, the console's template tabs).
+KIND_LABELS: dict[str, str] = {
+    "milestone": "里程碑",
+    "target_base": "基础目标达成",
+    "target_stretch": "冲刺目标达成",
+    "scheduled": "定时战报",
+    "top": "TOP 榜单",
+    "stimulus": "福利播报",
+    "final": "收官战报",
+}
 
 # Every zone offset in use is a whole number of quarter hours, so local hour marks
 # fall on UTC quarter hours.

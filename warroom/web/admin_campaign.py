@@ -20,7 +20,7 @@ from warroom.core.render import (
     validate_template,
 )
 from warroom.core.report_sample import sample_context, sample_extra
-from warroom.core.reports import REPORT_KINDS
+from warroom.core.reports import KIND_LABELS, REPORT_KINDS
 from warroom.web import admin_ops, deps
 from warroom.web.admin import (
     ConsoleError,
@@ -39,16 +39,6 @@ from warroom.web.admin_forms import (
     rule_preview,
 )
 from warroom.web.errors import ApiError
-
-KIND_NAMES = {
-    "milestone": "里程碑快讯",
-    "target_base": "基础目标达成",
-    "target_stretch": "冲刺目标达成",
-    "scheduled": "定时战报",
-    "top": "TOP 榜单",
-    "stimulus": "福利播报",
-    "final": "收官战报",
-}
 
 # -- stimulus rules ----------------------------------------------------------------------
 
@@ -164,7 +154,7 @@ async def templates_page(request: Request, slug: str, session: ConsoleSession) -
     ctx = {
         "record": record,
         "kind": kind,
-        "kinds": KIND_NAMES,
+        "kinds": KIND_LABELS,
         "custom": set(overrides),
         "source": source,
         "preview": text,

@@ -99,7 +99,7 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
     """POST a test message to one target now, as the delivery worker would (same
     address guard, payload shapes, signature, shared 20-a-minute pace per target, no
     redirects), and record the outcome in the audit log, which the console shows."""
-    from warroom.workers.delivery import Deliverer
+    from warroom.workers.delivery import deliverer_for
 
     hooks = await asyncio.to_thread(rt.webhooks.list, record.id)
     hook = next((h for h in hooks if h.id == webhook_id), None)
@@ -110,13 +110,7 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
         0, hook.id, hook.url, hook.format, hook.secret, 0, 0, "stimulus", TEST_TEXT, now,
         campaign_id=record.id,
     )  # fmt: skip
-    sender = Deliverer(
-        rt.webhooks,
-        rt.redis,
-        allow_private=rt.settings.warroom_allow_private_webhooks,
-        settings_of=rt.store.settings_of,
-        poster_font=rt.settings.warroom_poster_font,
-    )
+    sender = deliverer_for(rt)
     try:
         outcome = await sender.send_now(job)
     finally:

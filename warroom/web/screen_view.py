@@ -16,17 +16,9 @@ from warroom.adapters.hotstate import HotState
 from warroom.adapters.store import CampaignRecord
 from warroom.core.money import format_wan, format_yuan
 from warroom.core.report_context import ACTION_EMOJI, ACTION_TITLES
+from warroom.core.reports import KIND_LABELS
 from warroom.core.snapshot import leaderboard, recent_from
 
-REPORT_KINDS = {
-    "milestone": "里程碑",
-    "target_base": "基础目标达成",
-    "target_stretch": "冲刺目标达成",
-    "scheduled": "定时战报",
-    "top": "TOP 榜单",
-    "stimulus": "福利播报",
-    "final": "收官战报",
-}
 MAX_PICKER = 1000  # sellers offered in the host's picker
 # Masked screens hide absolute money, also inside report texts: ¥158.36万, +¥27万, ¥1,234.5
 _MONEY = re.compile(r"[¥￥][ \t]?[\d,]+(?:\.\d+)?[ \t]*万?")  # never eats a line break
@@ -95,7 +87,7 @@ def add_filters(env: Environment, static_dir: Path) -> None:
         hm=hm,
         move=move,
         mask_money=mask_money,
-        kind_label=lambda kind: REPORT_KINDS.get(kind, kind),
+        kind_label=lambda kind: KIND_LABELS.get(kind, kind),
         action_title=lambda kind: ACTION_TITLES.get(kind, kind),
         action_emoji=lambda kind: ACTION_EMOJI.get(kind, "📢"),
     )

@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import orjson
@@ -85,6 +86,18 @@ if redis.call('PTTL', KEYS[1]) < keep then  -- never shorten: others may be in f
 end
 return 0
 """
+
+
+def deliverer_for(rt: Any) -> Deliverer:
+    """The runtime's Deliverer (the worker's loop and the console's test message send
+    through the same guard, pace and poster settings)."""
+    return Deliverer(
+        rt.webhooks,
+        rt.redis,
+        allow_private=rt.settings.warroom_allow_private_webhooks,
+        settings_of=rt.store.settings_of,
+        poster_font=rt.settings.warroom_poster_font,
+    )
 
 
 def payload(job: Job) -> bytes:
