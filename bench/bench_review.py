@@ -37,8 +37,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from warroom.adapters.embedded_redis import EmbeddedRedis  # noqa: E402
-from warroom.adapters.store import LedgerEvent  # noqa: E402
+from warroom.adapters.redis.embedded import EmbeddedRedis  # noqa: E402
+from warroom.adapters.sql.store import LedgerEvent  # noqa: E402
 from warroom.settings import Settings  # noqa: E402
 from warroom.web.app import create_app  # noqa: E402
 

@@ -28,9 +28,9 @@ import redis
 from bench_spine import ADMIN, HOST, JSON, free_port, sale_events
 from rawhttp import hammer
 
-from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.engine import make_engine
-from warroom.adapters.store import Store
+from warroom.adapters.redis.embedded import EmbeddedRedis
+from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.store import Store
 from warroom.demo import demo_settings
 from warroom.simulator import real_now_ms
 

@@ -32,9 +32,9 @@ import redis
 from rawhttp import Timings, hammer
 from snapfill import fill_orders
 
-from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.hotstate import HotState
-from warroom.adapters.streams import EventStream
+from warroom.adapters.redis.embedded import EmbeddedRedis
+from warroom.adapters.redis.hotstate import HotState
+from warroom.adapters.redis.streams import EventStream
 from warroom.bootstrap import redis_client
 from warroom.demo import demo_settings
 from warroom.simulator import generate_sale, real_now_ms, rekey
@@ -239,8 +239,8 @@ def ledger_commits(tmp: Path, n: int) -> None:
     lone single-event POST makes) committed `n` times, SQLite WAL with NORMAL (synced at
     checkpoints only) against FULL (the WAL synced at every commit), alternating so
     that both see the same machine."""
-    from warroom.adapters.engine import make_engine
-    from warroom.adapters.store import Store
+    from warroom.adapters.sql.engine import make_engine
+    from warroom.adapters.sql.store import Store
 
     stores = {}
     for mode in ("NORMAL", "FULL"):

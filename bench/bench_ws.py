@@ -252,7 +252,7 @@ class Bench:
     def start(self) -> tuple[str, int]:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            from warroom.adapters.embedded_redis import EmbeddedRedis
+            from warroom.adapters.redis.embedded import EmbeddedRedis
 
             self.embedded = EmbeddedRedis(self.tmp / "redis")
             redis_url = self.embedded.start()

@@ -11,7 +11,7 @@ import random
 from collections.abc import Iterator
 from typing import Any
 
-from warroom.adapters.hotstate import HotState
+from warroom.adapters.redis.hotstate import HotState
 from warroom.simulator import GROUP_NAMES, PRODUCTS, SALE_MINUTES, SELLERS, intensity
 
 MIN = 60_000

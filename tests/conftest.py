@@ -14,9 +14,9 @@ import httpx
 import pytest
 import redis
 
-from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.engine import make_engine
-from warroom.adapters.store import Store
+from warroom.adapters.redis.embedded import EmbeddedRedis
+from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.store import Store
 from warroom.settings import Settings
 
 ADMIN = "test-admin-token"

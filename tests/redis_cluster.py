@@ -12,7 +12,7 @@ from pathlib import Path
 
 import redis
 
-from warroom.adapters.embedded_redis import server_binary
+from warroom.adapters.redis.embedded import server_binary
 
 SLOTS = 16384
 

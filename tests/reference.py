@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from warroom.core.clock import minute_floor, parse_instant, rfc3339
+from warroom.core.ingest.clock import minute_floor, parse_instant, rfc3339
 
 IDENT = {"order": "order_id", "refund": "refund_id", "message": "message_id", "member": "event_id"}
 

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from warroom.adapters.announcer import Announcer
-from warroom.adapters.campaigns import CampaignDirectory
-from warroom.adapters.engine import make_engine
 from warroom.adapters.health import require_noeviction
-from warroom.adapters.hotstate import HotState
-from warroom.adapters.report_store import ReportStore
-from warroom.adapters.store import Store
-from warroom.adapters.streams import EventStream
-from warroom.adapters.webhook import WebhookStore
+from warroom.adapters.outbound.webhook import WebhookStore
+from warroom.adapters.redis.hotstate import HotState
+from warroom.adapters.redis.streams import EventStream
+from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.report_store import ReportStore
+from warroom.adapters.sql.store import Store
+from warroom.services.announcer import Announcer
+from warroom.services.campaigns import CampaignDirectory
 from warroom.settings import Settings
 
 

@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_worker_main(settings))
         return 0
     if args.cmd == "migrate":
+        from warroom.adapters.sql.migrations import current, head
         from warroom.bootstrap import sync_store
-        from warroom.migrations import current, head
 
         store = sync_store(settings)  # migrates, under the lock
         with store.engine.connect() as conn:

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from warroom.core.clock import CampaignClock, rfc3339, to_ms
-from warroom.core.money import format_wan
+from warroom.core.ingest.clock import CampaignClock, rfc3339, to_ms
+from warroom.core.ingest.money import format_wan
 from warroom.simulator import MIN, SALE_MINUTES, generate_sale, play, real_now_ms
 
 TZ = "Asia/Shanghai"

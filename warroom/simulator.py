@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from warroom.core.clock import CampaignClock
+from warroom.core.ingest.clock import CampaignClock
 
 log = logging.getLogger(__name__)
 MIN = 60_000

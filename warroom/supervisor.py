@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from warroom.adapters.embedded_redis import parent_death_signal
+from warroom.adapters.redis.embedded import parent_death_signal
 from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class Supervisor:
         if self.settings.redis_url:
             self._check_redis(self.settings.redis_url)
         else:
-            from warroom.adapters.embedded_redis import EmbeddedRedis
+            from warroom.adapters.redis.embedded import EmbeddedRedis
 
             self.embedded = EmbeddedRedis(
                 self.settings.warroom_data_dir / "redis", die_with_parent=True

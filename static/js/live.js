@@ -1,5 +1,5 @@
-/* Shared by the big screen and the host view: formatting (mirrors warroom/web/screen_view.py
-   and warroom/core/money.py, so live updates read exactly like the first render), the
+/* Shared by the big screen and the host view: formatting (mirrors warroom/web/pages/screen_view.py
+   and warroom/core/ingest/money.py, so live updates read exactly like the first render), the
    live socket (snapshot, then updates; a seq gap asks for a resync; reconnects with
    backoff and resyncs from a fresh snapshot), and the freshness figure + connection dot.
    Names only ever reach the page through textContent. */

@@ -23,7 +23,7 @@ from typing import Any
 from tests.browser.browser import launch
 from tests.browser.live import ROOT, iso, live_stack, order
 from tests.conftest import ADMIN
-from warroom.adapters.snapshots import load_snapshot
+from warroom.services.snapshots import load_snapshot
 from warroom.settings import Settings
 
 SELLERS = [
@@ -172,7 +172,7 @@ async def main(out_dir: Path) -> None:
     embedded = None
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        from warroom.adapters.embedded_redis import EmbeddedRedis
+        from warroom.adapters.redis.embedded import EmbeddedRedis
 
         embedded = EmbeddedRedis(tmp / "redis")
         redis_url = embedded.start()

@@ -114,7 +114,7 @@ async def main(out_dir: Path) -> None:
     embedded = None
     redis_url = os.environ.get("REDIS_URL")
     if not redis_url:
-        from warroom.adapters.embedded_redis import EmbeddedRedis
+        from warroom.adapters.redis.embedded import EmbeddedRedis
 
         embedded = EmbeddedRedis(tmp / "redis")
         redis_url = embedded.start()

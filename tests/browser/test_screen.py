@@ -320,7 +320,7 @@ async def test_after_the_end_no_live_tag(stack: Stack, browser: Any) -> None:
 
 async def test_feed_count_is_the_real_number_of_reports(stack: Stack, browser: Any) -> None:
     """The live feed keeps the newest few; the count says how many exist (from SQL)."""
-    from warroom.core.reports import DueReport
+    from warroom.core.reports.schedule import DueReport
 
     c = await stack.create_campaign(slug="many")
     await stack.post("many", c["ingest_token"], [order("m1", 100_000, "s1")])

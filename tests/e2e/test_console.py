@@ -384,7 +384,7 @@ async def test_hostile_text_renders_inert(harness: Harness) -> None:
     ],
 )
 def test_money_in_yuan(text: str, fen: int | None, error: str | None) -> None:
-    from warroom.web.admin_forms import FieldError, parse_yuan
+    from warroom.web.console.forms import FieldError, parse_yuan
 
     if error is None:
         assert parse_yuan(text) == fen
@@ -395,7 +395,7 @@ def test_money_in_yuan(text: str, fen: int | None, error: str | None) -> None:
 
 def test_rule_preview_reads_as_a_sentence() -> None:
     from warroom.core.campaign import StimulusRule
-    from warroom.web.admin_forms import rule_preview
+    from warroom.web.console.forms import rule_preview
 
     rule = StimulusRule.model_validate(
         {

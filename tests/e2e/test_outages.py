@@ -28,8 +28,8 @@ from sqlalchemy import text
 
 from tests.conftest import Harness, clean_settings, harness_for
 from tests.e2e.test_smoke import order
-from warroom.adapters.embedded_redis import EmbeddedRedis
-from warroom.adapters.engine import make_engine
+from warroom.adapters.redis.embedded import EmbeddedRedis
+from warroom.adapters.sql.engine import make_engine
 from warroom.settings import Settings
 
 TIMEOUT_S = 1.0
@@ -258,7 +258,7 @@ async def test_redis_out_of_memory_degrades_visibly(
     """A full Redis (`noeviction`): events are still recorded in SQL, /healthz names
     the degraded parts, the screens' freshness says the figures are delayed, and the
     aggregator logs one line per change of state and dead-letters nothing."""
-    from warroom.adapters import keys
+    from warroom.adapters.redis import keys
     from warroom.workers.aggregator import Aggregator
 
     async with (

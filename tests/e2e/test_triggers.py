@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ADMIN, Harness
-from warroom.core.money import format_wan
+from warroom.core.ingest.money import format_wan
 from warroom.workers.aggregator import Aggregator
 from warroom.workers.triggers import Triggers
 

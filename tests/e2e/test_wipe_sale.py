@@ -22,7 +22,7 @@ from tests.e2e.test_triggers import (
     stimuli,
     wait_for,
 )
-from warroom.adapters.hub_viewer import Viewer
+from warroom.adapters.hub.viewer import Viewer
 from warroom.workers.aggregator import Aggregator
 from warroom.workers.rebuild import Restorer
 from warroom.workers.triggers import Triggers

@@ -20,7 +20,7 @@ from tests.conftest import clean_settings
 from tests.integration.test_resilience import many_orders
 from tests.redis_cluster import LocalCluster
 from tests.reference import reference
-from warroom.adapters import keys
+from warroom.adapters.redis import keys
 from warroom.workers.rebuild import Restorer, rebuild
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

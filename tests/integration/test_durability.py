@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tests.conftest import Harness
 from tests.e2e.test_smoke import order
-from warroom.adapters.engine import make_engine
+from warroom.adapters.sql.engine import make_engine
 
 
 async def test_acknowledged_writes_are_synced(harness: Harness) -> None:

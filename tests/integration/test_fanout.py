@@ -27,8 +27,8 @@ import orjson
 import pytest
 
 from tests.browser.live import WsClient, fresh_settings, iso, live_stack, order, ws_url
-from warroom.adapters.hub_room import Loaded, Room, RoomConfig
-from warroom.adapters.hub_viewer import Viewer, message
+from warroom.adapters.hub.room import Loaded, Room, RoomConfig
+from warroom.adapters.hub.viewer import Viewer, message
 
 pytestmark = pytest.mark.asyncio
 STALL_S = 4  # WARROOM_WS_STALL_CLOSE_S for the slow-viewer test

@@ -13,7 +13,7 @@ from typing import Any
 from tests.conftest import Harness
 from tests.integration.test_resilience import many_orders
 from tests.reference import comparable, reference
-from warroom.adapters import keys
+from warroom.adapters.redis import keys
 from warroom.workers.aggregator import Aggregator
 from warroom.workers.rebuild import Restorer, rebuild
 

@@ -9,14 +9,14 @@ from typing import Any
 
 from tests.conftest import Harness
 from tests.review_day import MIN, generate_day, group_rows
-from warroom.core.clock import rfc3339
+from warroom.core.ingest.clock import rfc3339
 
 TZ = "Asia/Shanghai"
 QUIET, COLD, COLD_MSGS = 10, 30, 5
 
 
 def health(r: dict[str, Any], msgs: list[int], starts: int, at: int) -> str:
-    """The rule, written out plainly (see core/health.py)."""
+    """The rule, written out plainly (see core/live/group_health.py)."""
     last_ord = max(r["last_order_ms"] or starts, starts)
     last_msg = max(r["last_message_ms"] or starts, starts)
     floor = at - at % MIN
@@ -175,9 +175,9 @@ async def test_viewers_share_one_read_within_the_ttl(harness: Harness) -> None:
 async def test_the_block_touches_only_the_keys_it_declares(harness: Harness) -> None:
     """On a Redis Cluster the apply script must declare every key: the group-health
     block's keys are `core.health.group_health_keys`."""
-    from warroom.adapters import keys
-    from warroom.core.aggregate import plan_batch
-    from warroom.core.health import group_health_keys
+    from warroom.adapters.redis import keys
+    from warroom.core.live.aggregate import plan_batch
+    from warroom.core.live.group_health import group_health_keys
 
     h = harness
     now = int(time.time() * 1000)

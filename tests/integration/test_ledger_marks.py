@@ -3,8 +3,8 @@ that never reached their stream, no more (wasted work) and no fewer (lost events
 
 from __future__ import annotations
 
-from warroom.adapters.engine import make_engine
-from warroom.adapters.store import Store, id_ranges
+from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.store import Store, id_ranges
 from warroom.settings import Settings
 
 

@@ -21,9 +21,9 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import make_url
 
-from warroom.adapters.engine import make_engine
-from warroom.adapters.store import Store
-from warroom.migrations import head, migrate, target_metadata
+from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.migrations import head, migrate, target_metadata
+from warroom.adapters.sql.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_URL = os.environ.get("DATABASE_URL", "")
@@ -69,8 +69,8 @@ def start_together(url: str, n: int = 4) -> list[subprocess.CompletedProcess[str
     code = (
         "import logging, sys, time\n"
         "logging.basicConfig(level=logging.INFO)\n"
-        "from warroom.adapters.engine import make_engine\n"
-        "from warroom.adapters.store import Store\n"
+        "from warroom.adapters.sql.engine import make_engine\n"
+        "from warroom.adapters.sql.store import Store\n"
         f"time.sleep(max(0.0, {go} - time.time()))\n"
         "Store(make_engine(sys.argv[1])).create_schema()\n"
     )

@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Harness, clean_settings, harness_for
-from warroom.adapters.poster import CANDIDATES, find_font
-from warroom.web.review import poster_inputs
+from warroom.adapters.outbound.poster import CANDIDATES, find_font
+from warroom.web.pages.review import poster_inputs
 
 MILESTONE = """🎉 双十一社群快闪 突破 ¥50万！开场 56分钟 达成
 💰 成交 ¥50.4万 ｜ 📦 1680 单 ｜ 👥 1232 人下单
@@ -118,7 +118,7 @@ def test_wecom_image_message_carries_base64_and_md5() -> None:
     import base64
     import hashlib
 
-    from warroom.adapters.poster import wecom_image
+    from warroom.adapters.outbound.poster import wecom_image
 
     png = b"\x89PNG\r\n\x1a\n" + b"x" * 100
     msg = wecom_image(png)

@@ -15,7 +15,7 @@ import redis as sync_redis
 from tests.conftest import Harness
 from tests.e2e.test_smoke import order
 from tests.reference import comparable, reference
-from warroom.adapters import keys
+from warroom.adapters.redis import keys
 from warroom.workers.rebuild import restore_lost
 from warroom.workers.relay import Relay
 

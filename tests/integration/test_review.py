@@ -14,9 +14,9 @@ import orjson
 
 from tests.conftest import Harness
 from tests.review_day import MIN, generate_day, recompute
-from warroom.core.clock import rfc3339
-from warroom.core.export import BOM, COLUMNS
-from warroom.core.money import format_wan
+from warroom.core.ingest.clock import rfc3339
+from warroom.core.ingest.money import format_wan
+from warroom.core.review.export import BOM, COLUMNS
 
 TZ = "Asia/Shanghai"
 
@@ -138,7 +138,7 @@ async def test_review_model_equals_the_snapshot(harness: Harness) -> None:
     c, events, _ = await setup_day(h)
     snap = await h.snapshot("sale", c["viewer_token"])
     record = h.runtime.store.get_campaign("sale")
-    from warroom.adapters.review_store import ReviewLoader
+    from warroom.services.review_loader import ReviewLoader
 
     review, _cut = ReviewLoader(h.runtime.store.engine, h.runtime.reports).load(
         record, int(time.time() * 1000)
@@ -157,7 +157,7 @@ async def test_review_model_equals_the_snapshot(harness: Harness) -> None:
 async def test_during_the_sale_the_review_is_so_far_and_reused_for_a_minute(
     harness: Harness,
 ) -> None:
-    from warroom.adapters.review_store import ReviewLoader
+    from warroom.services.review_loader import ReviewLoader
 
     h = harness
     now = int(time.time() * 1000)

@@ -12,9 +12,9 @@ import pytest
 
 from tests.conftest import Harness
 from tests.integration.test_bounded_read import iso, random_day
-from warroom.adapters.campaigns import clock_of, real_now_ms
-from warroom.core.snapshot import leaderboard, recent_from
-from warroom.web.screen_view import seller_card
+from warroom.core.live.snapshot import leaderboard, recent_from
+from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.web.pages.screen_view import seller_card
 
 
 def full_card(rows: list[dict[str, Any]], seller: str) -> dict[str, Any]:

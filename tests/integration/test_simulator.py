@@ -11,9 +11,9 @@ import pytest
 from tests.conftest import Harness
 from tests.reference import comparable, reference
 from warroom.core.campaign import CampaignSettings
-from warroom.core.clock import CampaignClock
-from warroom.core.events import normalize
-from warroom.core.rules import RuleState, evaluate_rules
+from warroom.core.ingest.clock import CampaignClock
+from warroom.core.ingest.events import normalize
+from warroom.core.reports.rules import RuleState, evaluate_rules
 from warroom.demo import demo_settings
 from warroom.simulator import MIN, Sale, generate_sale, play, real_now_ms
 

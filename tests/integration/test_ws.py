@@ -167,8 +167,8 @@ async def test_updates_survive_a_pubsub_blip(stack: Stack) -> None:
 async def test_freshness_is_the_age_of_what_the_workers_have_not_applied(stack: Stack) -> None:
     """A stream the aggregator does not watch, driven by hand: unread and pending
     entries make the screens late by their age; caught up, by the last apply's delay."""
-    from warroom.adapters import keys
-    from warroom.adapters.hub_freshness import pipeline_lag_ms
+    from warroom.adapters.hub.freshness import pipeline_lag_ms
+    from warroom.adapters.redis import keys
 
     r = stack.runtime.redis
     await stack.runtime.stream.ensure_group("lagx")  # not registered: no worker reads it

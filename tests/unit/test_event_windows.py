@@ -1,10 +1,10 @@
-"""The pure rules behind input windows and conflicts (core/events.py)."""
+"""The pure rules behind input windows and conflicts (core/ingest/events.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from warroom.core.events import (
+from warroom.core.ingest.events import (
     AHEAD_MS,
     DAY_MS,
     EventError,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from warroom.core.clock import MINUTE_MS as M
-from warroom.core.figures import (
+from warroom.core.ingest.clock import MINUTE_MS as M
+from warroom.core.live.figures import (
     activity_by_minute,
     crossing_minute,
     figures_at,

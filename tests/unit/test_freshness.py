@@ -1,6 +1,6 @@
 """The "no new data" figure of the screens: counted only while the sale runs."""
 
-from warroom.adapters.hub_freshness import ingest_idle_ms
+from warroom.adapters.hub.freshness import ingest_idle_ms
 
 
 def test_ingest_idle_counts_only_while_the_sale_runs() -> None:

@@ -17,9 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.core.campaign import CampaignSettings, StimulusAction
-from warroom.core.clock import MINUTE_MS
-from warroom.core.money import format_wan
-from warroom.core.render import (
+from warroom.core.ingest.clock import MINUTE_MS
+from warroom.core.ingest.money import format_wan
+from warroom.core.live.snapshot import build_snapshot
+from warroom.core.reports.context import report_memo
+from warroom.core.reports.render import (
     TemplateProblem,
     default_source,
     render_report,
@@ -28,10 +30,8 @@ from warroom.core.render import (
     wecom_markdown,
     wecom_text,
 )
-from warroom.core.report_context import report_memo
-from warroom.core.reports import REPORT_KINDS, stimulus_report
-from warroom.core.rules import fire_key
-from warroom.core.snapshot import build_snapshot
+from warroom.core.reports.rules import fire_key
+from warroom.core.reports.schedule import REPORT_KINDS, stimulus_report
 
 GOLDEN = Path(__file__).parent / "golden"
 START = 1_716_170_400_000  # 2024-05-20 10:00 Asia/Shanghai

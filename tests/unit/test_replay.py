@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from warroom.core.campaign import CampaignSettings
-from warroom.core.clock import MINUTE_MS, rfc3339
-from warroom.core.replay import BadSpeed, Replay, ReplayBuilder, parse_speed, update_of
-from warroom.core.review import Refund
+from warroom.core.ingest.clock import MINUTE_MS, rfc3339
+from warroom.core.review.replay import BadSpeed, Replay, ReplayBuilder, parse_speed, update_of
+from warroom.core.review.retrospective import Refund
 
 TZ = "Asia/Shanghai"
 S = 1_794_362_400_000  # 2026-11-11T10:00:00+08:00

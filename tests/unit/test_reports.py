@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.core.campaign import CampaignSettings, StimulusAction
-from warroom.core.clock import MINUTE_MS
-from warroom.core.reports import (
+from warroom.core.ingest.clock import MINUTE_MS
+from warroom.core.reports.rules import fire_key
+from warroom.core.reports.schedule import (
     Progress,
     due_reports,
     hour_marks,
@@ -21,7 +22,6 @@ from warroom.core.reports import (
     stimulus_report_key,
     top_hour,
 )
-from warroom.core.rules import fire_key
 
 WAN = 1_000_000  # fen in 1万 CNY
 SH = ZoneInfo("Asia/Shanghai")

@@ -7,10 +7,10 @@ import io
 
 import pytest
 
-from warroom.core.export import BOM, cell, render_table
-from warroom.core.health import Thresholds, health_of
-from warroom.core.review import Refund, ReviewBuilder, peak_window, rank_history
-from warroom.core.review_view import Fire, stimulus_rows
+from warroom.core.live.group_health import Thresholds, health_of
+from warroom.core.review.export import BOM, cell, render_table
+from warroom.core.review.retrospective import Refund, ReviewBuilder, peak_window, rank_history
+from warroom.core.review.view import Fire, stimulus_rows
 
 MIN = 60_000
 T = Thresholds(quiet_minutes=10, cold_minutes=30, cold_max_messages=5)
@@ -99,8 +99,8 @@ def test_csv_has_a_bom_and_defuses_formulas() -> None:
 def test_fast_instant_equals_rfc3339_across_offset_changes(tz: str) -> None:
     import random
 
-    from warroom.core.clock import rfc3339
-    from warroom.core.health import instant
+    from warroom.core.ingest.clock import rfc3339
+    from warroom.core.live.group_health import instant
 
     rnd = random.Random(tz)
     for _ in range(3000):
@@ -113,10 +113,10 @@ def test_fast_instant_equals_rfc3339_across_offset_changes(tz: str) -> None:
 def test_late_cutoff_from_the_final_reports_memo() -> None:
     from types import SimpleNamespace
 
-    from warroom.adapters.review_store import late_cutoff_ms
-    from warroom.adapters.store import CampaignRecord
+    from warroom.adapters.sql.store import CampaignRecord
     from warroom.core.campaign import CampaignSettings
-    from warroom.core.clock import rfc3339
+    from warroom.core.ingest.clock import rfc3339
+    from warroom.services.review_loader import late_cutoff_ms
 
     ends = 1_800_000_000_000
     s = CampaignSettings(slug="x", name="x", starts_at=ends - 3_600_000, ends_at=ends)

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from warroom.core.campaign import CampaignSettings, StimulusRule
-from warroom.core.clock import MINUTE_MS
-from warroom.core.rules import (
+from warroom.core.ingest.clock import MINUTE_MS
+from warroom.core.reports.rules import (
     FeedState,
     RuleState,
     evaluate_rule,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from warroom.core.campaign import CampaignSettings
-from warroom.core.clock import MINUTE_MS as M
-from warroom.core.snapshot import build_snapshot, snapshot_as_of
+from warroom.core.ingest.clock import MINUTE_MS as M
+from warroom.core.live.snapshot import build_snapshot, snapshot_as_of
 
 SETTINGS = CampaignSettings.model_validate(
     {

@@ -19,8 +19,8 @@ from pydantic import (
 )
 from pydantic.functional_validators import BeforeValidator
 
-from warroom.core.clock import parse_instant
-from warroom.core.money import MAX_AMOUNT_FEN
+from warroom.core.ingest.clock import parse_instant
+from warroom.core.ingest.money import MAX_AMOUNT_FEN
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -10,15 +9,19 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from warroom.adapters.hub import Hub
-from warroom.adapters.ledger import LedgerWriter
+from warroom.adapters.hub.fanout import Hub
 from warroom.bootstrap import build_runtime
+from warroom.services.ledger import LedgerWriter
 from warroom.settings import Settings
-from warroom.web import admin, api, api_reports, errors, pages, ws
+from warroom.web import errors, ws
+from warroom.web.api import campaigns as api_campaigns
+from warroom.web.api import reports as api_reports
 from warroom.web.bodylimit import BodyLimit
+from warroom.web.console import home as console
 from warroom.web.errors import JSONBytes
 from warroom.web.fastpath import IngestFastPath
 from warroom.web.healthz import healthz_response
+from warroom.web.pages import review, screens
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,12 +59,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     errors.install(app)
-    app.include_router(api.router)
+    app.include_router(api_campaigns.router)
     app.include_router(api_reports.router)
-    app.include_router(importlib.import_module("warroom.web.review").router)  # 复盘
+    app.include_router(review.router)  # 复盘
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
-    pages.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
-    admin.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)
+    screens.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
+    console.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)
     app.add_middleware(BodyLimit)  # every other body: 1 MiB (ingest has its own cap)
     app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
 

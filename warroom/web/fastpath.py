@@ -16,7 +16,7 @@ import re
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from warroom.web.api import ingest
+from warroom.web.api.campaigns import ingest
 from warroom.web.errors import ApiError, api_error_response, unexpected_response
 
 INGEST_PATH = re.compile(r"/api/v1/campaigns/([^/]+)/events")

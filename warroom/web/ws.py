@@ -22,12 +22,12 @@ import orjson
 from fastapi import APIRouter, FastAPI, Request, WebSocket
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from warroom.adapters.campaigns import token_matches
-from warroom.adapters.hub import Hub
-from warroom.adapters.hub_viewer import Viewer
+from warroom.adapters.hub.fanout import Hub
+from warroom.adapters.hub.viewer import Viewer
+from warroom.services.campaigns import token_matches
 from warroom.web import deps
 from warroom.web.errors import JSONBytes
-from warroom.web.replay import replay_socket, replay_stats
+from warroom.web.pages.replay import replay_socket, replay_stats
 
 log = logging.getLogger(__name__)
 router = APIRouter()

@@ -22,21 +22,21 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from warroom.adapters import keys
-from warroom.adapters.campaigns import real_now_ms
 from warroom.adapters.health import OutageLog
-from warroom.adapters.netguard import (
+from warroom.adapters.outbound.netguard import (
     RefusedAddress,
     guarded_client,
     quiet_http_client_logs,
     redact_url,
 )
-from warroom.adapters.poster import FontMissing, find_font, render_png, wecom_image
-from warroom.adapters.webhook import MAX_ATTEMPTS, Job, WebhookStore, sign
+from warroom.adapters.outbound.poster import FontMissing, find_font, render_png, wecom_image
+from warroom.adapters.outbound.webhook import MAX_ATTEMPTS, Job, WebhookStore, sign
+from warroom.adapters.redis import keys
 from warroom.core.campaign import CampaignSettings
-from warroom.core.clock import rfc3339
-from warroom.core.poster import report_poster_spec
-from warroom.core.render import wecom_markdown, wecom_text
+from warroom.core.ingest.clock import rfc3339
+from warroom.core.reports.poster import report_poster_spec
+from warroom.core.reports.render import wecom_markdown, wecom_text
+from warroom.services.campaigns import real_now_ms
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,5 @@
 """The trigger worker: ticks on the campaign clock, posts due battle reports once their
-figures are settled (the watermark, adapters/watermark.py), evaluates stimulus rules on
+figures are settled (the watermark, services/watermark.py), evaluates stimulus rules on
 settled minutes only (held on a dead feed or while figures restore), and scores past
 fires' uplift."""
 
@@ -9,17 +9,13 @@ import asyncio
 import contextlib
 import logging
 
-from warroom.adapters.announcer import Announcer
-from warroom.adapters.campaigns import clock_of, real_now_ms
 from warroom.adapters.health import OutageLog
-from warroom.adapters.hotstate import HotState, RawState
-from warroom.adapters.report_store import ReportStore
-from warroom.adapters.snapshots import load_state
-from warroom.adapters.store import CampaignRecord, Store
+from warroom.adapters.redis.hotstate import HotState, RawState
+from warroom.adapters.sql.report_store import ReportStore
+from warroom.adapters.sql.store import CampaignRecord, Store
 from warroom.core.campaign import StimulusAction
-from warroom.core.figures import activity_by_minute, first_activity_ms
-from warroom.core.reports import Progress, due_reports, stimulus_report_key
-from warroom.core.rules import (
+from warroom.core.live.figures import activity_by_minute, first_activity_ms
+from warroom.core.reports.rules import (
     FeedState,
     RuleState,
     evaluate_rules,
@@ -27,6 +23,10 @@ from warroom.core.rules import (
     uplift,
     uplift_windows,
 )
+from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
+from warroom.services.announcer import Announcer
+from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.snapshots import load_state
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,288 @@
+"""The per-process hub behind the dashboard WebSocket.
+
+One supervised pub/sub subscriber listens to `wr:changed` (a hint, never the data) and
+pokes the room of the campaign that moved; each room reads hot state and fans frames
+out to its viewers (see hub_room.py). Several web processes each run a hub; they share
+nothing but Redis, so every viewer gets the same content whichever process it reached.
+
+The subscriber proves it is alive by publishing a heartbeat token on the channel and
+hearing it back; if it goes silent (a network blip that raised nothing) it drops the
+connection, resubscribes, and has every room render at once. Rooms render from hot
+state, not from the hints they were sent, so nothing a viewer should see is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from typing import Any
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from redis.asyncio import Redis
+
+from warroom.adapters.hub.freshness import ingest_idle_ms, pipeline_state
+from warroom.adapters.hub.room import Loaded, Room, RoomConfig
+from warroom.adapters.hub.viewer import Viewer
+from warroom.adapters.redis import keys
+from warroom.adapters.redis.hotstate import HotState
+from warroom.services.campaigns import CampaignDirectory, real_now_ms
+from warroom.services.snapshots import load_state
+
+log = logging.getLogger(__name__)
+HEARTBEAT_PREFIX = "~hb:"  # slugs never start with "~": other hubs ignore these
+
+
+class HubSettings(BaseSettings):
+    """WARROOM_WS_* from the environment (kept apart from Settings: these tune the
+    screens' fan-out only)."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_WS_", extra="ignore")
+
+    # Renders per campaign while changes keep coming: at most frames_per_s a second,
+    # fewer when one render + fan-out costs more than render_budget of a core (the
+    # first change after a quiet spell renders at once). docs/benchmarks.md.
+    frames_per_s: float = 8.0
+    render_budget: float = 0.4
+    heartbeat_s: float = 5.0  # an update at least this often, changed or not
+    queue_frames: int = 8  # per viewer; beyond this the viewer is resynced
+    stall_close_s: float = 60.0  # a send blocked this long: the viewer is dropped
+    room_linger_s: float = 30.0  # keep an empty room (and its state) this long
+    pubsub_heartbeat_s: float = 5.0  # the subscriber proves itself alive this often
+    # The kernel's send buffer per dashboard socket. Left to autotuning, a peer that
+    # reads nothing can pin up to tcp_wmem max (4 MiB) of kernel memory; frames are a
+    # few KiB, so a fixed 128 KiB (Linux doubles it) bounds a stalled viewer and lets
+    # the stall be noticed. 0 leaves the kernel's default.
+    sndbuf_bytes: int = 128 * 1024
+
+
+class Hub:
+    def __init__(
+        self,
+        redis: Redis,
+        hot: HotState,
+        campaigns: CampaignDirectory,
+        settings: HubSettings | None = None,
+    ) -> None:
+        self.redis = redis
+        self.hot = hot
+        self.campaigns = campaigns
+        self.settings = settings or HubSettings()
+        self.rooms: dict[str, Room] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._token = HEARTBEAT_PREFIX + uuid.uuid4().hex
+        self.subscribed = asyncio.Event()
+        self.resubscribes = 0
+        self.evicted = 0
+        self._closing = False
+
+    @property
+    def room_config(self) -> RoomConfig:
+        s = self.settings
+        return RoomConfig(s.frames_per_s, s.heartbeat_s, s.queue_frames, s.render_budget)
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._subscriber(), name="hub-subscriber"),
+            asyncio.create_task(self._reaper(), name="hub-reaper"),
+        ]
+
+    async def stop(self) -> None:
+        # redis-py can turn a cancellation inside get_message() into a timeout error,
+        # which the subscriber would treat as a lost connection and retry; the flag
+        # and the repeated cancel make stopping certain.
+        self._closing = True
+        tasks = list(self._tasks)
+        for room in self.rooms.values():
+            for v in tuple(room.viewers):
+                room.remove(v)
+            if room.task is not None:
+                tasks.append(room.task)
+        while pending := [t for t in tasks if not t.done()]:
+            for t in pending:
+                t.cancel()
+            await asyncio.wait(pending, timeout=1.0)
+        self.rooms.clear()
+
+    # viewers -------------------------------------------------------------------------
+
+    def join(self, slug: str, viewer: Viewer) -> Room:
+        room = self.rooms.get(slug)
+        if room is None or room.gone:
+            room = Room(slug, self.load, self.room_config)
+            room.task = asyncio.create_task(self._supervise(room), name=f"room:{slug}")
+            self.rooms[slug] = room
+        room.add(viewer)
+        return room
+
+    def leave(self, slug: str, viewer: Viewer) -> None:
+        room = self.rooms.get(slug)
+        if room is not None:
+            room.remove(viewer)
+
+    async def _supervise(self, room: Room) -> None:
+        while True:
+            try:
+                await room.run()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("room %s crashed; restarting", room.slug)
+                await asyncio.sleep(1.0)
+
+    # rendering -----------------------------------------------------------------------
+
+    async def load(self, slug: str) -> Loaded | None:
+        record = await self.campaigns.get(slug)
+        if record is None:
+            return None
+        reports = await self.hot.read_feed(slug, "reports")
+        stimuli = await self.hot.read_feed(slug, "stimuli")
+        now = real_now_ms()
+        state = await load_state(self.hot, record, now, reports[-10:], stimuli)
+        applied = await self.hot.last_applied_ms(slug)
+        lag, delayed = await pipeline_state(self.redis, slug, real_now_ms(), applied)
+        s = record.settings
+        idle = ingest_idle_ms(s.starts_at, s.ends_at, state.now_ms, now, lag.newest_ms)
+        fresh = {
+            "lag_ms": lag.lag_ms,
+            "behind_ms": lag.behind_ms,
+            "applied_ms": applied,
+            "server_ms": now,
+            "ingest_idle_ms": idle,
+            "delayed": delayed,  # e.g. "redis_oom": the screens say figures are delayed
+        }
+        return Loaded(state.snapshot, reports, stimuli, fresh)
+
+    # the subscriber ------------------------------------------------------------------
+
+    async def _subscriber(self) -> None:
+        backoff = 0.2
+        first = True
+        while not self._closing:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(keys.CHANGED_CHANNEL)
+                self.subscribed.set()
+                if not first:
+                    self.resubscribes += 1
+                    log.warning(
+                        "hub resubscribed to %s; rendering every room", keys.CHANGED_CHANNEL
+                    )
+                    for room in self.rooms.values():
+                        room.poke()
+                first = False
+                backoff = 0.2
+                await self._listen(pubsub)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self._closing:
+                    return
+                log.warning("hub subscriber lost (%r); resubscribing", exc)
+            finally:
+                self.subscribed.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 5.0)
+
+    async def _listen(self, pubsub: Any) -> None:
+        beat = self.settings.pubsub_heartbeat_s
+        heard = sent = time.monotonic()
+        await self.redis.publish(keys.CHANGED_CHANNEL, self._token)
+        while not self._closing:
+            now = time.monotonic()
+            if now - sent >= beat:
+                sent = now
+                await self.redis.publish(keys.CHANGED_CHANNEL, self._token)
+            if now - heard > 3 * beat:
+                raise TimeoutError("no heartbeat heard back on the channel")
+            msg = await pubsub.get_message(timeout=min(1.0, beat))
+            if msg is None or msg.get("type") != "message":
+                continue
+            data = msg["data"]
+            slug = data.decode() if isinstance(data, bytes) else str(data)
+            heard = time.monotonic()
+            if slug.startswith("~") and not slug.startswith(HEARTBEAT_PREFIX):
+                self.control(slug)
+                continue
+            room = self.rooms.get(slug)
+            if room is not None:
+                room.poke()
+
+    def control(self, hint: str) -> None:
+        """A console hint (see campaigns.CONFIG_HINT / KICK_HINT): forget the cached
+        record so the next request and render see the new settings and tokens; after a
+        viewer token rotation, also drop the campaign's sockets (opened with the old
+        token; their reconnect is refused)."""
+        kind, _, slug = hint.partition(":")
+        self.campaigns.forget(slug)
+        room = self.rooms.get(slug)
+        if room is None:
+            return
+        if kind == "~kick":
+            self.close_viewers(slug)
+        else:
+            room.poke()
+
+    def close_viewers(self, slug: str) -> int:
+        room = self.rooms.get(slug)
+        if room is None:
+            return 0
+        viewers = tuple(room.viewers)
+        for v in viewers:
+            v.evict()
+        return len(viewers)
+
+    # housekeeping --------------------------------------------------------------------
+
+    async def _reaper(self) -> None:
+        s = self.settings
+        while True:
+            await asyncio.sleep(min(1.0, s.stall_close_s / 4))
+            now = time.monotonic()
+            for slug, room in list(self.rooms.items()):
+                for v in tuple(room.viewers):
+                    if v.sending_since is not None and now - v.sending_since > s.stall_close_s:
+                        log.info(
+                            "dropping a viewer of %s: a send blocked %.0f s",
+                            slug,
+                            now - v.sending_since,
+                        )
+                        self.evicted += 1
+                        v.evict()
+                idle = room.empty_since is not None and now - room.empty_since > s.room_linger_s
+                if (idle and not room.viewers) or (room.gone and not room.viewers):
+                    if room.task is not None:
+                        room.task.cancel()
+                    del self.rooms[slug]
+
+    def stats(self) -> dict[str, Any]:
+        rooms = {}
+        for slug, room in self.rooms.items():
+            rooms[slug] = {
+                "viewers": len(room.viewers),
+                "seq": room.seq,
+                "renders": room.stats.renders,
+                "frames": room.stats.frames,
+                "resyncs": room.stats.resyncs,
+                "render_ms_avg": round(1000 * room.stats.render_s / max(1, room.stats.renders), 2),
+                "leading": room.stats.leading,
+                "throttled": room.stats.throttled,
+                "interval_ms": round(1000 * room.interval(), 1),
+                "last_fanout_ms": round(1000 * room.stats.last_fanout_s, 3),
+                "pending_max": max((len(v.pending) for v in room.viewers), default=0),
+                "coalesced": sum(v.coalesced for v in room.viewers),
+                "frames_sent": sum(v.frames_sent for v in room.viewers),
+                "buffered_max_bytes": max((v.buffered_bytes() for v in room.viewers), default=0),
+                "stalled": sum(1 for v in room.viewers if v.sending_since is not None),
+            }
+        return {
+            "rooms": rooms,
+            "subscribed": self.subscribed.is_set(),
+            "resubscribes": self.resubscribes,
+            "evicted": self.evicted,
+        }

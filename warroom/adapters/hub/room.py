@@ -1,0 +1,227 @@
+"""One campaign's viewers in one web process: a coalescer that renders the campaign on
+the leading edge of a change and then at most `frames_per_s` times a second while
+changes keep coming, and fans each frame out to its viewers.
+
+Why this shape (DESIGN.md, "one slow viewer hurts nobody"):
+- a render reads hot state once and encodes each frame once; fan-out hands the same
+  message to every viewer and never waits for a socket: an idle viewer whose socket
+  takes data is written at once, any other gets it queued (hub_viewer.py);
+- every viewer has its own sender task for what is queued, so a phone on a bad
+  network stalls only itself;
+- a queue holds at most `queue_frames` frames; when it overflows the backlog is
+  dropped and the viewer is sent the room's current snapshot instead (the latest
+  state, encoded once per seq and shared), so memory per viewer stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from warroom.adapters.hub.viewer import Message, Viewer, message
+from warroom.core.live.frames import diff, lite, new_items
+
+log = logging.getLogger(__name__)
+
+FANOUT_SLICE = 500  # viewers served before the fan-out yields to the event loop
+
+
+@dataclass
+class Loaded:
+    """What one render reads: the snapshot, the whole live feeds, the freshness."""
+
+    snapshot: dict[str, Any]
+    reports: list[dict[str, Any]]
+    stimuli: list[dict[str, Any]]
+    fresh: dict[str, Any]
+
+
+@dataclass
+class RoomConfig:
+    frames_per_s: float = 8.0  # at most, while changes keep coming
+    heartbeat_s: float = 5.0
+    queue_frames: int = 8
+    # The share of one core a campaign's renders and fan-out may take while changes
+    # keep coming: the throttle interval is the larger of 1/frames_per_s and the last
+    # render's cost divided by this. Few viewers: frames every 1/frames_per_s; many:
+    # fewer frames, never more CPU. 0 turns the budget off (fixed frames_per_s).
+    budget: float = 0.4
+
+
+@dataclass
+class RoomStats:
+    renders: int = 0
+    frames: int = 0
+    resyncs: int = 0
+    render_s: float = 0.0
+    last_fanout_s: float = 0.0
+    errors: int = 0
+    leading: int = 0  # renders at once: the first change after a quiet spell
+    throttled: int = 0  # renders that waited for the interval (sustained change)
+
+
+class Room:
+    """The coalescer of one campaign: hints poke it, it renders on the leading edge and
+    then at most once per interval (1/frames_per_s, longer when a frame costs more than
+    the budget allows), and at least once per heartbeat (so screens see the clock, the
+    freshness figure and velocity move even when sales are quiet)."""
+
+    def __init__(
+        self, slug: str, load: Callable[[str], Awaitable[Loaded | None]], cfg: RoomConfig
+    ) -> None:
+        self.slug = slug
+        self._load = load
+        self.cfg = cfg
+        self.viewers: set[Viewer] = set()
+        self.seq = 0
+        self.snap: dict[str, Any] | None = None
+        self.fresh: dict[str, Any] = {}
+        self._report_ids: set[Any] = set()
+        self._stimulus_ids: set[Any] = set()
+        self._snap_cache: dict[bool, tuple[int, Message]] = {}
+        self.dirty = asyncio.Event()
+        self.dirty.set()  # render at once: the first viewer is waiting for a snapshot
+        self.ready = asyncio.Event()
+        self.gone = False  # the campaign no longer exists
+        self.last_render = 0.0
+        # CPU seconds (this thread's) of the last render + fan-out of a change: what the
+        # budget bounds. Not wall time, which on a busy machine counts waiting for a core.
+        self.last_cost = 0.0
+        self.last_update = 0.0
+        self.empty_since: float | None = None
+        self.stats = RoomStats()
+        self.task: asyncio.Task[None] | None = None
+
+    # viewers -------------------------------------------------------------------------
+
+    def add(self, viewer: Viewer) -> None:
+        self.viewers.add(viewer)
+        self.empty_since = None
+        viewer.task = asyncio.create_task(viewer.run(self), name=f"viewer:{self.slug}")
+
+    def remove(self, viewer: Viewer) -> None:
+        self.viewers.discard(viewer)
+        viewer.closed = True
+        viewer.wake.set()
+        if viewer.task is not None and not viewer.task.done():
+            viewer.task.cancel()
+        if not self.viewers:
+            self.empty_since = time.monotonic()
+
+    def poke(self) -> None:
+        self.dirty.set()
+
+    async def snapshot_message(self, lite_view: bool) -> tuple[int, Message]:
+        await self.ready.wait()
+        cached = self._snap_cache.get(lite_view)
+        if cached is not None and cached[0] == self.seq:
+            return cached
+        assert self.snap is not None
+        body = lite(self.snap) if lite_view else self.snap
+        frame = {"type": "snapshot", "seq": self.seq, **body, "fresh": self.fresh}
+        entry = (self.seq, message(frame))
+        self._snap_cache[lite_view] = entry
+        return entry
+
+    # rendering -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Leading edge, then throttle: the first change after a quiet spell renders at
+        once; while changes keep coming, at most one render per interval (the hints
+        that arrive meanwhile join the next one). Heartbeat renders, when nothing
+        changed, do not count against the throttle: a change right after one still
+        renders at once."""
+        while True:
+            changed = True
+            try:
+                async with asyncio.timeout(self.cfg.heartbeat_s):
+                    await self.dirty.wait()
+            except TimeoutError:
+                changed = False
+            if changed:
+                wait = self.last_render + self.interval() - time.monotonic()
+                if wait > 0:
+                    self.stats.throttled += 1
+                    await asyncio.sleep(wait)  # coalesce: hints arriving now join this render
+                else:
+                    self.stats.leading += 1
+                self.last_render = time.monotonic()
+            self.dirty.clear()
+            began = time.thread_time()
+            try:
+                await self.render()
+                if changed:  # smoothed: one slow render (a GC pause) moves it halfway
+                    cost = time.thread_time() - began
+                    self.last_cost = cost if not self.last_cost else (self.last_cost + cost) / 2
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.stats.errors += 1
+                log.exception("render failed for %s; retrying", self.slug)
+                await asyncio.sleep(1.0)
+                self.dirty.set()
+
+    def interval(self) -> float:
+        """Seconds between renders while changes keep coming (see RoomConfig.budget)."""
+        floor = 1.0 / self.cfg.frames_per_s
+        if self.cfg.budget <= 0:
+            return floor
+        return max(floor, self.last_cost / self.cfg.budget)
+
+    async def render(self) -> None:
+        started = time.perf_counter()
+        loaded = await self._load(self.slug)
+        if loaded is None:
+            self.gone = True
+            for v in tuple(self.viewers):
+                v.evict()
+            return
+        self.fresh = loaded.fresh
+        new_reports, self._report_ids = new_items(self._report_ids, loaded.reports)
+        new_stimuli, self._stimulus_ids = new_items(self._stimulus_ids, loaded.stimuli)
+        prev, self.snap = self.snap, loaded.snapshot
+        self.stats.renders += 1
+        if prev is None:  # the baseline: existing reports travel inside the snapshot
+            self.last_update = time.monotonic()
+            self.ready.set()
+            self.stats.render_s += time.perf_counter() - started
+            return
+        d = diff(prev, loaded.snapshot)
+        if d.resync:
+            self.seq += 1
+            self.stats.resyncs += 1
+            for v in tuple(self.viewers):
+                v.resync()
+            return
+        frames: list[dict[str, Any]] = []
+        now = time.monotonic()
+        if (
+            d.changed
+            or new_reports
+            or new_stimuli
+            or now - self.last_update >= self.cfg.heartbeat_s
+        ):
+            self.last_update = now
+            frames.append({"type": "update", "seq": 0, **d.update, "fresh": loaded.fresh})
+        frames += [{"type": "stimulus", "seq": 0, "stimulus": s} for s in new_stimuli]
+        frames += [{"type": "report", "seq": 0, "report": r} for r in new_reports]
+        rendered = time.perf_counter()
+        self.stats.render_s += rendered - started
+        for frame in frames:
+            self.seq += 1
+            frame["seq"] = self.seq
+            msg = message(frame)
+            for i, v in enumerate(tuple(self.viewers)):
+                v.offer(frame["seq"], msg)
+                if i % FANOUT_SLICE == FANOUT_SLICE - 1:
+                    await asyncio.sleep(0)  # let ingest and other rooms run
+            self.stats.frames += 1
+        self.stats.last_fanout_s = time.perf_counter() - rendered
+
+    def resync_all(self) -> None:
+        for v in tuple(self.viewers):
+            v.resync()

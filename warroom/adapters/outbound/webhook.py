@@ -1,0 +1,267 @@
+"""Outgoing webhooks: WeCom group robots and a generic signed JSON hook.
+
+Each report is delivered at most once per target: a delivery row is unique per
+(webhook, report), and a row is claimed (`sending`) before the POST. A worker that dies
+mid-POST leaves it `sending`; the sweeper marks it failed rather than risk a second
+post into a group chat."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from warroom.adapters.outbound.netguard import literal_ip, redact_url, refusal, resolve
+from warroom.adapters.sql.report_store import DeliveryRow, ReportRow, WebhookRow
+
+MAX_ATTEMPTS = 6
+# `wecom_image*`: the report's poster as a WeCom robot image message (the `_masked`
+# one hides money, for groups that see progress but not turnover).
+FORMATS = ("wecom", "wecom_text", "wecom_image", "wecom_image_masked", "json")
+
+
+class BadWebhook(ValueError):
+    pass
+
+
+def check_url(url: str, allow_private: bool) -> str:
+    """http(s) only, no user:password; a host given as an address (in any form libc
+    accepts: ::ffff:127.0.0.1, 2130706433, 0177.0.0.1) must be globally routable unless
+    private targets are allowed. Names are checked by `check_target` and again at
+    delivery, where the address actually connected to is the one checked."""
+    if len(url) > 2000:
+        raise BadWebhook("url is too long")
+    try:
+        # The parser of the client that will send, so both read the same host.
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise BadWebhook(f"url is not valid: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.host:
+        raise BadWebhook("url must be http(s)://host/...")
+    if parts.userinfo:
+        raise BadWebhook("url must not carry user:password@")
+    if allow_private:
+        return url
+    host = parts.host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        raise BadWebhook("url must not point at this machine (loopback)")
+    try:
+        ip = literal_ip(host)
+    except ValueError as exc:
+        raise BadWebhook(str(exc)) from None
+    if ip is not None and (why := refusal(ip)):
+        raise BadWebhook(f"url must name a public address: {why}")
+    return url
+
+
+async def check_target(url: str, allow_private: bool, timeout_s: float = 5.0) -> str:
+    """`check_url`, then resolve a host name and refuse it when any of its addresses
+    is not globally routable. A name that does not resolve now is accepted: DNS may be
+    down for a moment, and delivery checks again before every connection."""
+    url = check_url(url, allow_private)
+    if allow_private:
+        return url
+    parts = httpx.URL(url)
+    if literal_ip(parts.host) is not None:
+        return url
+    try:
+        ips = await resolve(parts.host, parts.port or 443, timeout_s)
+    except (OSError, TimeoutError):
+        return url
+    for ip in ips:
+        if why := refusal(ip):
+            raise BadWebhook(
+                f"url must name a public address: {parts.host} resolves to {ip}; {why}"
+            )
+    return url
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return mac.hexdigest()
+
+
+@dataclass(frozen=True)
+class Job:
+    delivery_id: int
+    webhook_id: int
+    url: str
+    format: str
+    secret: str
+    attempts: int
+    report_id: int
+    kind: str
+    text: str
+    at_ms: int
+    # The totals the report's text was written from (contract v2), for JSON targets.
+    figures: dict[str, Any] | None = None
+    campaign_id: int = 0
+    memo: dict[str, Any] | None = None  # all that was stored with the report (posters)
+
+
+class WebhookStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def add(self, campaign_id: int, url: str, fmt: str, secret: str) -> int:
+        t = WebhookRow.__table__
+        with self.engine.begin() as conn:
+            return conn.execute(
+                t.insert()
+                .values(campaign_id=campaign_id, url=url, format=fmt, secret=secret)
+                .returning(t.c.id)
+            ).scalar_one()
+
+    def list(self, campaign_id: int) -> list[Any]:
+        t = WebhookRow.__table__
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(t).where(t.c.campaign_id == campaign_id)))
+
+    def enqueue(self, campaign_id: int, report_id: int) -> int:
+        hooks = [h for h in self.list(campaign_id) if h.enabled]
+        if not hooks:
+            return 0
+        t = DeliveryRow.__table__
+        stmt = self._insert(t).on_conflict_do_nothing(index_elements=["webhook_id", "report_id"])
+        with self.engine.begin() as conn:
+            conn.execute(
+                stmt, [{"webhook_id": h.id, "report_id": report_id, "next_at_ms": 0} for h in hooks]
+            )
+        return len(hooks)
+
+    def due(self, now_ms: int, limit: int = 50, busy: list[int] | None = None) -> list[Job]:
+        """Due deliveries, oldest first, leaving out targets in `busy` (a worker is
+        draining them already; their backlog must not crowd the others out)."""
+        d, w, r = DeliveryRow.__table__, WebhookRow.__table__, ReportRow.__table__
+        q = (
+            select(
+                d.c.id,
+                w.c.id,
+                w.c.url,
+                w.c.format,
+                w.c.secret,
+                d.c.attempts,
+                r.c.id,
+                r.c.kind,
+                r.c.text,
+                r.c.at_ms,
+                r.c.memo_json,
+                w.c.campaign_id,
+            )
+            .join(w, w.c.id == d.c.webhook_id)
+            .join(r, r.c.id == d.c.report_id)
+            .where(d.c.status == "pending", d.c.next_at_ms <= now_ms)
+            .order_by(d.c.id)
+            .limit(limit)
+        )
+        if busy:
+            q = q.where(d.c.webhook_id.not_in(busy))
+        with self.engine.connect() as conn:
+            rows = list(conn.execute(q))
+        jobs = []
+        for row in rows:
+            memo = orjson.loads(row[10] or "{}")
+            memo = memo if isinstance(memo, dict) else {}
+            jobs.append(Job(*row[:10], figures=memo.get("figures"), campaign_id=row[11], memo=memo))
+        return jobs
+
+    def claim(self, delivery_id: int, now_ms: int) -> bool:
+        """pending → sending, atomically: only one worker posts a given delivery."""
+        t = DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            res = conn.execute(
+                update(t)
+                .where(t.c.id == delivery_id, t.c.status == "pending")
+                .values(status="sending", next_at_ms=now_ms)
+            )
+            return res.rowcount == 1
+
+    def defer_many(self, delivery_ids: list[int], until_ms: int) -> None:
+        if not delivery_ids:
+            return
+        t = DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.id.in_(delivery_ids), t.c.status == "pending")
+                .values(next_at_ms=until_ms)
+            )
+
+    def release(self, delivery_id: int, until_ms: int) -> None:
+        """sending → pending again, not posted (the target's pace is used up)."""
+        t = DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t)
+                .where(t.c.id == delivery_id, t.c.status == "sending")
+                .values(status="pending", next_at_ms=until_ms)
+            )
+
+    def finish(
+        self,
+        delivery_id: int,
+        *,
+        ok: bool,
+        status: int | None,
+        error: str,
+        now_ms: int,
+        retry_at_ms: int | None,
+    ) -> None:
+        t = DeliveryRow.__table__
+        values: dict[str, Any] = {
+            "attempts": t.c.attempts + 1,
+            "last_status": status,
+            "last_error": error[:500],
+        }
+        if ok:
+            values.update(status="delivered", done_at_ms=now_ms)
+        elif retry_at_ms is None:
+            values.update(status="failed", done_at_ms=now_ms)
+        else:
+            values.update(status="pending", next_at_ms=retry_at_ms)
+        with self.engine.begin() as conn:
+            conn.execute(update(t).where(t.c.id == delivery_id).values(**values))
+
+    def sweep_interrupted(self, older_than_ms: int, now_ms: int) -> int:
+        t = DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            return conn.execute(
+                update(t)
+                .where(t.c.status == "sending", t.c.next_at_ms < older_than_ms)
+                .values(
+                    status="failed",
+                    done_at_ms=now_ms,
+                    last_error="interrupted mid-send; not retried to avoid a duplicate post",
+                )
+            ).rowcount
+
+    def log(self, campaign_id: int) -> list[dict[str, Any]]:
+        d, w = DeliveryRow.__table__, WebhookRow.__table__
+        q = (
+            select(d, w.c.url)
+            .join(w, w.c.id == d.c.webhook_id)
+            .where(w.c.campaign_id == campaign_id)
+            .order_by(d.c.id)
+        )
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "webhook_id": r.webhook_id,
+                    "url": redact_url(r.url),
+                    "report_id": r.report_id,
+                    "status": r.status,
+                    "attempts": r.attempts,
+                    "last_status": r.last_status,
+                    "last_error": r.last_error,
+                }
+                for r in conn.execute(q)
+            ]

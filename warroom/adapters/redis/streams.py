@@ -1,0 +1,157 @@
+"""The per-campaign Redis Stream: one entry per ingest batch, read by a consumer group."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from warroom.adapters.redis import keys
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Entry:
+    slug: str
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+
+    def events(self) -> list[dict[str, Any]]:
+        data = orjson.loads(self.fields[b"e"])
+        if not isinstance(data, list):
+            raise ValueError("stream entry does not hold a list of events")
+        return data
+
+
+class EventStream:
+    def __init__(self, redis: Redis, group: str = keys.AGG_GROUP) -> None:
+        from redis.asyncio.cluster import RedisCluster
+
+        self.redis = redis
+        self.group = group
+        # On a Redis Cluster one XREADGROUP cannot span campaigns (slots): read each.
+        self.cluster = isinstance(redis, RedisCluster)
+
+    async def ensure_group(self, slug: str) -> None:
+        try:
+            await self.redis.xgroup_create(keys.stream(slug), self.group, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def register(self, slug: str) -> None:
+        await self.ensure_group(slug)
+        await self.redis.sadd(keys.CAMPAIGNS, slug)
+
+    async def publish(self, batches: dict[str, list[dict[str, Any]]]) -> None:
+        """One stream entry per campaign batch; all campaigns in one round trip."""
+        pipe = self.redis.pipeline(transaction=False)
+        for slug, events in batches.items():
+            pipe.xadd(keys.stream(slug), {"e": orjson.dumps(events)})
+        await pipe.execute()
+
+    async def campaigns(self) -> list[str]:
+        return sorted(s.decode() for s in await self.redis.smembers(keys.CAMPAIGNS))
+
+    async def read(
+        self, slugs: list[str], consumer: str, count: int, block_ms: int | None
+    ) -> list[Entry]:
+        if not slugs:
+            return []
+        if self.cluster and len(slugs) > 1:
+            return await self._read_each(slugs, consumer, count, block_ms)
+        streams = {keys.stream(s): ">" for s in slugs}
+        try:
+            res = await self.redis.xreadgroup(
+                self.group, consumer, streams, count=count, block=block_ms
+            )
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The group vanished (FLUSHALL, a new server): recreate it and carry on.
+            log.warning("consumer group missing; recreating: %s", exc)
+            for s in slugs:
+                await self.ensure_group(s)
+            return []
+        return [
+            Entry(_slug_of(name), eid, fields)
+            for name, entries in res or []
+            for eid, fields in entries
+            if fields is not None
+        ]
+
+    async def _read_each(
+        self, slugs: list[str], consumer: str, count: int, block_ms: int | None
+    ) -> list[Entry]:
+        """Cluster: poll each campaign's stream without blocking (a blocking read per
+        campaign would hold the batch until the slowest one times out); when all are
+        empty, wait a short while before the caller's next round."""
+        found = await asyncio.gather(*(self.read([s], consumer, count, None) for s in slugs))
+        entries = [e for part in found for e in part]
+        if not entries and block_ms:
+            await asyncio.sleep(min(block_ms, 50) / 1000)
+        return entries
+
+    async def reclaim(self, slug: str, consumer: str, min_idle_ms: int, count: int) -> list[Entry]:
+        """Take over entries a dead or stalled consumer left pending."""
+        try:
+            res = await self.redis.xautoclaim(
+                keys.stream(slug), self.group, consumer, min_idle_ms, "0-0", count=count
+            )
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc):
+                await self.ensure_group(slug)
+                return []
+            raise
+        claimed = res[1]
+        return [Entry(slug, eid, fields) for eid, fields in claimed if fields]
+
+    async def ack(self, entries: list[Entry]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for e in entries:
+            pipe.xack(keys.stream(e.slug), self.group, e.entry_id)
+        await pipe.execute()
+
+    async def dead_letter(self, entry: Entry, error: str) -> None:
+        fields = dict(entry.fields)
+        fields[b"error"] = error.encode()[:2000]
+        fields[b"source_id"] = entry.entry_id
+        await self.redis.xadd(keys.dead_letters(entry.slug), fields)
+        await self.ack([entry])
+
+    async def trim(self, slug: str) -> None:
+        """Trim only behind the group: below the oldest pending and the last delivered."""
+        name = keys.stream(slug)
+        groups = await self.redis.xinfo_groups(name)
+        if not groups:
+            return
+        floor = min(id_tuple(g["last-delivered-id"]) for g in groups)
+        for g in groups:
+            summary = await self.redis.xpending(name, g["name"])
+            if summary["pending"]:
+                floor = min(floor, id_tuple(summary["min"]))
+        if floor > (0, 0):
+            await self.redis.execute_command("XTRIM", name, "MINID", f"{floor[0]}-{floor[1]}")
+
+
+def _slug_of(stream_name: bytes) -> str:
+    text = stream_name.decode()
+    return text[text.index("{") + 1 : text.rindex("}")]
+
+
+def group_name(value: Any) -> str:
+    """A consumer group's name as XINFO GROUPS gives it (bytes or text)."""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def id_tuple(entry_id: bytes | str) -> tuple[int, int]:
+    """A stream entry id as (ms, seq), for comparing ids in order."""
+    text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)

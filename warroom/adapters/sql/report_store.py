@@ -1,0 +1,253 @@
+"""SQL for what the trigger worker produces: battle reports, stimulus fires, template
+overrides, webhooks and their delivery log. A unique (campaign, key) row is the
+exactly-once claim: whoever inserts it first acts; everyone else sees a conflict."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import BigInteger, Column, Text, UniqueConstraint, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, SQLModel
+
+from warroom.adapters.sql.store import BigId
+
+
+class ReportRow(SQLModel, table=True):
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_report_key"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=120)
+    kind: str = Field(max_length=20)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    memo_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class StimulusRow(SQLModel, table=True):
+    __tablename__ = "stimulus_fire"
+    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_stimulus_key"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=160)
+    rule: str = Field(max_length=100)
+    kind: str = Field(max_length=30)
+    metric: str = Field(max_length=20, default="gmv_per_min")
+    window_minutes: int = 10
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    manual: bool = False
+    uplift: float | None = None
+
+
+class TemplateRow(SQLModel, table=True):
+    __tablename__ = "report_template"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind", name="uq_template_kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    kind: str = Field(max_length=20)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class WebhookRow(SQLModel, table=True):
+    __tablename__ = "webhook"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    url: str = Field(max_length=2000)
+    format: str = Field(max_length=24)  # webhook.FORMATS
+    secret: str = Field(default="", max_length=200)
+    enabled: bool = True
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (UniqueConstraint("webhook_id", "report_id", name="uq_delivery_once"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    webhook_id: int = Field(index=True)
+    report_id: int
+    status: str = Field(
+        default="pending", max_length=12, index=True
+    )  # pending|sending|delivered|failed
+    attempts: int = 0
+    next_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last_status: int | None = None
+    last_error: str = Field(default="", max_length=500)
+    done_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    won: bool
+
+
+def report_view(row: Any, tz_render: Any) -> dict[str, Any]:
+    """A report as the API, the feeds and the frames show it: `figures` are the totals
+    its text was written from (contract v2), `n` its number within the campaign (so a
+    screen can say how many exist while the live feed keeps only the newest)."""
+    memo = orjson.loads(row.memo_json or "{}")
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "at": tz_render(row.at_ms),
+        "text": row.text,
+        "figures": memo.get("figures"),
+        "n": memo.get("n"),
+    }
+
+
+class ReportStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
+
+    def _claim(self, table: Any, values: dict[str, Any]) -> Claim:
+        stmt = (
+            self._insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
+            .returning(table.c.id)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(stmt).first()
+            if row:
+                return Claim(row[0], True)
+            existing = conn.execute(
+                select(table.c.id).where(
+                    table.c.campaign_id == values["campaign_id"], table.c.key == values["key"]
+                )
+            ).scalar_one()
+        return Claim(existing, False)
+
+    # reports
+
+    def claim_report(
+        self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
+    ) -> Claim:
+        """Insert the report unless its key exists. The winner also numbers it (`n` in
+        its memo: how many reports the campaign has up to this one), in the same
+        transaction."""
+        t = ReportRow.__table__
+        stmt = (
+            self._insert(t)
+            .values(
+                campaign_id=campaign_id,
+                key=key,
+                kind=kind,
+                at_ms=at_ms,
+                text=text,
+                memo_json=memo_json,
+            )
+            .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
+            .returning(t.c.id)
+        )
+        with self.engine.begin() as conn:
+            row = conn.execute(stmt).first()
+            if row:
+                n = conn.execute(
+                    select(func.count())
+                    .select_from(t)
+                    .where(t.c.campaign_id == campaign_id, t.c.id <= row[0])
+                ).scalar_one()
+                memo = orjson.loads(memo_json or "{}")
+                memo["n"] = int(n)
+                conn.execute(
+                    update(t).where(t.c.id == row[0]).values(memo_json=orjson.dumps(memo).decode())
+                )
+                return Claim(row[0], True)
+            existing = conn.execute(
+                select(t.c.id).where(t.c.campaign_id == campaign_id, t.c.key == key)
+            ).scalar_one()
+        return Claim(existing, False)
+
+    def report(self, report_id: int) -> Any | None:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(select(t).where(t.c.id == report_id)).first()
+
+    def count_reports(self, campaign_id: int) -> int:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.count()).select_from(t).where(t.c.campaign_id == campaign_id)
+                ).scalar_one()
+            )
+
+    def report_keys(self, campaign_id: int) -> set[str]:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return set(
+                conn.execute(select(t.c.key).where(t.c.campaign_id == campaign_id)).scalars()
+            )
+
+    def reports(self, campaign_id: int) -> list[Any]:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
+            )
+
+    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> Any | None:
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(t)
+                .where(t.c.campaign_id == campaign_id, t.c.kind.in_(kinds))
+                .order_by(t.c.id.desc())
+                .limit(1)
+            ).first()
+
+    # stimuli
+
+    def claim_fire(self, **values: Any) -> Claim:
+        return self._claim(StimulusRow.__table__, values)
+
+    def fires(self, campaign_id: int) -> list[Any]:
+        t = StimulusRow.__table__
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
+            )
+
+    def spent_fen(self, campaign_id: int) -> int:
+        t = StimulusRow.__table__
+        with self.engine.connect() as conn:
+            return int(
+                conn.execute(
+                    select(func.coalesce(func.sum(t.c.amount_fen), 0)).where(
+                        t.c.campaign_id == campaign_id
+                    )
+                ).scalar_one()
+            )
+
+    def set_uplift(self, fire_id: int, value: float) -> None:
+        t = StimulusRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(update(t).where(t.c.id == fire_id).values(uplift=value))
+
+    # templates
+
+    def set_template(self, campaign_id: int, kind: str, source: str | None) -> None:
+        t = TemplateRow.__table__
+        with self.engine.begin() as conn:
+            conn.execute(t.delete().where(t.c.campaign_id == campaign_id, t.c.kind == kind))
+            if source is not None:
+                conn.execute(t.insert().values(campaign_id=campaign_id, kind=kind, source=source))
+
+    def templates(self, campaign_id: int) -> dict[str, str]:
+        t = TemplateRow.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(t.c.kind, t.c.source).where(t.c.campaign_id == campaign_id))
+            return {k: s for k, s in rows}

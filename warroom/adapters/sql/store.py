@@ -1,0 +1,358 @@
+"""SQL via SQLModel: campaigns and the durable event ledger (the source of truth).
+
+Synchronous on purpose: the web process calls it from one writer thread, so SQLite
+sees one writer path; PostgreSQL takes the same statements.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    UniqueConstraint,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, SQLModel
+
+from warroom.core.campaign import CampaignSettings
+
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63, unique=True, index=True)
+    settings_json: str
+    ingest_token_hash: str = Field(max_length=64)
+    viewer_token_hash: str = Field(max_length=64)
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LedgerEvent(SQLModel, table=True):
+    __tablename__ = "ledger_event"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key", name="uq_ledger_identity"),
+        Index(
+            "ix_ledger_unrelayed",
+            "relayed",
+            sqlite_where=Column("relayed") == False,  # noqa: E712
+            postgresql_where=Column("relayed") == False,  # noqa: E712
+        ),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=200)
+    type: str = Field(max_length=10)
+    ts_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    body: str
+    relayed: bool = Field(default=False)
+
+
+class AuditRow(SQLModel, table=True):
+    """What operators changed (console or admin API): settings edits, token rotations,
+    manual fires, webhook changes. `detail_json` says what, never a secret."""
+
+    __tablename__ = "console_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    action: str = Field(max_length=40)
+    detail_json: str = "{}"
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    id: int
+    settings: CampaignSettings
+    ingest_token_hash: str
+    viewer_token_hash: str
+    created_at_ms: int
+
+
+class SlugTaken(Exception):
+    pass
+
+
+def _record(row: Any) -> CampaignRecord:
+    return CampaignRecord(
+        id=row.id,
+        settings=CampaignSettings.model_validate_json(row.settings_json, strict=False),
+        ingest_token_hash=row.ingest_token_hash,
+        viewer_token_hash=row.viewer_token_hash,
+        created_at_ms=row.created_at_ms,
+    )
+
+
+def id_ranges(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """[3, 1, 2, 7, 8] -> [(1, 3), (7, 8)]. Ledger ids written together are nearly
+    contiguous: a few BETWEENs cost far less to build and run than an IN of thousands."""
+    out: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if out and i == out[-1][1] + 1:
+            out[-1] = (out[-1][0], i)
+        else:
+            out.append((i, i))
+    return out
+
+
+class Store:
+    def __init__(self, engine: Engine, write_timeout_s: float | None = None) -> None:
+        self.engine = engine
+        dialect = engine.dialect.name
+        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        # PostgreSQL: a ledger write that waits longer (a lock, a stalled disk or
+        # replica) is cancelled, which frees the one writer thread. SQLite's busy
+        # timeout, set per connection in make_engine, does the same there.
+        self._pg_write_timeout_ms = (
+            max(1, int(write_timeout_s * 1000))
+            if write_timeout_s and dialect == "postgresql"
+            else None
+        )
+
+    def create_schema(self) -> None:
+        """Bring the schema to the newest migration, once, under a lock (any number of
+        processes may call this together; see warroom/migrations)."""
+        from warroom.adapters.sql.migrations import migrate
+
+        migrate(self.engine)
+
+    def drop_schema(self) -> None:
+        """Every table and the migration history (tests start from nothing)."""
+        from warroom.adapters.sql.migrations import drop_everything
+
+        drop_everything(self.engine)
+
+    # campaigns
+
+    def create_campaign(
+        self, settings: CampaignSettings, ingest_hash: str, viewer_hash: str, created_at_ms: int
+    ) -> CampaignRecord:
+        row = {
+            "slug": settings.slug,
+            "settings_json": settings.model_dump_json(),
+            "ingest_token_hash": ingest_hash,
+            "viewer_token_hash": viewer_hash,
+            "created_at_ms": created_at_ms,
+        }
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(CampaignRow.__table__.insert().values(**row))
+        except IntegrityError:
+            raise SlugTaken(settings.slug) from None
+        found = self.get_campaign(settings.slug)
+        assert found is not None
+        return found
+
+    def update_settings(self, slug: str, settings: CampaignSettings) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(CampaignRow)
+                .where(CampaignRow.slug == slug)
+                .values(settings_json=settings.model_dump_json())
+            )
+
+    def update_tokens(
+        self, slug: str, *, ingest_hash: str | None = None, viewer_hash: str | None = None
+    ) -> None:
+        values = {}
+        if ingest_hash is not None:
+            values["ingest_token_hash"] = ingest_hash
+        if viewer_hash is not None:
+            values["viewer_token_hash"] = viewer_hash
+        if values:
+            with self.engine.begin() as conn:
+                conn.execute(update(CampaignRow).where(CampaignRow.slug == slug).values(**values))
+
+    def audit(self, campaign_id: int, at_ms: int, action: str, detail: dict[str, Any]) -> None:
+        row = {
+            "campaign_id": campaign_id,
+            "at_ms": at_ms,
+            "action": action,
+            "detail_json": orjson.dumps(detail).decode(),
+        }
+        with self.engine.begin() as conn:
+            conn.execute(AuditRow.__table__.insert().values(**row))
+
+    def audit_log(self, campaign_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        t = AuditRow.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id.desc()).limit(limit)
+            ).all()
+        return [
+            {"at_ms": r.at_ms, "action": r.action, "detail": orjson.loads(r.detail_json)}
+            for r in rows
+        ]
+
+    def delete_webhook(self, campaign_id: int, webhook_id: int) -> bool:
+        """Remove a webhook target of this campaign and its queued deliveries."""
+        from warroom.adapters.sql.report_store import DeliveryRow, WebhookRow
+
+        w, d = WebhookRow.__table__, DeliveryRow.__table__
+        with self.engine.begin() as conn:
+            gone = conn.execute(
+                w.delete().where(w.c.id == webhook_id, w.c.campaign_id == campaign_id)
+            ).rowcount
+            if gone:
+                conn.execute(d.delete().where(d.c.webhook_id == webhook_id))
+        return bool(gone)
+
+    def get_campaign(self, slug: str) -> CampaignRecord | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CampaignRow).where(CampaignRow.slug == slug)).first()
+        return _record(row) if row else None
+
+    def settings_of(self, campaign_id: int) -> CampaignSettings | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(CampaignRow).where(CampaignRow.id == campaign_id)).first()
+        return _record(row).settings if row is not None else None
+
+    def list_campaigns(self) -> list[CampaignRecord]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(CampaignRow).order_by(CampaignRow.id)).all()
+        return [_record(r) for r in rows]
+
+    # ledger
+
+    def append(
+        self, rows: Sequence[dict[str, Any]], mark_relayed: Sequence[int] = ()
+    ) -> dict[tuple[int, str], int]:
+        """Insert ledger rows (`campaign_id`, `key`, `type`, `ts_ms`, `received_ms`,
+        `body`); identities already present are skipped. Returns the ledger id of each
+        row actually inserted, by (campaign_id, key). One transaction, which also marks
+        earlier rows as relayed so that bookkeeping costs no commit of its own."""
+        return self.append_checked(rows, mark_relayed)[0]
+
+    def append_checked(
+        self, rows: Sequence[dict[str, Any]], mark_relayed: Sequence[int] = ()
+    ) -> tuple[dict[tuple[int, str], int], dict[tuple[int, str], str]]:
+        """`append`, plus the stored body of every identity that was already present,
+        read in the same transaction, so the caller can tell a plain re-send (same
+        fields: a duplicate) from a conflicting one."""
+        table = LedgerEvent.__table__
+        inserted: dict[tuple[int, str], int] = {}
+        existing: dict[tuple[int, str], str] = {}
+        with self.engine.begin() as conn:
+            if self._pg_write_timeout_ms:
+                conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self._pg_write_timeout_ms}")
+            if rows:
+                stmt = (
+                    self._insert(table)
+                    .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
+                    .returning(table.c.id, table.c.campaign_id, table.c.key)
+                )
+                for lid, cid, key in conn.execute(stmt, list(rows)):
+                    inserted[(cid, key)] = lid
+                if len(inserted) < len(rows):
+                    existing = self._bodies(
+                        conn, [(r["campaign_id"], r["key"]) for r in rows], inserted
+                    )
+            if mark_relayed:
+                ranges = id_ranges(mark_relayed)
+                for i in range(0, len(ranges), 200):
+                    cond = or_(*(table.c.id.between(a, b) for a, b in ranges[i : i + 200]))
+                    conn.execute(update(table).where(cond).values(relayed=True))
+        return inserted, existing
+
+    @staticmethod
+    def _bodies(
+        conn: Any, idents: list[tuple[int, str]], skip: dict[tuple[int, str], int]
+    ) -> dict[tuple[int, str], str]:
+        table = LedgerEvent.__table__
+        wanted: dict[int, list[str]] = {}
+        for cid, key in dict.fromkeys(idents):
+            if (cid, key) not in skip:
+                wanted.setdefault(cid, []).append(key)
+        out: dict[tuple[int, str], str] = {}
+        for cid, keys in wanted.items():
+            for i in range(0, len(keys), 500):
+                found = conn.execute(
+                    select(table.c.key, table.c.body).where(
+                        table.c.campaign_id == cid, table.c.key.in_(keys[i : i + 500])
+                    )
+                )
+                for key, body in found:
+                    out[(cid, key)] = body
+        return out
+
+    def mark_relayed(self, ids: Sequence[int]) -> None:
+        if ids:
+            self.append([], ids)
+
+    def unrelayed(self, received_before_ms: int, limit: int = 5000) -> list[tuple[int, int, str]]:
+        """(id, campaign_id, body) of rows that may not have reached their stream."""
+        table = LedgerEvent.__table__
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.id, table.c.campaign_id, table.c.body)
+                .where(table.c.relayed == False, table.c.received_ms < received_before_ms)  # noqa: E712
+                .order_by(table.c.id)
+                .limit(limit)
+            ).all()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    def iter_ledger(self, campaign_id: int, chunk: int = 5000) -> Iterator[list[dict[str, Any]]]:
+        """The whole ledger of a campaign in id order, as normalized events with `lid`."""
+        table = LedgerEvent.__table__
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(table.c.id, table.c.body)
+                    .where(table.c.campaign_id == campaign_id, table.c.id > after)
+                    .order_by(table.c.id)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            batch = []
+            for lid, body in rows:
+                e = orjson.loads(body)
+                e["lid"] = lid
+                batch.append(e)
+            after = rows[-1][0]
+            yield batch
+
+    def count_events(self, campaign_id: int) -> int:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.count())
+                .select_from(LedgerEvent.__table__)
+                .where(LedgerEvent.__table__.c.campaign_id == campaign_id)
+            ).scalar_one()
+
+    # health
+
+    def ping(self) -> None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def oldest_unrelayed_ms(self) -> int | None:
+        """When the oldest ledger row that has not reached its stream was received."""
+        from sqlalchemy import func
+
+        table = LedgerEvent.__table__
+        with self.engine.connect() as conn:
+            return conn.execute(
+                select(func.min(table.c.received_ms)).where(table.c.relayed == False)  # noqa: E712
+            ).scalar_one()

@@ -1,0 +1,195 @@
+"""Post battle reports and record stimulus fires, exactly once each: render from settled
+figures, claim a unique SQL row, then push to the live feed and queue webhooks.
+
+A report describes one instant (`DueReport.figures_as_of`): the announcer reads hot
+state and rebuilds the snapshot as it stood then (core/snapshot.snapshot_as_of), so its
+`figures` and its text are the ledger's totals at that instant, however late it is
+written. The final alone takes the settled snapshot's totals.
+
+Shared by the trigger worker (automatic) and the API (an operator's manual fire)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import orjson
+
+from warroom.adapters.outbound.webhook import WebhookStore
+from warroom.adapters.redis.hotstate import HotState
+from warroom.adapters.sql.report_store import ReportStore, report_view
+from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.campaign import StimulusAction
+from warroom.core.ingest.clock import minute_floor, rfc3339
+from warroom.core.live.figures import Figures, figures_of_totals
+from warroom.core.live.snapshot import recent_from, snapshot_as_of
+from warroom.core.reports.context import report_memo
+from warroom.core.reports.render import render_report, report_context
+from warroom.core.reports.schedule import DueReport, stimulus_report
+from warroom.services import snapshots
+from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.watermark import Watermark
+
+log = logging.getLogger(__name__)
+
+
+def fire_view(row: Any, tz: str) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "rule": row.rule,
+        "kind": row.kind,
+        "at": rfc3339(row.at_ms, tz),
+        "amount_fen": row.amount_fen,
+        "text": row.text,
+        "uplift": row.uplift,
+        "manual": row.manual,
+    }
+
+
+class Announcer:
+    def __init__(self, hot: HotState, reports: ReportStore, webhooks: WebhookStore) -> None:
+        self.hot = hot
+        self.reports = reports
+        self.webhooks = webhooks
+        self.watermark = Watermark(hot, reports.engine)
+        self._templates: dict[int, tuple[float, dict[str, str]]] = {}
+
+    async def _overrides(self, campaign_id: int) -> dict[str, str]:
+        hit = self._templates.get(campaign_id)
+        if hit and time.monotonic() - hit[0] < 2.0:
+            return hit[1]
+        found = await asyncio.to_thread(self.reports.templates, campaign_id)
+        self._templates[campaign_id] = (time.monotonic(), found)
+        return found
+
+    async def view_as_of(
+        self, record: CampaignRecord, due: DueReport
+    ) -> tuple[dict[str, Any], Figures]:
+        """The snapshot a report is written from, and its figures."""
+        s = record.settings
+        stimuli = await self.hot.read_feed(s.slug, "stimuli")
+        if due.from_totals:
+            state = await snapshots.load_state(self.hot, record, real_now_ms(), [], stimuli)
+            return state.snapshot, figures_of_totals(state.snapshot["totals"], due.figures_as_of)
+        as_of = due.figures_as_of
+        raw = await self.hot.read(s.slug, recent_from(as_of))
+        return snapshot_as_of(
+            s,
+            raw.totals,
+            raw.minutes,
+            raw.boards,
+            raw.board_orders,
+            raw.board_names,
+            raw.board_minutes,
+            as_of,
+            stimuli,
+        )
+
+    async def post_report(
+        self, record: CampaignRecord, snapshot: dict[str, Any] | None, due: DueReport
+    ) -> dict[str, Any] | None:
+        """Render and claim one report from the figures as of its instant (`snapshot`
+        is ignored: kept for callers of the v1 signature); returns it if this call won
+        the claim."""
+        s = record.settings
+        previous = await asyncio.to_thread(self.reports.last_report, record.id, (due.kind,))
+        prev_memo = orjson.loads(previous.memo_json) if previous is not None else None
+        extra = dict(due.extra)
+        extra.setdefault("at_ms", due.due_at_ms)
+        if due.kind == "final":
+            extra.setdefault("milestones_fen", list(s.milestones_fen))
+        view, figures = await self.view_as_of(record, due)
+        figs = figures.as_dict(s.timezone)
+        context = report_context(view, due.kind, extra, prev_memo, figs)
+        override = (await self._overrides(record.id)).get(due.kind)
+        text = render_report(due.kind, context, override)
+        memo = orjson.dumps(report_memo(view, figs)).decode()
+        claim = await asyncio.to_thread(
+            self.reports.claim_report, record.id, due.key, due.kind, due.due_at_ms, text, memo
+        )
+        if not claim.won:
+            return None
+        row = await asyncio.to_thread(self.reports.report, claim.id)
+        item = report_view(row, lambda ms: rfc3339(ms, s.timezone))
+        await self.hot.push_feed(s.slug, "reports", item)
+        await asyncio.to_thread(self.webhooks.enqueue, record.id, claim.id)
+        log.info("report %s posted for %s", due.key, s.slug)
+        return item
+
+    async def announce_fire(
+        self,
+        record: CampaignRecord,
+        fire_key: str,
+        rule: str,
+        action: StimulusAction,
+        at_ms: int,
+        settled_ms: int | None,
+    ) -> dict[str, Any] | None:
+        """Post a fire's `stimulus` report, with the figures of the last settled minute
+        boundary before the fire; None (and nothing posted) while nothing is settled:
+        the trigger worker announces it once figures are back."""
+        if settled_ms is None:
+            return None
+        due = stimulus_report(fire_key, rule, action, at_ms)
+        due = DueReport(
+            due.key, due.kind, due.due_at_ms, due.extra, minute_floor(min(at_ms, settled_ms))
+        )
+        return await self.post_report(record, None, due)
+
+    async def record_fire(
+        self,
+        record: CampaignRecord,
+        snapshot: dict[str, Any],
+        key: str,
+        rule: str,
+        action: StimulusAction,
+        at_ms: int,
+        *,
+        metric: str = "gmv_per_min",
+        window_minutes: int = 10,
+        manual: bool = False,
+    ) -> dict[str, Any] | None:
+        """Claim one fire; if won, refresh the stimuli feed and post its report (from
+        settled figures; while figures restore, the trigger worker posts it later).
+        `snapshot` is not used (the v1 signature)."""
+        claim = await asyncio.to_thread(
+            self.reports.claim_fire,
+            campaign_id=record.id,
+            key=key,
+            rule=rule,
+            kind=action.kind,
+            metric=metric,
+            window_minutes=window_minutes,
+            at_ms=at_ms,
+            amount_fen=action.amount_fen,
+            text=action.text,
+            manual=manual,
+        )
+        if not claim.won:
+            return None
+        await self.refresh_stimuli(record)
+        now_real = real_now_ms()
+        settled = await self.watermark.settled_ms(record, now_real)
+        if settled is not None:
+            settled = min(settled, clock_of(record).now_ms(now_real))
+        await self.announce_fire(record, key, rule, action, at_ms, settled)
+        fires = await asyncio.to_thread(self.reports.fires, record.id)
+        row = next(r for r in fires if r.id == claim.id)
+        log.info("stimulus %s fired for %s", key, record.settings.slug)
+        return fire_view(row, record.settings.timezone)
+
+    async def refresh_stimuli(self, record: CampaignRecord) -> list[dict[str, Any]]:
+        fires = await asyncio.to_thread(self.reports.fires, record.id)
+        items = [fire_view(r, record.settings.timezone) for r in fires]
+        await self.hot.replace_feed(record.settings.slug, "stimuli", items)
+        return items
+
+    async def restore_feeds(self, record: CampaignRecord) -> None:
+        """Rewrite both live feeds from SQL (after a restore or a rebuild)."""
+        rows = await asyncio.to_thread(self.reports.reports, record.id)
+        tz = record.settings.timezone
+        items = [report_view(r, lambda ms: rfc3339(ms, tz)) for r in rows]
+        await self.hot.replace_feed(record.settings.slug, "reports", items)
+        await self.refresh_stimuli(record)

@@ -1,0 +1,60 @@
+"""Load a campaign's snapshot: hot state from Redis, shaped by the pure core."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from warroom.adapters.redis.hotstate import HotState, RawState
+from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.live.snapshot import build_snapshot, recent_from
+from warroom.services.campaigns import clock_of
+
+
+@dataclass
+class LoadedState:
+    snapshot: dict[str, Any]
+    raw: RawState
+    now_ms: int  # campaign clock
+
+
+async def load_state(
+    hot: HotState,
+    record: CampaignRecord,
+    real_now_ms: int,
+    reports: list[dict[str, Any]] | None = None,
+    stimuli: list[dict[str, Any]] | None = None,
+) -> LoadedState:
+    slug = record.settings.slug
+    if reports is None:
+        reports = await hot.read_feed(slug, "reports", 10)
+    if stimuli is None:
+        stimuli = await hot.read_feed(slug, "stimuli")
+    now_ms = clock_of(record).now_ms(real_now_ms)
+    raw = await hot.read(slug, recent_from(now_ms), top=record.settings.leaderboard_size)
+    snap = build_snapshot(
+        record.settings,
+        raw.totals,
+        raw.minutes,
+        raw.boards,
+        raw.board_orders,
+        raw.board_names,
+        raw.board_minutes,
+        now_ms,
+        reports,
+        stimuli,
+        raw.board_prev,
+    )
+    # While figures are restored the zeros above are not true: say so (contract v2).
+    snap["restoring"] = raw.restoring
+    return LoadedState(snap, raw, now_ms)
+
+
+async def load_snapshot(
+    hot: HotState,
+    record: CampaignRecord,
+    real_now_ms: int,
+    reports: list[dict[str, Any]] | None = None,
+    stimuli: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    return (await load_state(hot, record, real_now_ms, reports, stimuli)).snapshot

@@ -1,0 +1,166 @@
+"""The JSON API: campaigns (create, list, edit, token rotation), event ingest, snapshot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+
+from warroom.adapters.health import DependencyTimeout, is_dependency_error
+from warroom.adapters.sql.store import SlugTaken
+from warroom.core.campaign import CampaignSettings
+from warroom.core.ingest.events import (
+    BodyError,
+    EventError,
+    is_unparsed,
+    normalize,
+    split_body,
+    ts_window,
+)
+from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
+from warroom.services.snapshots import load_snapshot
+from warroom.web import deps
+from warroom.web.errors import ApiError, JSONBytes, bounded, unavailable
+from warroom.web.models import (
+    CampaignPatch,
+    CampaignSummary,
+    CreatedCampaign,
+    RotateBody,
+    RotatedToken,
+    merge_patch,
+    summarize,
+)
+
+router = APIRouter(prefix="/api/v1")
+
+
+@router.post("/campaigns", status_code=201, response_model=CreatedCampaign)
+async def create_campaign(request: Request, rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
+    settings = await deps.read_model(request, CampaignSettings, 1024 * 1024)
+    try:
+        created = await rt.campaigns.create(settings)
+    except SlugTaken:
+        raise ApiError(409, f"campaign {settings.slug!r} already exists") from None
+    return JSONBytes(
+        {
+            "slug": settings.slug,
+            "ingest_token": created.ingest_token,
+            "viewer_token": created.viewer_token,
+        },
+        status_code=201,
+    )
+
+
+@router.get("/campaigns", response_model=list[CampaignSummary])
+async def list_campaigns(rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
+    """Every campaign with its state, live GMV, progress and the next report due."""
+    records = await rt.campaigns.list()
+    return JSONBytes([await summarize(rt, r) for r in records])
+
+
+@router.get("/campaigns/{slug}")
+async def get_campaign(record: deps.ViewerCampaign) -> JSONBytes:
+    return JSONBytes(orjson.loads(record.settings.model_dump_json()))
+
+
+@router.patch("/campaigns/{slug}", response_model=CampaignSettings)
+async def patch_campaign(
+    patch: CampaignPatch, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """Change any settings but the slug. Takes effect on the screens at once and is
+    recorded in the audit log."""
+    settings = merge_patch(record.settings, patch.model_dump(exclude_unset=True))
+    fresh = await rt.campaigns.update(record, settings)
+    return JSONBytes(orjson.loads(fresh.settings.model_dump_json()))
+
+
+@router.post("/campaigns/{slug}/tokens/rotate", response_model=RotatedToken)
+async def rotate_token(
+    body: RotateBody, record: deps.AdminCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """A new ingest or viewer token; the old one is refused from the next request on,
+    and (viewer) the campaign's open screens are disconnected."""
+    token = await rt.campaigns.rotate(record, body.which)
+    return JSONBytes({"which": body.which, "token": token})
+
+
+@router.post("/campaigns/{slug}/events", status_code=202)
+async def ingest(request: Request, slug: str) -> JSONBytes:
+    rt = deps.runtime(request)
+    timeout_s = rt.settings.warroom_dependency_timeout_s
+    record = await bounded(deps.campaign(request, slug), timeout_s, "the campaign lookup")
+    deps.require_ingest(request, record)
+    body = await deps.read_body(request, rt.settings.warroom_max_body_bytes)
+    ndjson = "ndjson" in request.headers.get("content-type", "")
+    try:
+        items = split_body(body, ndjson)
+    except BodyError as exc:
+        raise ApiError(400, str(exc)) from None
+    if len(items) > rt.settings.warroom_max_events_per_request:
+        raise ApiError(413, f"more than {rt.settings.warroom_max_events_per_request} events")
+    s = record.settings
+    arrival_ms = clock_of(record).now_ms(real_now_ms())
+    window = ts_window(s.starts_at, s.ends_at, arrival_ms, s.timezone)
+    good: list[dict[str, Any]] = []
+    where: list[int] = []  # the request index of each good event
+    stamped: set[int] = set()  # good events without a `ts` of their own
+    rejected: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        if is_unparsed(item):
+            rejected.append({"index": i, "error": "line is not valid JSON"})
+            continue
+        try:
+            event = normalize(item, arrival_ms, window)
+        except EventError as exc:
+            rejected.append({"index": i, "error": str(exc)})
+            continue
+        if item.get("ts") is None:
+            stamped.add(len(good))
+        good.append(event)
+        where.append(i)
+    try:
+        outcomes = await request.app.state.writer.submit(
+            record.id, slug, good, real_now_ms(), stamped
+        )
+    except Overloaded as exc:
+        raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
+    except OutcomeUnknown:
+        raise unavailable(
+            "the ledger did not answer in time; the events may or may not be recorded: "
+            "retry (a re-sent event is recognized as a duplicate)",
+            timeout_s,
+        ) from None
+    except DependencyTimeout:
+        raise unavailable(
+            f"the ledger was busy for more than {timeout_s:g} s; nothing was recorded, retry",
+            timeout_s,
+        ) from None
+    except Exception as exc:
+        if is_dependency_error(exc):
+            raise unavailable(
+                "could not record events (the database is unavailable); nothing was "
+                "recorded, retry",
+                timeout_s,
+            ) from None
+        raise
+    accepted = duplicates = 0
+    for n, outcome in enumerate(outcomes):
+        if outcome == NEW:
+            accepted += 1
+        elif outcome == DUPLICATE:
+            duplicates += 1
+        else:
+            rejected.append({"index": where[n], "error": outcome})
+    if len(rejected) > len(items) - len(good):
+        rejected.sort(key=lambda r: r["index"])
+    return JSONBytes(
+        {"accepted": accepted, "duplicates": duplicates, "rejected": rejected},
+        status_code=202,
+    )
+
+
+@router.get("/campaigns/{slug}/snapshot")
+async def snapshot(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+    return JSONBytes(await load_snapshot(rt.hot, record, real_now_ms()))

@@ -1,0 +1,270 @@
+"""Console pages of one campaign beyond its settings: stimulus rules, report templates,
+and the actions during the sale (links, tokens and webhooks: `admin_links.py`)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.reports.render import (
+    TemplateProblem,
+    default_source,
+    render_report,
+    report_context,
+    validate_template,
+)
+from warroom.core.reports.sample import sample_context, sample_extra
+from warroom.core.reports.schedule import KIND_LABELS, REPORT_KINDS
+from warroom.services import operator
+from warroom.services.campaigns import real_now_ms
+from warroom.services.snapshots import load_snapshot
+from warroom.web import deps
+from warroom.web.console.auth import ConsoleChange, ConsoleSession
+from warroom.web.console.base import (
+    ConsoleError,
+    admin_record,
+    form_of,
+    overview_context,
+    page,
+    router,
+)
+from warroom.web.console.forms import (
+    FieldError,
+    parse_yuan,
+    rule_form_values,
+    rule_from_form,
+    rule_preview,
+)
+from warroom.web.errors import ApiError
+
+# -- stimulus rules ----------------------------------------------------------------------
+
+
+def rules_context(record: CampaignRecord, **extra: Any) -> dict[str, Any]:
+    rules = [{"rule": r, "preview": rule_preview(r)} for r in record.settings.stimulus_rules]
+    ctx: dict[str, Any] = {
+        "record": record,
+        "rules": rules,
+        "values": rule_form_values(None),
+        "errors": {},
+        "editing": "",
+        "tab": "rules",
+    }
+    ctx.update(extra)
+    return ctx
+
+
+@router.get("/admin/c/{slug}/rules", response_class=HTMLResponse)
+async def rules_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    edit = request.query_params.get("edit", "")
+    rule = next((r for r in record.settings.stimulus_rules if r.name == edit), None)
+    ctx = rules_context(record)
+    if rule is not None:
+        ctx.update(values=rule_form_values(rule), editing=rule.name, preview=rule_preview(rule))
+    return page(request, session, "admin/rules.html", ctx)
+
+
+@router.post("/admin/c/{slug}/rules/preview", response_class=HTMLResponse)
+async def rule_preview_fragment(
+    request: Request, slug: str, session: ConsoleChange
+) -> HTMLResponse:
+    """Not a change: the preview sentence (or the errors) of the form as typed."""
+    await admin_record(request, slug, session)
+    rule, errors = rule_from_form(await form_of(request))
+    ctx = {"preview": rule_preview(rule) if rule else None, "errors": errors}
+    return page(request, session, "admin/_rule_preview.html", ctx)
+
+
+@router.post("/admin/c/{slug}/rules", response_class=HTMLResponse)
+async def save_rule(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    form = await form_of(request)
+    original = form.get("original", "")
+    rule, errors = rule_from_form(form)
+    rules = list(record.settings.stimulus_rules)
+    if rule is not None:
+        names = {r.name for r in rules if r.name != original}
+        if rule.name in names:
+            errors = {"name": "已有同名规则"}
+    if rule is None or errors:
+        ctx = rules_context(record, values=form, errors=errors, editing=original)
+        return page(request, session, "admin/_rules.html", ctx, 422)
+    if original and any(r.name == original for r in rules):
+        rules = [rule if r.name == original else r for r in rules]
+    else:
+        rules.append(rule)
+    settings = record.settings.model_copy(update={"stimulus_rules": rules})
+    record = await deps.runtime(request).campaigns.update(record, settings, action="rules")
+    ctx = rules_context(record, saved=rule.name)
+    return page(request, session, "admin/_rules.html", ctx)
+
+
+@router.post("/admin/c/{slug}/rules/delete", response_class=HTMLResponse)
+async def delete_rule(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    name = (await form_of(request)).get("name", "")
+    rules = [r for r in record.settings.stimulus_rules if r.name != name]
+    if len(rules) != len(record.settings.stimulus_rules):
+        settings = record.settings.model_copy(update={"stimulus_rules": rules})
+        record = await deps.runtime(request).campaigns.update(record, settings, action="rules")
+    return page(request, session, "admin/_rules.html", rules_context(record))
+
+
+# -- report templates ----------------------------------------------------------------------
+
+
+async def preview_text(
+    request: Request, record: CampaignRecord, kind: str, source: str
+) -> tuple[str | None, str | None, bool]:
+    """(text, error, sample): the template rendered from the campaign's real figures
+    once it has any, else from sample figures; errors in Chinese."""
+    try:
+        validate_template(source, kind)
+    except TemplateProblem as exc:
+        return None, str(exc), False
+    rt = deps.runtime(request)
+    snap = await load_snapshot(rt.hot, record, real_now_ms())
+    sample = snap["totals"]["orders"] == 0
+    if sample:
+        context = sample_context(kind) | {"campaign_name": record.settings.name}
+    else:
+        extra = sample_extra(kind)
+        if kind == "final":
+            extra["milestones_fen"] = list(record.settings.milestones_fen)
+        context = report_context(snap, kind, extra, None)
+    try:
+        return render_report(kind, context, source), None, sample
+    except Exception as exc:  # validate_template passed on samples; real figures differ
+        return None, f"渲染出错：{exc}", sample
+
+
+@router.get("/admin/c/{slug}/templates", response_class=HTMLResponse)
+async def templates_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    kind = request.query_params.get("kind", "scheduled")
+    if kind not in REPORT_KINDS:
+        kind = "scheduled"
+    overrides = await asyncio.to_thread(deps.runtime(request).reports.templates, record.id)
+    source = overrides.get(kind, default_source(kind))
+    text, error, sample = await preview_text(request, record, kind, source)
+    ctx = {
+        "record": record,
+        "kind": kind,
+        "kinds": KIND_LABELS,
+        "custom": set(overrides),
+        "source": source,
+        "preview": text,
+        "error": error,
+        "sample": sample,
+        "tab": "templates",
+    }
+    return page(request, session, "admin/templates.html", ctx)
+
+
+@router.post("/admin/c/{slug}/templates/{kind}/preview", response_class=HTMLResponse)
+async def template_preview(
+    request: Request, slug: str, kind: str, session: ConsoleChange
+) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    if kind not in REPORT_KINDS:
+        raise ConsoleError(404, "未知战报类型")
+    source = (await form_of(request)).get("source", "")
+    text, error, sample = await preview_text(request, record, kind, source)
+    ctx = {"preview": text, "error": error, "sample": sample}
+    return page(request, session, "admin/_template_preview.html", ctx)
+
+
+@router.post("/admin/c/{slug}/templates/{kind}", response_class=HTMLResponse)
+async def template_save(
+    request: Request, slug: str, kind: str, session: ConsoleChange
+) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    if kind not in REPORT_KINDS:
+        raise ConsoleError(404, "未知战报类型")
+    form = await form_of(request)
+    rt = deps.runtime(request)
+    reset = form.get("reset") == "1"
+    source = default_source(kind) if reset else form.get("source", "")
+    text, error, sample = await preview_text(request, record, kind, source)
+    if error is None:
+        await asyncio.to_thread(rt.reports.set_template, record.id, kind, None if reset else source)
+        await asyncio.to_thread(
+            rt.store.audit, record.id, real_now_ms(), "template", {"kind": kind, "reset": reset}
+        )
+    ctx = {
+        "preview": text,
+        "error": error,
+        "sample": sample,
+        "saved": error is None,
+        "reset": reset,
+        "source": source,
+    }
+    return page(
+        request, session, "admin/_template_preview.html", ctx, 200 if error is None else 422
+    )
+
+
+# -- during the sale ------------------------------------------------------------------------
+
+
+async def live_fragment(
+    request: Request, session: Any, record: CampaignRecord, **extra: Any
+) -> HTMLResponse:
+    fresh = await deps.runtime(request).campaigns.get(record.settings.slug) or record
+    ctx = await overview_context(request, fresh)
+    ctx.update(extra)
+    return page(request, session, "admin/_live.html", ctx)
+
+
+@router.post("/admin/c/{slug}/fire", response_class=HTMLResponse)
+async def fire(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    form = await form_of(request)
+    rule = form.get("rule") or None
+    kind = form.get("kind") or None
+    text = form.get("text", "").strip() or None
+    try:
+        amount = parse_yuan(form.get("amount", ""), required=False)
+    except FieldError as exc:
+        return await live_fragment(request, session, record, fire_error=str(exc))
+    if kind is not None and kind not in ("red_packet_rain", "buy_n_gift", "announcement"):
+        return await live_fragment(request, session, record, fire_error="未知动作")
+    if rule is None and kind is None:
+        kind = "announcement"
+    try:
+        fired = await operator.fire(
+            deps.runtime(request), record, rule_name=rule, kind=kind, amount_fen=amount, text=text
+        )
+    except ApiError as exc:
+        msg = {409: "刺激预算不足：", 422: "无法触发："}.get(exc.status, "") + exc.message
+        return await live_fragment(request, session, record, fire_error=msg)
+    done = "已发布通知" if (fired or {}).get("kind") == "announcement" else "已触发刺激"
+    return await live_fragment(request, session, record, notice=done)
+
+
+@router.post("/admin/c/{slug}/pause", response_class=HTMLResponse)
+async def pause(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    paused = (await form_of(request)).get("paused") == "1"
+    settings = record.settings.model_copy(update={"rules_paused": paused})
+    action = "pause_rules" if paused else "resume_rules"
+    record = await deps.runtime(request).campaigns.update(record, settings, action=action)
+    notice = "自动规则已暂停" if paused else "自动规则已恢复"
+    return await live_fragment(request, session, record, notice=notice)
+
+
+@router.post("/admin/c/{slug}/end", response_class=HTMLResponse)
+async def end_early(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    try:
+        record = await operator.end_now(deps.runtime(request), record)
+    except ApiError:
+        return await live_fragment(
+            request, session, record, fire_error="活动不在进行中，无法提前结束"
+        )
+    return await live_fragment(request, session, record, notice="活动已提前结束")

@@ -1,0 +1,208 @@
+"""The operator console: `/` and `/admin` (server-rendered Jinja2 + htmx, Chinese).
+
+Sign-in with the admin token opens a session (admin_auth.py). Every GET here only
+reads; every change is a POST that carries the session's CSRF token (htmx sends it
+from the `hx-headers` of <body>) and goes through the same adapters as the admin API.
+Forms answer with the fragment they replace: the same form with errors beside the
+fields, or the updated section.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment
+
+from warroom.adapters.sql.store import SlugTaken
+from warroom.web import deps
+from warroom.web.console import auth, campaign, links  # noqa: F401  (their routes join the router)
+from warroom.web.console.auth import ConsoleChange, ConsoleSession
+from warroom.web.console.base import (
+    AUDIT_LABELS,
+    DELIVERY_LABELS,
+    FORMAT_LABELS,
+    STATE_LABELS,
+    ConsoleError,
+    admin_record,
+    admin_time,
+    audit_detail,
+    form_of,
+    overview_context,
+    page,
+    redact_url,
+    render,
+    router,
+)
+from warroom.web.console.forms import campaign_form_values, campaign_from_form
+from warroom.web.models import summarize
+
+# -- the front page and sign-in ----------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def index(request: Request) -> HTMLResponse:
+    return render(request, "index.html", {})
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def console_home(request: Request) -> HTMLResponse:
+    try:
+        session = await auth.current_session(request)
+    except auth.NotSignedIn:
+        rt = deps.runtime(request)
+        ctx = {"disabled": not rt.settings.warroom_admin_token}
+        return render(request, "admin/login.html", ctx)
+    rt = deps.runtime(request)
+    rows = [await summarize(rt, r) for r in await rt.campaigns.list()]
+    return page(request, session, "admin/campaigns.html", {"rows": rows})
+
+
+@router.post("/admin/login", response_class=HTMLResponse)
+async def login(request: Request) -> Response:
+    rt = deps.runtime(request)
+    cfg: auth.ConsoleSettings = request.app.state.console
+    client = auth.client_key(request)
+    wait = await auth.login_wait_s(rt.redis, client, cfg.max_failed_logins)
+    if wait:
+        ctx = {"error": f"登录失败次数过多，请 {wait} 秒后再试"}
+        res = render(request, "admin/login.html", ctx, 429)
+        res.headers["Retry-After"] = str(wait)
+        return res
+    form = await form_of(request)
+    expected = rt.settings.warroom_admin_token
+    if not deps.admin_token_ok(expected, form.get("token", "").strip()):
+        await auth.count_failure(rt.redis, client)
+        msg = "运营台未启用：请设置 WARROOM_ADMIN_TOKEN" if not expected else "管理令牌不正确"
+        return render(request, "admin/login.html", {"error": msg}, 401)
+    assert expected is not None
+    ttl = int(cfg.session_hours * 3600)
+    sid, _ = await auth.open_session(rt.redis, expected, ttl)
+    res = RedirectResponse("/admin", status_code=303)
+    res.set_cookie(
+        auth.COOKIE,
+        sid,
+        max_age=ttl,
+        httponly=True,
+        samesite="lax",  # GETs change nothing; every POST needs the CSRF token too
+        secure=auth.is_https(request),
+        path="/",
+    )
+    return res
+
+
+@router.post("/admin/logout")
+async def logout(request: Request, session: ConsoleChange) -> Response:
+    await auth.close_session(deps.runtime(request).redis, session)
+    res = RedirectResponse("/admin", status_code=303)
+    res.delete_cookie(auth.COOKIE, path="/")
+    if request.headers.get("hx-request"):
+        res.headers["HX-Redirect"] = "/admin"
+    return res
+
+
+# -- create and edit -------------------------------------------------------------------
+
+
+@router.get("/admin/new", response_class=HTMLResponse)
+async def new_campaign(request: Request, session: ConsoleSession) -> HTMLResponse:
+    ctx = {"values": campaign_form_values(None), "errors": {}, "record": None}
+    return page(request, session, "admin/new.html", ctx)
+
+
+@router.post("/admin/new", response_class=HTMLResponse)
+async def create_campaign(request: Request, session: ConsoleChange) -> HTMLResponse:
+    rt = deps.runtime(request)
+    form = await form_of(request)
+    settings, errors = campaign_from_form(form)
+    if settings is not None:
+        try:
+            created = await rt.campaigns.create(settings)
+        except SlugTaken:
+            errors = {"slug": "这个活动标识已被占用"}
+        else:
+            ctx = {
+                "record": created.record,
+                "ingest_token": created.ingest_token,
+                "viewer_token": created.viewer_token,
+                "links": links(request, settings.slug, created.viewer_token, []),
+            }
+            return page(request, session, "admin/_created.html", ctx)
+    ctx = {"values": form, "errors": errors, "record": None}
+    return page(request, session, "admin/_campaign_form.html", ctx, 422)
+
+
+@router.get("/admin/c/{slug}", response_class=HTMLResponse)
+async def campaign_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    ctx = await overview_context(request, record)
+    return page(request, session, "admin/campaign.html", ctx)
+
+
+@router.get("/admin/c/{slug}/kpis", response_class=HTMLResponse)
+async def kpis_fragment(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    """htmx, every few seconds on the overview: the live figures (reads only)."""
+    record = await admin_record(request, slug, session)
+    return page(request, session, "admin/_kpis.html", await overview_context(request, record))
+
+
+@router.get("/admin/c/{slug}/settings", response_class=HTMLResponse)
+async def settings_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    ctx = {
+        "record": record,
+        "values": campaign_form_values(record.settings),
+        "errors": {},
+        "tab": "settings",
+    }
+    return page(request, session, "admin/settings.html", ctx)
+
+
+@router.post("/admin/c/{slug}/settings", response_class=HTMLResponse)
+async def save_settings(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    form = await form_of(request)
+    settings, errors = campaign_from_form(form, record.settings)
+    saved = False
+    if settings is not None:
+        record = await deps.runtime(request).campaigns.update(record, settings)
+        saved = True
+        form = campaign_form_values(record.settings)
+    ctx = {"record": record, "values": form, "errors": errors, "saved": saved}
+    return page(request, session, "admin/_campaign_form.html", ctx, 200 if saved else 422)
+
+
+def install(app: FastAPI) -> None:
+    app.state.console = auth.ConsoleSettings()
+    env: Environment = app.state.pages_env
+    env.globals.update(state_labels=STATE_LABELS)
+    env.filters.update(
+        admin_time=admin_time,
+        audit_label=lambda a: AUDIT_LABELS.get(a, a),
+        audit_detail=audit_detail,
+        redact_url=redact_url,
+        format_label=lambda f: FORMAT_LABELS.get(f, f),
+        delivery_label=lambda d: DELIVERY_LABELS.get(d, d),
+    )
+    app.include_router(router)
+
+    @app.exception_handler(ConsoleError)
+    async def _page_error(request: Request, exc: ConsoleError) -> Response:
+        ctx = {"status": exc.status, "title": "出错了", "detail": exc.message}
+        return render(request, "admin/error.html", ctx, exc.status)
+
+    @app.exception_handler(auth.NotSignedIn)
+    async def _signed_out(request: Request, _: Exception) -> Response:
+        if request.headers.get("hx-request"):
+            return Response(status_code=401, headers={"HX-Redirect": "/admin"})
+        if request.method == "GET":
+            return RedirectResponse("/admin", status_code=303)
+        return render(request, "admin/login.html", {"error": "请先登录"}, 401)
+
+    @app.exception_handler(auth.CsrfRefused)
+    async def _csrf(request: Request, _: Exception) -> Response:
+        ctx = {
+            "status": 403,
+            "title": "请求被拒绝",
+            "detail": "缺少或错误的 CSRF 令牌，请刷新页面后重试。",
+        }
+        return render(request, "admin/error.html", ctx, 403)

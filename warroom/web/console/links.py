@@ -1,0 +1,147 @@
+"""Console pages for where a campaign's figures go: screen links and tokens, and the
+group robots (webhooks) with their test message and delivery log."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_url
+from warroom.adapters.sql.store import CampaignRecord
+from warroom.services import operator
+from warroom.services.campaigns import real_now_ms, token_matches
+from warroom.services.snapshots import load_snapshot
+from warroom.web import deps
+from warroom.web.console.auth import ConsoleChange, ConsoleSession
+from warroom.web.console.base import ConsoleError, admin_record, form_of, links, page, router
+from warroom.web.errors import ApiError
+
+# -- links and tokens ----------------------------------------------------------------------
+
+
+async def sellers_of(request: Request, record: CampaignRecord) -> list[dict[str, Any]]:
+    snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+    return list(snap["leaderboards"]["sellers"])
+
+
+@router.get("/admin/c/{slug}/links", response_class=HTMLResponse)
+async def links_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    return page(request, session, "admin/links.html", {"record": record, "tab": "links"})
+
+
+@router.post("/admin/c/{slug}/links", response_class=HTMLResponse)
+async def links_for_token(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    """Tokens are stored hashed: the console builds links from a viewer token the
+    operator pastes (checked against the hash), or right after a rotation."""
+    record = await admin_record(request, slug, session)
+    token = (await form_of(request)).get("viewer_token", "").strip()
+    if not token_matches(token, record.viewer_token_hash):
+        ctx = {"record": record, "error": "查看令牌不正确（已轮换？）"}
+        return page(request, session, "admin/_links.html", ctx, 422)
+    ctx = {
+        "record": record,
+        "links": links(request, slug, token, await sellers_of(request, record)),
+    }
+    return page(request, session, "admin/_links.html", ctx)
+
+
+@router.post("/admin/c/{slug}/tokens/rotate", response_class=HTMLResponse)
+async def rotate(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    which = (await form_of(request)).get("which", "")
+    if which not in ("ingest", "viewer"):
+        raise ConsoleError(422, "which 只能是 ingest 或 viewer")
+    token = await deps.runtime(request).campaigns.rotate(record, which)
+    ctx: dict[str, Any] = {"record": record, "rotated": which, "token": token}
+    if which == "viewer":
+        ctx["links"] = links(request, slug, token, await sellers_of(request, record))
+    return page(request, session, "admin/_links.html", ctx)
+
+
+# -- webhooks -------------------------------------------------------------------------------
+
+
+async def webhooks_context(
+    request: Request, record: CampaignRecord, **extra: Any
+) -> dict[str, Any]:
+    rt = deps.runtime(request)
+    hooks = await asyncio.to_thread(rt.webhooks.list, record.id)
+    log = await asyncio.to_thread(rt.webhooks.log, record.id)
+    tests = await operator.test_log(rt, record)
+    ctx: dict[str, Any] = {
+        "record": record,
+        "hooks": hooks,
+        "log": list(reversed(log))[:100],
+        "tests": tests[:50],
+        "urls": {h.id: h.url for h in hooks},
+        "values": {"format": "wecom"},
+        "errors": {},
+        "tab": "webhooks",
+    }
+    ctx.update(extra)
+    return ctx
+
+
+@router.get("/admin/c/{slug}/webhooks", response_class=HTMLResponse)
+async def webhooks_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    return page(request, session, "admin/webhooks.html", await webhooks_context(request, record))
+
+
+@router.post("/admin/c/{slug}/webhooks", response_class=HTMLResponse)
+async def add_webhook(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    rt = deps.runtime(request)
+    form = await form_of(request)
+    fmt = form.get("format", "wecom")
+    secret = form.get("secret", "").strip()
+    errors: dict[str, str] = {}
+    if fmt not in FORMATS:
+        errors["format"] = "未知格式"
+    if len(secret) > 200:
+        errors["secret"] = "签名密钥最多 200 个字符"
+    try:
+        url = check_url(form.get("url", "").strip(), rt.settings.warroom_allow_private_webhooks)
+    except BadWebhook as exc:
+        errors["url"] = f"地址不可用：{exc}"
+    if errors:
+        ctx = await webhooks_context(request, record, values=form, errors=errors)
+        return page(request, session, "admin/_webhooks.html", ctx, 422)
+    hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, fmt, secret)
+    await asyncio.to_thread(
+        rt.store.audit, record.id, real_now_ms(), "webhook_add", {"id": hook_id}
+    )
+    ctx = await webhooks_context(request, record, notice="已添加推送目标")
+    return page(request, session, "admin/_webhooks.html", ctx)
+
+
+@router.post("/admin/c/{slug}/webhooks/{hook_id}/test", response_class=HTMLResponse)
+async def test_webhook(
+    request: Request, slug: str, hook_id: int, session: ConsoleChange
+) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    try:
+        result = await operator.send_test(deps.runtime(request), record, hook_id)
+    except ApiError as exc:
+        raise ConsoleError(exc.status, "没有这个推送目标") from None
+    notice = "测试消息已送达" if result["ok"] else f"测试消息发送失败：{result['error']}"
+    ctx = await webhooks_context(request, record, notice=notice)
+    return page(request, session, "admin/_webhooks.html", ctx)
+
+
+@router.post("/admin/c/{slug}/webhooks/{hook_id}/delete", response_class=HTMLResponse)
+async def delete_webhook(
+    request: Request, slug: str, hook_id: int, session: ConsoleChange
+) -> HTMLResponse:
+    record = await admin_record(request, slug, session)
+    rt = deps.runtime(request)
+    if await asyncio.to_thread(rt.store.delete_webhook, record.id, hook_id):
+        await asyncio.to_thread(
+            rt.store.audit, record.id, real_now_ms(), "webhook_delete", {"id": hook_id}
+        )
+    ctx = await webhooks_context(request, record, notice="已删除推送目标")
+    return page(request, session, "admin/_webhooks.html", ctx)

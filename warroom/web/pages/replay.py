@@ -1,0 +1,246 @@
+"""Time travel on the big screen: `/c/{slug}?token=…&replay=N` and its socket
+`/ws/campaigns/{slug}?token=…&replay=N` (docs/replay.md).
+
+The page and its script are the live screen's; the socket sends the same `snapshot`,
+`update`, `report` and `stimulus` frames, built from the SQL ledger by a task of this
+connection alone (never the hub's live room), one campaign minute at a time, with a
+`replay` field on snapshots and updates. The pure part is warroom/core/review/replay.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
+
+from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.ingest.clock import MINUTE_MS, rfc3339
+from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
+from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.replay_loader import LoadedReplay, ReplayLoader
+from warroom.web.pages.render import base_context, error_page, html
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_S = 4.0  # the page calls a socket silent for 12 s stale: speak before that
+# Close codes of the replay socket (the page maps them to Chinese).
+CLOSE_ENDED = 1000  # the replay reached its end
+CLOSE_BAD_SPEED = 4400
+CLOSE_NOT_ENDED = 4409
+CLOSE_BUSY = 4429
+CLOSE_FAILED = 1011  # the ledger could not be read: the page reconnects with backoff
+
+
+@dataclass
+class ReplayLimit:
+    """Replays playing in this process, at most `cap` at once."""
+
+    cap: int
+    active: int = 0
+
+    def acquire(self) -> bool:
+        if self.active >= self.cap:
+            return False
+        self.active += 1
+        return True
+
+    def release(self) -> None:
+        self.active -= 1
+
+
+def _parts(app: Any) -> tuple[ReplayLoader, ReplayLimit]:
+    state = app.state
+    if getattr(state, "replay_loader", None) is None:
+        rt = state.runtime
+        state.replay_loader = ReplayLoader(rt.store.engine, rt.reports)
+        state.replay_limit = ReplayLimit(rt.settings.warroom_replay_max_viewers)
+    return state.replay_loader, state.replay_limit
+
+
+def replay_stats(app: Any) -> dict[str, int]:
+    """For /ws/stats: replays playing now, and ledger scans done (one per campaign and
+    ledger state while it stays among the last few cached)."""
+    loader = getattr(app.state, "replay_loader", None)
+    if loader is None:
+        return {"replays": 0, "replay_builds": 0}
+    return {"replays": app.state.replay_limit.active, "replay_builds": loader.builds}
+
+
+def has_ended(record: CampaignRecord) -> bool:
+    return clock_of(record).now_ms(real_now_ms()) >= record.settings.ends_at
+
+
+def _decorate(
+    frame: dict[str, Any], loaded: LoadedReplay, speed: float, virtual_ms: int, ended: bool
+) -> None:
+    r = loaded.replay
+    shown = min(virtual_ms, r.end_ms)
+    frame["replay"] = {
+        "speed": speed,
+        "state": "ended" if ended else "playing",
+        "as_of": rfc3339(r.as_of(virtual_ms), r.settings.timezone),
+        "at": rfc3339(shown, r.settings.timezone),
+    }
+    # The dot stays green and calm: a replay has no ingest to lag or fall silent.
+    frame["fresh"] = {
+        "lag_ms": 0,
+        "behind_ms": 0,
+        "applied_ms": None,
+        "server_ms": real_now_ms(),
+        "ingest_idle_ms": None,
+        "delayed": None,
+    }
+
+
+def _snapshot(loaded: LoadedReplay, speed: float, virtual_ms: int) -> dict[str, Any]:
+    r = loaded.replay
+    as_of = r.as_of(virtual_ms)
+    fired = [v for at, v in zip(loaded.stimuli_at, loaded.stimuli, strict=True) if at < as_of]
+    snap = r.frame(as_of, loaded.reports, fired)
+    snap["campaign"]["now"] = rfc3339(min(virtual_ms, r.end_ms), r.settings.timezone)
+    # the page's clock runs at the replay's speed between frames
+    snap["campaign"]["time_scale"] = speed
+    return snap
+
+
+# the page
+
+
+async def replay_page(request: Request, record: CampaignRecord) -> HTMLResponse:
+    try:
+        speed = parse_speed(request.query_params.get("replay"))
+    except BadSpeed as exc:
+        return error_page(request, 400, "回放参数不对", str(exc))
+    live = "/c/{}?{}".format(
+        record.settings.slug, urlencode({"token": request.query_params.get("token", "")})
+    )
+    if not has_ended(record):
+        return error_page(
+            request,
+            409,
+            "活动还没收官，不能回放",
+            "回放只用于已结束的活动（彩排或复盘会）；进行中的活动请看实时大屏。",
+            {"href": live, "text": "打开实时大屏"},
+        )
+    loader, _ = _parts(request.app)
+    loaded = await asyncio.to_thread(loader.load, record)
+    snap = _snapshot(loaded, speed, record.settings.starts_at)
+    context = base_context(request, record, snap)
+    context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
+    context["replay"] = {"speed": speed, "label": f"{speed:g}×"}
+    return html(request, "screen.html", context)
+
+
+# the socket
+
+
+async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
+    """Admitted (token checked): accept, then refuse with a close code the page can
+    read, or play until the end or until the viewer leaves."""
+    await websocket.accept()
+    try:
+        speed = parse_speed(websocket.query_params.get("replay"))
+    except BadSpeed:
+        await websocket.close(code=CLOSE_BAD_SPEED, reason="bad replay speed: 1 to 600")
+        return
+    if not has_ended(record):
+        await websocket.close(code=CLOSE_NOT_ENDED, reason="campaign has not ended")
+        return
+    loader, limit = _parts(websocket.app)
+    if not limit.acquire():
+        await websocket.close(code=CLOSE_BUSY, reason="too many replays; retry later")
+        return
+    try:
+        play = asyncio.create_task(_play(websocket, loader, record, speed))
+        listen = asyncio.create_task(_until_gone(websocket))
+        done, _pending = await asyncio.wait({play, listen}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (play, listen):  # whichever is left: a viewer gone ends its replay
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        failed = play.exception() if play in done and not play.cancelled() else None
+        if isinstance(failed, WebSocketDisconnect | OSError):
+            log.debug("replay of %s: the viewer left mid-send", record.settings.slug)
+        elif failed is not None:
+            # not 1000, which the page reads as the end: 1011 makes it retry later
+            log.warning("replay of %s failed: %r", record.settings.slug, failed)
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CLOSE_FAILED, reason="replay failed; retrying")
+    finally:
+        limit.release()
+
+
+async def _until_gone(websocket: WebSocket) -> None:
+    # Messages from the viewer (a resync request) are ignored: every replay frame
+    # follows the last without gaps, and a reconnect starts the replay over.
+    while (await websocket.receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def _play(
+    websocket: WebSocket, loader: ReplayLoader, record: CampaignRecord, speed: float
+) -> None:
+    loaded = await asyncio.to_thread(loader.load, record)
+    r = loaded.replay
+    seq = 0
+
+    async def send(frame: dict[str, Any]) -> None:
+        nonlocal seq
+        seq += 1
+        frame["seq"] = seq
+        await websocket.send_text(orjson.dumps(frame).decode())
+
+    began = time.monotonic()
+    first = r.settings.starts_at
+
+    def virtual_now() -> int:
+        return first + int((time.monotonic() - began) * speed * 1000)
+
+    v = virtual_now()
+    cur = await asyncio.to_thread(_snapshot, loaded, speed, v)
+    as_of = r.as_of(v)
+    sent_reports = sum(1 for at, _ in loaded.reports if at < as_of)
+    sent_stimuli = sum(1 for at in loaded.stimuli_at if at < as_of)
+    _decorate(cur, loaded, speed, v, as_of == r.final_ms)
+    await send({"type": "snapshot", **cur})
+    last_sent = time.monotonic()
+    while as_of != r.final_ms:
+        # Sleep to the next minute boundary (or the end), but speak at least every
+        # HEARTBEAT_S and never faster than MAX_FRAMES_PER_S.
+        target = min(as_of + MINUTE_MS, r.end_ms) if as_of < r.end_ms else r.end_ms
+        wait = (target - virtual_now()) / speed / 1000
+        heartbeat = HEARTBEAT_S - (time.monotonic() - last_sent)
+        await asyncio.sleep(max(0.0, min(max(wait, 1 / MAX_FRAMES_PER_S), heartbeat)))
+        v = virtual_now()
+        new_as_of = r.as_of(v)
+        ended = new_as_of == r.final_ms
+        if new_as_of != as_of:
+            nxt = await asyncio.to_thread(_snapshot, loaded, speed, v)
+        else:
+            now = rfc3339(min(v, r.end_ms), r.settings.timezone)
+            nxt = {**cur, "campaign": {**cur["campaign"], "now": now}}
+        frame = update_of(cur, nxt)
+        _decorate(frame, loaded, speed, v, ended)
+        await send(frame)
+        cur, as_of = nxt, new_as_of
+        for at, view in loaded.reports[sent_reports:]:
+            if at >= as_of and not ended:
+                break
+            sent_reports += 1
+            await send({"type": "report", "report": view})
+        later = zip(loaded.stimuli_at[sent_stimuli:], loaded.stimuli[sent_stimuli:], strict=True)
+        for at, view in later:
+            if at >= as_of and not ended:
+                break
+            sent_stimuli += 1
+            await send({"type": "stimulus", "stimulus": view})
+        last_sent = time.monotonic()
+    await websocket.close(code=CLOSE_ENDED, reason="replay ended")

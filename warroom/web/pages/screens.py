@@ -1,0 +1,91 @@
+"""The screens: `/c/{slug}` (big screen) and `/c/{slug}/host` (host phone view).
+
+Server-rendered Jinja2 (autoescape on) from the same snapshot the WebSocket serves;
+after the first render a small script per screen applies the JSON frames, filling the
+row markup the templates define (`<template>` elements) with `textContent` only. The
+host's own-rank card is an htmx fragment: the `seller_card` block of host.html,
+rendered alone on request.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.staticfiles import StaticFiles
+
+from warroom.services.campaigns import real_now_ms
+from warroom.services.snapshots import load_snapshot
+from warroom.web import deps
+from warroom.web.errors import ApiError
+from warroom.web.pages.render import (
+    STATIC_DIR,
+    admit,
+    api_error_page,
+    base_context,
+    html,
+    make_env,
+)
+from warroom.web.pages.replay import replay_page
+from warroom.web.pages.screen_view import seller_card
+
+router = APIRouter(include_in_schema=False)
+
+
+def install(app: FastAPI, quiet_s: float = 60.0) -> None:
+    app.state.pages_env = make_env()
+    app.state.pages_env.globals["quiet_ms"] = int(quiet_s * 1000)
+    app.include_router(router)
+    app.mount(
+        "/static",
+        GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024),
+        name="static",
+    )
+
+
+@router.get("/c/{slug}", response_class=HTMLResponse)
+async def big_screen(request: Request, slug: str) -> HTMLResponse:
+    try:
+        record = await admit(request, slug)
+    except ApiError as exc:
+        return api_error_page(request, exc)
+    if "replay" in request.query_params:  # time travel: from the ledger, not hot state
+        return await replay_page(request, record)
+    snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+    context = base_context(request, record, snap)
+    context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
+    return html(request, "screen.html", context)
+
+
+@router.get("/c/{slug}/host", response_class=HTMLResponse)
+async def host_view(request: Request, slug: str) -> HTMLResponse:
+    try:
+        record = await admit(request, slug)
+    except ApiError as exc:
+        return api_error_page(request, exc)
+    rt = deps.runtime(request)
+    snap = await load_snapshot(rt.hot, record, real_now_ms())
+    context = base_context(request, record, snap)
+    chosen = request.query_params.get("seller") or None
+    context["card"] = await seller_card(rt.hot, record, chosen, real_now_ms())
+    return html(request, "host.html", context)
+
+
+@router.get("/c/{slug}/host/seller", response_class=HTMLResponse)
+async def host_seller(request: Request, slug: str) -> HTMLResponse:
+    """htmx: the `seller_card` block for the seller the host picked (`part=picker`: the
+    picker block, with the sellers who have sold since the page was loaded)."""
+    try:
+        record = await admit(request, slug)
+    except ApiError as exc:
+        return api_error_page(request, exc)
+    rt = deps.runtime(request)
+    chosen = request.query_params.get("seller") or None
+    card = await seller_card(rt.hot, record, chosen, real_now_ms())
+    context = {
+        "slug": record.settings.slug,
+        "token": request.query_params.get("token", ""),
+        "card": card,
+    }
+    block = "picker" if request.query_params.get("part") == "picker" else "seller_card"
+    return block(request, "host.html", block, context)
