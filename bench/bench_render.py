@@ -25,14 +25,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from warroom.adapters.clock import real_now_ms
+from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.embedded import EmbeddedRedis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.engine import make_engine
 from warroom.adapters.sql.store import Store
-from warroom.bootstrap import redis_client
 from warroom.core.campaign import CampaignSettings
 from warroom.core.live.snapshot import build_snapshot, recent_from
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_state
 from warroom.web.pages.screen_view import seller_card
 

@@ -38,9 +38,9 @@ import redis
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from warroom.adapters.redis.embedded import EmbeddedRedis  # noqa: E402
-from warroom.adapters.sql.store import LedgerEvent  # noqa: E402
+from warroom.adapters.sql.tables import LedgerEvent  # noqa: E402
+from warroom.bootstrap import web_app  # noqa: E402
 from warroom.settings import Settings  # noqa: E402
-from warroom.web.app import create_app  # noqa: E402
 
 ADMIN = "bench-admin"
 MIN = 60_000
@@ -122,7 +122,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
     with EmbeddedRedis(tmp / "redis") as server:
         settings = Settings(redis_url=server.url, warroom_admin_token=ADMIN,
                             warroom_data_dir=tmp / "data")  # fmt: skip
-        app = create_app(settings)
+        app = web_app(settings)
         async with app.router.lifespan_context(app):
             rt = app.state.runtime
             app.state.groups_ttl_s = 0  # measure every read (viewers share one per 2 s)

@@ -32,10 +32,10 @@ import redis
 from rawhttp import Timings, hammer
 from snapfill import fill_orders
 
+from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.embedded import EmbeddedRedis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
-from warroom.bootstrap import redis_client
 from warroom.demo import demo_settings
 from warroom.simulator import generate_sale, real_now_ms, rekey
 from warroom.workers.aggregator import Aggregator

@@ -132,9 +132,9 @@ class Harness:
 
 @asynccontextmanager
 async def harness_for(settings: Settings) -> AsyncIterator[Harness]:
-    from warroom.web.app import create_app
+    from warroom.bootstrap import web_app
 
-    app = create_app(settings)
+    app = web_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

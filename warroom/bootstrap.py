@@ -1,13 +1,19 @@
-"""The one place that builds clients and picks implementations."""
+"""The one composition root: builds every client and service once, from one Settings,
+into the typed containers (services/runtime.py) that the web app, the worker, the CLI
+and the tests share. Nothing else constructs a client or picks an implementation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine
+from functools import partial
+from typing import Any
 
-from redis.asyncio import Redis
-
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import require_noeviction
+from warroom.adapters.hub.fanout import Hub, HubSettings
+from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import WebhookStore
+from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
@@ -15,34 +21,16 @@ from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
+from warroom.services.ledger import LedgerWriter
+from warroom.services.runtime import Edge, Runtime
+from warroom.services.snapshots import load_state
 from warroom.settings import Settings
-
-
-def redis_client(url: str, cluster: bool = False, connect_timeout_s: float = 10.0) -> Redis:
-    # BLOCK on XREADGROUP stays well below this timeout (see DESIGN.md pitfalls).
-    if cluster:
-        from redis.asyncio.cluster import RedisCluster
-
-        # The same command surface as Redis for everything Warroom calls; typed as
-        # Redis so adapters stay oblivious (they branch only where a cluster differs).
-        return RedisCluster.from_url(  # type: ignore[return-value]
-            url,
-            socket_timeout=30,
-            socket_connect_timeout=connect_timeout_s,
-            health_check_interval=15,
-        )
-    return Redis.from_url(
-        url,
-        socket_timeout=30,
-        socket_connect_timeout=connect_timeout_s,
-        health_check_interval=15,
-    )
-
-
-def is_cluster(redis: object) -> bool:
-    from redis.asyncio.cluster import RedisCluster
-
-    return isinstance(redis, RedisCluster)
+from warroom.web.app import App, create_app
+from warroom.workers import delivery
+from warroom.workers.aggregator import Aggregator
+from warroom.workers.rebuild import Restorer
+from warroom.workers.relay import Relay
+from warroom.workers.triggers import Triggers
 
 
 def sync_store(settings: Settings) -> Store:
@@ -59,24 +47,7 @@ def sync_store(settings: Settings) -> Store:
     return store
 
 
-@dataclass
-class Runtime:
-    settings: Settings
-    redis: Redis
-    store: Store
-    hot: HotState
-    stream: EventStream
-    campaigns: CampaignDirectory
-    reports: ReportStore
-    webhooks: WebhookStore
-    announcer: Announcer
-
-    async def close(self) -> None:
-        await self.redis.aclose()
-        self.store.engine.dispose()
-
-
-def build_runtime(settings: Settings) -> Runtime:
+def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     if not settings.redis_url:
         raise RuntimeError("REDIS_URL is not set (warroom serve starts an embedded Redis)")
     # An evicting Redis would silently drop stream entries and counters: refuse it.
@@ -89,14 +60,60 @@ def build_runtime(settings: Settings) -> Runtime:
     hot = HotState(redis)
     reports = ReportStore(store.engine)
     webhooks = WebhookStore(store.engine)
+    deliverer = partial(
+        Deliverer,
+        webhooks,
+        redis,
+        allow_private=settings.warroom_allow_private_webhooks,
+        settings_of=store.settings_of,
+        poster_font=settings.warroom_poster_font,
+    )
     return Runtime(
         settings=settings,
+        clock=clock,
         redis=redis,
         store=store,
         hot=hot,
         stream=stream,
-        campaigns=CampaignDirectory(store, stream),
+        campaigns=CampaignDirectory(store, stream, clock=clock),
         reports=reports,
         webhooks=webhooks,
         announcer=Announcer(hot, reports, webhooks),
+        deliverer=deliverer,
     )
+
+
+def build_edge(settings: Settings) -> Edge:
+    """A web process's parts; the app's lifespan starts and stops them."""
+    rt = build_runtime(settings)
+    writer = LedgerWriter(
+        rt.store,
+        rt.stream,
+        settings.warroom_max_pending_events,
+        timeout_s=settings.warroom_dependency_timeout_s,
+    )
+    hub = Hub(rt.redis, rt.hot, rt.campaigns, load_state, HubSettings(), rt.clock.now_ms)
+    return Edge(rt, writer, hub)
+
+
+def web_app(settings: Settings | None = None) -> App:
+    return create_app(settings or Settings(), build_edge)
+
+
+Loop = Callable[[Any], Coroutine[Any, Any, None]]
+
+
+def worker_loops(rt: Runtime) -> dict[str, Loop]:
+    """Every loop a worker process runs, by name; each takes the stop event. The
+    restorer repairs a wipe while running (FLUSHALL, an empty replica) in seconds."""
+    settings = rt.settings
+    feeds = rt.announcer.restore_feeds
+    agg = Aggregator(rt.hot, rt.stream, reclaim_idle_ms=int(settings.warroom_reclaim_idle_s * 1000))
+    triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
+    return {
+        "aggregator": agg.run,
+        "relay": Relay(rt.store, rt.stream).run,
+        "restorer": Restorer(rt.store, rt.hot, rt.stream, feeds).run,
+        "triggers": triggers.run,
+        "webhooks": partial(delivery.run, rt.deliverer()),
+    }

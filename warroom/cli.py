@@ -7,7 +7,6 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Any
 
 from warroom import logconfig
 from warroom.settings import Settings
@@ -18,10 +17,10 @@ log = logging.getLogger("warroom")
 def _web(settings: Settings, host: str, port: int) -> int:
     import uvicorn
 
-    from warroom.web.app import create_app
+    from warroom.bootstrap import web_app
     from warroom.web.shutdown import GoingAway, Server
 
-    app = GoingAway(create_app(settings))
+    app = GoingAway(web_app(settings))
     config = uvicorn.Config(
         app,
         host=host,
@@ -46,49 +45,23 @@ def _web(settings: Settings, host: str, port: int) -> int:
 
 
 async def _worker_main(settings: Settings) -> None:
-    from warroom.bootstrap import build_runtime
-    from warroom.workers.aggregator import Aggregator
-    from warroom.workers.rebuild import Restorer, restore_lost
-    from warroom.workers.relay import Relay
+    from warroom.bootstrap import build_runtime, worker_loops
+    from warroom.workers.rebuild import restore_lost
 
     rt = build_runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    feeds = rt.announcer.restore_feeds
-    rebuilt = await restore_lost(rt.store, rt.hot, rt.stream, feeds)
+    rebuilt = await restore_lost(rt.store, rt.hot, rt.stream, rt.announcer.restore_feeds)
     if rebuilt:
         log.warning("hot state was lost; rebuilt from the ledger: %s", ", ".join(rebuilt))
-    agg = Aggregator(rt.hot, rt.stream, reclaim_idle_ms=int(settings.warroom_reclaim_idle_s * 1000))
-    relay = Relay(rt.store, rt.stream)
-    tasks = [
-        asyncio.create_task(agg.run(stop), name="aggregator"),
-        asyncio.create_task(relay.run(stop), name="relay"),
-        # A wipe while running (FLUSHALL, an empty replica) is repaired in seconds.
-        asyncio.create_task(
-            Restorer(rt.store, rt.hot, rt.stream, feeds).run(stop), name="restorer"
-        ),
-    ]
-    tasks += _extra_worker_tasks(rt, stop)
+    tasks = [asyncio.create_task(run(stop), name=name) for name, run in worker_loops(rt).items()]
     await stop.wait()
     for t in tasks:
         t.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
     await rt.close()
-
-
-def _extra_worker_tasks(rt: Any, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """The trigger worker (reports, stimulus rules) and webhook delivery."""
-    from warroom.workers.delivery import deliverer_for
-    from warroom.workers.triggers import Triggers
-
-    triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
-    deliverer = deliverer_for(rt)
-    return [
-        asyncio.create_task(triggers.run(stop), name="triggers"),
-        asyncio.create_task(deliverer.run(stop), name="webhooks"),
-    ]
 
 
 async def _rebuild_main(settings: Settings, slug: str) -> int:

@@ -18,7 +18,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from warroom.adapters.health import DatabaseError, ping_redis, require_noeviction, shown_url
 from warroom.adapters.redis.embedded import parent_death_signal
+from warroom.bootstrap import sync_store
 from warroom.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,16 +36,6 @@ class Interrupted(Exception):
 
 def _interrupt(signum: int, _frame: object) -> None:
     raise Interrupted(signal.Signals(signum).name)
-
-
-def _shown(url: str) -> str:
-    """A database or Redis URL without its password, for messages."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:
-        return url.split("@")[-1]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -110,17 +102,10 @@ class Supervisor:
         self.children.append(subprocess.Popen(argv, env=env, preexec_fn=self._preexec))  # noqa: PLW1509
 
     def _check_redis(self, url: str) -> None:
-        import redis
-
-        client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
         try:
-            client.ping()
-        except redis.RedisError as exc:
-            raise StartFailed(f"无法连接 Redis (REDIS_URL={_shown(url)}): {exc}") from exc
-        finally:
-            client.close()
-        from warroom.adapters.health import require_noeviction
-
+            ping_redis(url)
+        except ConnectionError as exc:
+            raise StartFailed(f"无法连接 Redis (REDIS_URL={shown_url(url)}): {exc}") from exc
         try:  # refused before any child starts: an evicted key is a figure lost
             require_noeviction(url, self.settings.warroom_dependency_timeout_s)
         except RuntimeError as exc:
@@ -129,16 +114,12 @@ class Supervisor:
     def _prepare_database(self) -> None:
         """The schema, before the children race for it; a database that does not answer
         is the most common failed start, so it gets a message of its own."""
-        from sqlalchemy.exc import SQLAlchemyError
-
-        from warroom.bootstrap import sync_store
-
         url = self.settings.effective_database_url
         try:
             sync_store(self.settings).engine.dispose()
-        except SQLAlchemyError as exc:
+        except DatabaseError as exc:
             raise StartFailed(
-                f"无法连接数据库 (DATABASE_URL={_shown(url)}): {_first_line(exc)}"
+                f"无法连接数据库 (DATABASE_URL={shown_url(url)}): {_first_line(exc)}"
             ) from exc
 
     def _generated_admin_token(self) -> str:

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 
 from tests.conftest import Harness
+from warroom.adapters.clock import real_now_ms
 from warroom.core.live.snapshot import build_snapshot, recent_from
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 
 
 def iso(dt: datetime) -> str:

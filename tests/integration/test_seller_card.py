@@ -12,8 +12,9 @@ import pytest
 
 from tests.conftest import Harness
 from tests.integration.test_bounded_read import iso, random_day
+from warroom.adapters.clock import real_now_ms
 from warroom.core.live.snapshot import leaderboard, recent_from
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.web.pages.screen_view import seller_card
 
 

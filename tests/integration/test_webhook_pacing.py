@@ -14,7 +14,8 @@ import pytest
 
 from tests.conftest import harness_for
 from tests.integration.receivers import Receiver, Trickler, add_hook, deliveries, fire
-from warroom.workers.delivery import Deliverer, Pace, backoff_ms
+from warroom.adapters.outbound.delivery import Deliverer, Pace, backoff_ms
+from warroom.workers import delivery
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ async def test_no_window_at_the_receiver_holds_more_than_the_limit(
         workers = [
             Deliverer(rt.webhooks, rt.redis, allow_private=True, pace=pace) for _ in range(2)
         ]
-        runs = [asyncio.create_task(w.run(stop, every_s=0.05)) for w in workers]
+        runs = [asyncio.create_task(delivery.run(w, stop, every_s=0.05)) for w in workers]
         try:
             assert await wait_for(lambda: len(receiver.arrivals) >= total, 120)
         finally:
@@ -84,7 +85,7 @@ async def test_a_hanging_target_does_not_delay_the_others(settings, receiver: Re
             rt = h.runtime
             d = Deliverer(rt.webhooks, rt.redis, allow_private=True, timeout_s=4.0)
             stop = asyncio.Event()
-            run = asyncio.create_task(d.run(stop, every_s=0.05))
+            run = asyncio.create_task(delivery.run(d, stop, every_s=0.05))
             try:
                 assert await wait_for(lambda: len(receiver.requests) == 2, 15)
 

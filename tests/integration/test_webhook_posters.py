@@ -15,9 +15,9 @@ from PIL import Image
 
 from tests.conftest import harness_for
 from tests.integration.receivers import ADMIN_H, Receiver, add_hook, fire
+from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.poster import find_font, render_png
 from warroom.core.reports.poster import report_poster_spec
-from warroom.workers.delivery import Deliverer
 
 TEXT = "🧧 红包雨来了！本轮 ¥2,000 红包，整点开抢"
 

@@ -18,8 +18,8 @@ import pytest
 from tests.conftest import Harness, harness_for
 from tests.integration.receivers import ADMIN_H, Receiver, add_hook, deliveries, fire
 from warroom.adapters.outbound import netguard
+from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import check_url
-from warroom.workers.delivery import Deliverer
 
 # Every spelling of a non-public address the issue names, and their relatives.
 REFUSED_HOSTS = [

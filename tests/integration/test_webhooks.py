@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import Harness, harness_for
 from tests.integration.receivers import ADMIN_H, Receiver, add_hook, deliveries, fire
+from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import BadWebhook, check_url
-from warroom.workers.delivery import Deliverer
 
 
 @pytest.fixture

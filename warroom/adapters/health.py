@@ -22,7 +22,8 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 OK, OOM, DOWN = "ok", "oom", "down"
@@ -35,6 +36,9 @@ DEPENDENCY_ERRORS = (
     TimeoutError,
     ConnectionError,
 )
+# What the web edge answers as a dependency failure (503) rather than a bug: the above,
+# and a Redis refusal (an OOM inside a script surfaces as a plain ResponseError).
+HANDLED_ERRORS = (*DEPENDENCY_ERRORS, ResponseError)
 
 
 class DependencyTimeout(TimeoutError):
@@ -119,3 +123,26 @@ class OutageLog:
         if self.state is not None:
             self.log.warning("%s recovered (was: %s)", self.what, self.state)
             self.state = None
+
+
+# A database that refuses or does not answer at start (the supervisor's message).
+DatabaseError = SQLAlchemyError
+
+
+def shown_url(url: str) -> str:
+    """A database or Redis URL without its password, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url.split("@")[-1]
+
+
+def ping_redis(url: str, timeout_s: float = 5.0) -> None:
+    """Raises ConnectionError (with the client's reason) when Redis does not answer."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        raise ConnectionError(str(exc)) from exc
+    finally:
+        client.close()

@@ -13,14 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from functools import partial
 from typing import Any
 
 import orjson
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import WebhookStore
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.report_store import ReportStore, report_view
-from warroom.adapters.sql.store import CampaignRecord
+from warroom.adapters.sql.store import CampaignRecord, oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
 from warroom.core.live.figures import Figures, figures_of_totals
@@ -29,7 +31,7 @@ from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report
 from warroom.services import snapshots
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ class Announcer:
         self.hot = hot
         self.reports = reports
         self.webhooks = webhooks
-        self.watermark = Watermark(hot, reports.engine)
+        self.watermark = Watermark(hot, partial(oldest_unrelayed_ts, reports.engine))
         self._templates: dict[int, tuple[float, dict[str, str]]] = {}
 
     async def _overrides(self, campaign_id: int) -> dict[str, str]:

@@ -10,6 +10,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import init_generation
 from warroom.adapters.redis.streams import EventStream
@@ -33,10 +34,6 @@ def clock_of(record: CampaignRecord) -> CampaignClock:
     return CampaignClock(s.starts_at, record.created_at_ms, float(s.time_scale))
 
 
-def real_now_ms() -> int:
-    return time.time_ns() // 1_000_000
-
-
 # Control hints on the hub's channel (wr:changed). Slugs never start with "~", so a
 # hub that predates a hint ignores it; every web process's hub acts on it: forget the
 # cached record (CONFIG) and also close the campaign's sockets (KICK, after a viewer
@@ -55,9 +52,16 @@ class NewCampaign:
 
 
 class CampaignDirectory:
-    def __init__(self, store: Store, stream: EventStream, cache_s: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: Store,
+        stream: EventStream,
+        cache_s: float = 1.0,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.store = store
         self.stream = stream
+        self.clock = clock
         self.cache_s = cache_s
         self._cache: dict[str, tuple[float, CampaignRecord | None]] = {}
 
@@ -68,7 +72,7 @@ class CampaignDirectory:
             settings,
             hash_token(ingest),
             hash_token(viewer),
-            real_now_ms(),
+            self.clock.now_ms(),
         )
         await self.stream.register(settings.slug)
         await init_generation(self.stream.redis, settings.slug)
@@ -109,7 +113,7 @@ class CampaignDirectory:
         await asyncio.to_thread(self.store.update_settings, settings.slug, settings)
         if changed:
             await asyncio.to_thread(
-                self.store.audit, record.id, real_now_ms(), action, {"changed": changed}
+                self.store.audit, record.id, self.clock.now_ms(), action, {"changed": changed}
             )
         await self._hint(CONFIG_HINT, settings.slug)
         fresh = await asyncio.to_thread(self.store.get_campaign, settings.slug)
@@ -128,7 +132,7 @@ class CampaignDirectory:
         else:
             raise ValueError(f"unknown token kind {which!r}")
         await asyncio.to_thread(
-            self.store.audit, record.id, real_now_ms(), "rotate", {"which": which}
+            self.store.audit, record.id, self.clock.now_ms(), "rotate", {"which": which}
         )
         await self._hint(KICK_HINT if which == "viewer" else CONFIG_HINT, slug)
         return token

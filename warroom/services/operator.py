@@ -7,15 +7,16 @@ import asyncio
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import StimulusAction
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
+from warroom.services.refusal import Refused as ApiError
 from warroom.services.snapshots import load_snapshot
-from warroom.web.errors import ApiError
 
 if TYPE_CHECKING:
-    from warroom.bootstrap import Runtime
+    from warroom.services.runtime import Runtime
 
 TEST_TEXT = "🔔 Warroom 测试消息\n这是一条来自作战室运营台的测试消息，收到即表示配置正确。"
 
@@ -99,8 +100,6 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
     """POST a test message to one target now, as the delivery worker would (same
     address guard, payload shapes, signature, shared 20-a-minute pace per target, no
     redirects), and record the outcome in the audit log, which the console shows."""
-    from warroom.workers.delivery import deliverer_for
-
     hooks = await asyncio.to_thread(rt.webhooks.list, record.id)
     hook = next((h for h in hooks if h.id == webhook_id), None)
     if hook is None:
@@ -110,7 +109,7 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
         0, hook.id, hook.url, hook.format, hook.secret, 0, 0, "stimulus", TEST_TEXT, now,
         campaign_id=record.id,
     )  # fmt: skip
-    sender = deliverer_for(rt)
+    sender = rt.deliverer()
     try:
         outcome = await sender.send_now(job)
     finally:

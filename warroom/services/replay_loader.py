@@ -11,15 +11,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from warroom.adapters.sql.report_store import ReportStore, report_view
+from warroom.adapters.sql.review_store import ReviewStore
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import rfc3339
 from warroom.core.review.replay import Replay, ReplayBuilder
 from warroom.core.review.retrospective import Refund
 from warroom.services.announcer import fire_view
-from warroom.services.review_loader import ReviewStore
 
 
 @dataclass(frozen=True)
@@ -31,7 +29,7 @@ class LoadedReplay:
 
 
 class ReplayLoader:
-    def __init__(self, engine: Engine, reports: ReportStore, keep: int = 4) -> None:
+    def __init__(self, engine: Any, reports: ReportStore, keep: int = 4) -> None:
         self.store = ReviewStore(engine)
         self.reports = reports
         self.keep = keep

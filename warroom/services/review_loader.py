@@ -1,71 +1,21 @@
-"""Read the ledger for the retrospective and the exports: in id order, in chunks, so
-neither the page nor a CSV ever holds the whole ledger in memory."""
+"""The retrospective, computed from the ledger (adapters/sql/review_store.py reads it
+in chunks) and kept for the next viewer."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import orjson
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
 
 from warroom.adapters.sql.report_store import ReportStore
-from warroom.adapters.sql.store import CampaignRecord, LedgerEvent
+from warroom.adapters.sql.review_store import ReviewStore
+from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import parse_instant
 from warroom.core.review.retrospective import Refund, ReviewBuilder
 from warroom.core.review.view import Fire, Report, build_review, checkpoints
 from warroom.services.campaigns import clock_of
-
-CHUNK = 5000
-
-
-class LedgerRow(NamedTuple):  # a tuple: a million of them are made per scan
-    lid: int
-    type: str
-    ts: int
-    received_ms: int
-    event: dict[str, Any]
-
-
-class ReviewStore:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    def rows(
-        self, campaign_id: int, types: tuple[str, ...] | None = None, chunk: int = CHUNK
-    ) -> Iterator[list[LedgerRow]]:
-        """The ledger of a campaign, oldest id first, `chunk` rows at a time (keyset
-        pagination: each chunk is its own short query, no cursor held open across a
-        slow client)."""
-        t = LedgerEvent.__table__
-        after = 0
-        cond = [t.c.campaign_id == campaign_id]
-        if types:
-            cond.append(t.c.type.in_(types))
-        while True:
-            with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(t.c.id, t.c.type, t.c.ts_ms, t.c.received_ms, t.c.body)
-                    .where(*cond, t.c.id > after)
-                    .order_by(t.c.id)
-                    .limit(chunk)
-                ).all()
-            if not rows:
-                return
-            after = rows[-1][0]
-            yield [LedgerRow(r[0], r[1], r[2], r[3], orjson.loads(r[4])) for r in rows]
-
-    def high_water(self, campaign_id: int) -> int:
-        """The highest ledger id: the ledger only grows, so this changes whenever it does."""
-        t = LedgerEvent.__table__
-        with self.engine.connect() as conn:
-            top = conn.execute(
-                select(func.max(t.c.id)).where(t.c.campaign_id == campaign_id)
-            ).scalar_one()
-        return int(top or 0)
 
 
 def late_cutoff_ms(record: CampaignRecord, reports: list[Any]) -> int | None:
@@ -103,7 +53,7 @@ class ReviewLoader:
     computation per campaign at a time: concurrent first views wait for it."""
 
     def __init__(
-        self, engine: Engine, reports: ReportStore, keep: int = 4, live_reuse_s: float = 60.0
+        self, engine: Any, reports: ReportStore, keep: int = 4, live_reuse_s: float = 60.0
     ) -> None:
         self.store = ReviewStore(engine)
         self.reports = reports

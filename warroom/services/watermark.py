@@ -22,64 +22,28 @@ an older `ts` is a late event: it still counts, but a report already written sta
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
-from redis.asyncio import Redis
-from sqlalchemy import func, select
-from sqlalchemy.engine import Engine
-
-from warroom.adapters.redis import keys
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.redis.hotstate import HotState
-from warroom.adapters.redis.streams import group_name, id_tuple
-from warroom.adapters.sql.store import CampaignRecord, LedgerEvent
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.adapters.redis.streams import applied_before_real_ms
+from warroom.adapters.sql.store import CampaignRecord
+from warroom.services.campaigns import clock_of
 
 SETTLE_MS = 1500  # real ms an accepted event may take from its `ts` to the stream
 
 
-async def applied_before_real_ms(redis: Redis, slug: str, now_real_ms: int) -> int | None:
-    """Real time (Redis clock) before which every stream entry of the campaign has been
-    applied; None when that cannot be known (no stream or no consumer group: the hot
-    state was lost and is being restored)."""
-    name = keys.stream(slug)
-    pipe = redis.pipeline(transaction=False)
-    pipe.xrevrange(name, count=1)
-    pipe.xinfo_groups(name)
-    pipe.xpending(name, keys.AGG_GROUP)
-    newest_res, groups_res, pending_res = await pipe.execute(raise_on_error=False)
-    if not isinstance(groups_res, list):
-        return None
-    group = next((g for g in groups_res if group_name(g.get("name")) == keys.AGG_GROUP), None)
-    if group is None:
-        return None
-    frontier = now_real_ms
-    if isinstance(pending_res, dict) and pending_res.get("pending"):
-        frontier = min(frontier, id_tuple(pending_res["min"])[0])
-    if isinstance(newest_res, list) and newest_res:
-        last = group["last-delivered-id"]
-        if id_tuple(newest_res[0][0]) > id_tuple(last):
-            raw_last = last if isinstance(last, bytes) else str(last).encode()
-            unread = await redis.xrange(name, min=b"(" + raw_last, count=1)
-            if unread:
-                frontier = min(frontier, id_tuple(unread[0][0])[0])
-    return frontier
-
-
 class Watermark:
-    def __init__(self, hot: HotState, engine: Engine, settle_ms: int = SETTLE_MS) -> None:
+    def __init__(
+        self,
+        hot: HotState,
+        oldest_unrelayed_ts: Callable[[int], int | None],
+        settle_ms: int = SETTLE_MS,
+    ) -> None:
         self.hot = hot
         self.redis = hot.redis
-        self.engine = engine
+        self.oldest_unrelayed_ts = oldest_unrelayed_ts
         self.settle_ms = settle_ms
-
-    def _oldest_unrelayed_ts(self, campaign_id: int) -> int | None:
-        t = LedgerEvent.__table__
-        with self.engine.connect() as conn:
-            return conn.execute(
-                select(func.min(t.c.ts_ms)).where(
-                    t.c.relayed == False,  # noqa: E712  (the partial index)
-                    t.c.campaign_id == campaign_id,
-                )
-            ).scalar_one()
 
     async def settled_ms(
         self, record: CampaignRecord, now_real_ms: int | None = None
@@ -95,7 +59,7 @@ class Watermark:
             return None
         clock = clock_of(record)
         settled = min(clock.now_ms(applied - self.settle_ms), clock.now_ms(now_real))
-        unrelayed = await asyncio.to_thread(self._oldest_unrelayed_ts, record.id)
+        unrelayed = await asyncio.to_thread(self.oldest_unrelayed_ts, record.id)
         if unrelayed is not None:
             settled = min(settled, unrelayed)
         if await self.hot.restoring(slug):  # lost while we looked

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
-from warroom.adapters.hub.fanout import Hub
-from warroom.bootstrap import build_runtime
-from warroom.services.ledger import LedgerWriter
+from warroom.services.runtime import Edge
 from warroom.settings import Settings
 from warroom.web import errors, ws
 from warroom.web.api import campaigns as api_campaigns
@@ -23,31 +21,24 @@ from warroom.web.fastpath import IngestFastPath
 from warroom.web.healthz import healthz_response
 from warroom.web.pages import review, screens
 
+App = FastAPI  # what bootstrap.web_app hands to uvicorn and the tests
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or Settings()
+
+def create_app(settings: Settings, build_edge: Callable[[Settings], Edge]) -> FastAPI:
+    """The app, given how to build its parts: `bootstrap.web_app` passes the one
+    composition root's `build_edge`; nothing here constructs a client."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        rt = build_runtime(settings)
-        writer = LedgerWriter(
-            rt.store,
-            rt.stream,
-            settings.warroom_max_pending_events,
-            timeout_s=settings.warroom_dependency_timeout_s,
-        )
-        await writer.start()
-        app.state.runtime = rt
-        app.state.writer = writer
-        hub = Hub(rt.redis, rt.hot, rt.campaigns)
-        await hub.start()
-        app.state.hub = hub
+        edge = build_edge(settings)
+        await edge.start()
+        app.state.runtime = edge.runtime
+        app.state.writer = edge.writer
+        app.state.hub = edge.hub
         try:
             yield
         finally:
-            await hub.stop()
-            await writer.stop()
-            await rt.close()
+            await edge.stop()
 
     app = FastAPI(
         title="Warroom",

@@ -23,9 +23,9 @@ from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
 from warroom.adapters.sql.store import CampaignRecord
-from warroom.bootstrap import Runtime
 from warroom.core.campaign import CampaignSettings, settings_error
 from warroom.services.campaigns import token_matches
+from warroom.services.runtime import Runtime
 from warroom.web.errors import ApiError
 
 WRONG_VIEWER = "missing or wrong viewer token"

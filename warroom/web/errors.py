@@ -12,10 +12,10 @@ import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from redis.exceptions import ResponseError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from warroom.adapters.health import DEPENDENCY_ERRORS, is_dependency_error, is_oom
+from warroom.adapters.health import HANDLED_ERRORS, is_dependency_error, is_oom
+from warroom.services.refusal import Refused
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -30,12 +30,8 @@ class JSONBytes(Response):
         return orjson.dumps(content)
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers
+# The web layer's name for a refusal: raised by routes and services alike.
+ApiError = Refused
 
 
 def api_error_response(exc: ApiError) -> JSONBytes:
@@ -104,7 +100,7 @@ def install(app: FastAPI) -> None:
         return unexpected_response(exc)
 
     # Handled by the inner exception middleware: answered, not re-raised as a 500.
-    for cls in (*DEPENDENCY_ERRORS, ResponseError):
+    for cls in HANDLED_ERRORS:
         app.add_exception_handler(cls, _dependency)
     # Anything else is a bug: still a JSON body (Starlette logs the traceback).
     app.add_exception_handler(Exception, _internal)

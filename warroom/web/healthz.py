@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import OK, redis_state
 from warroom.adapters.redis import keys
-from warroom.services.campaigns import real_now_ms
 from warroom.web.errors import JSONBytes
 
 STALLED_AFTER_MS = 30_000  # a ledger row not in its stream after this long: stalled

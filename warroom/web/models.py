@@ -7,15 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings, StimulusRule, settings_error
 from warroom.core.ingest.clock import MINUTE_MS, rfc3339
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_snapshot
 from warroom.web.errors import ApiError
 
 if TYPE_CHECKING:
-    from warroom.bootstrap import Runtime
+    from warroom.services.runtime import Runtime
 
 State = Literal["upcoming", "live", "ended"]
 

@@ -16,11 +16,11 @@ import time
 from collections import defaultdict
 from typing import Any
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import OutageLog, is_dependency_error
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import Entry, EventStream
-from warroom.services.campaigns import real_now_ms
 
 log = logging.getLogger(__name__)
 MAX_EVENTS_PER_APPLY = 5000

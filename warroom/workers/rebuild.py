@@ -17,11 +17,11 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.store import CampaignRecord, Store
-from warroom.services.campaigns import real_now_ms
 
 log = logging.getLogger(__name__)
 

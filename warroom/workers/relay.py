@@ -12,10 +12,10 @@ from typing import Any
 
 import orjson
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import OutageLog
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.store import Store
-from warroom.services.campaigns import real_now_ms
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import OutageLog
 from warroom.adapters.redis.hotstate import HotState, RawState
 from warroom.adapters.sql.report_store import ReportStore
@@ -25,7 +26,7 @@ from warroom.core.reports.rules import (
 )
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
 from warroom.services.announcer import Announcer
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_state
 
 log = logging.getLogger(__name__)

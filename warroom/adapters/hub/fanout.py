@@ -18,18 +18,18 @@ import contextlib
 import logging
 import time
 import uuid
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.hub.freshness import ingest_idle_ms, pipeline_state
 from warroom.adapters.hub.room import Loaded, Room, RoomConfig
 from warroom.adapters.hub.viewer import Viewer
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
-from warroom.services.campaigns import CampaignDirectory, real_now_ms
-from warroom.services.snapshots import load_state
 
 log = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "~hb:"  # slugs never start with "~": other hubs ignore these
@@ -58,17 +58,46 @@ class HubSettings(BaseSettings):
     sndbuf_bytes: int = 128 * 1024
 
 
+class CampaignLookup(Protocol):
+    """What the hub asks of the campaign directory (services/campaigns.py)."""
+
+    async def get(self, slug: str) -> Any: ...
+
+    def forget(self, slug: str) -> None: ...
+
+
+class StateLoader(Protocol):
+    """Builds a campaign's state from hot state (services/snapshots.py `load_state`)."""
+
+    def __call__(
+        self,
+        hot: HotState,
+        record: Any,
+        real_now: int,
+        reports: list[dict[str, Any]],
+        stimuli: list[dict[str, Any]],
+        /,
+    ) -> Awaitable[Any]: ...
+
+
 class Hub:
+    """One per web process. Its collaborators are handed in by the composition root
+    (bootstrap.py): the hub is an adapter and knows no service by name."""
+
     def __init__(
         self,
         redis: Redis,
         hot: HotState,
-        campaigns: CampaignDirectory,
+        campaigns: CampaignLookup,
+        load_state: StateLoader,
         settings: HubSettings | None = None,
+        now_ms: Callable[[], int] = real_now_ms,
     ) -> None:
         self.redis = redis
         self.hot = hot
         self.campaigns = campaigns
+        self.load_state = load_state
+        self.now_ms = now_ms
         self.settings = settings or HubSettings()
         self.rooms: dict[str, Room] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -140,10 +169,10 @@ class Hub:
             return None
         reports = await self.hot.read_feed(slug, "reports")
         stimuli = await self.hot.read_feed(slug, "stimuli")
-        now = real_now_ms()
-        state = await load_state(self.hot, record, now, reports[-10:], stimuli)
+        now = self.now_ms()
+        state = await self.load_state(self.hot, record, now, reports[-10:], stimuli)
         applied = await self.hot.last_applied_ms(slug)
-        lag, delayed = await pipeline_state(self.redis, slug, real_now_ms(), applied)
+        lag, delayed = await pipeline_state(self.redis, slug, self.now_ms(), applied)
         s = record.settings
         idle = ingest_idle_ms(s.starts_at, s.ends_at, state.now_ms, now, lag.newest_ms)
         fresh = {

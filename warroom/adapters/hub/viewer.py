@@ -10,12 +10,16 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from warroom.core.live.frames import encode
 
-if TYPE_CHECKING:
-    from warroom.adapters.hub.room import Room
+
+class Room(Protocol):
+    """What a viewer asks of its room (room.py): a fresh snapshot to resync from."""
+
+    async def snapshot_message(self, lite_view: bool, /) -> tuple[int, Any]: ...
+
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from warroom.adapters.outbound.netguard import literal_ip, redact_url, refusal, resolve
-from warroom.adapters.sql.report_store import DeliveryRow, ReportRow, WebhookRow
+from warroom.adapters.sql.tables import DeliveryRow, ReportRow, WebhookRow
 
 MAX_ATTEMPTS = 6
 # `wecom_image*`: the report's poster as a WeCom robot image message (the `_masked`

@@ -123,3 +123,12 @@ def apply_keys(p: str, plan: BatchPlan) -> list[str]:
         out += [f"{p}lb:{b}:m:{m}" for m in plan.board_minute_gmv[b]]
     out += group_health_keys(p, plan.gh)
     return out
+
+
+# The console's sessions and sign-in throttle: global, not per campaign.
+def console_session(sid_hash: str) -> str:
+    return f"wr:console:session:{sid_hash}"
+
+
+def console_failures(client: str) -> str:
+    return f"wr:console:fails:{client}"

@@ -8,82 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, Column, Text, UniqueConstraint, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlmodel import Field, SQLModel
 
-from warroom.adapters.sql.store import BigId
-
-
-class ReportRow(SQLModel, table=True):
-    __tablename__ = "report"
-    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_report_key"),)
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
-    campaign_id: int = Field(index=True)
-    key: str = Field(max_length=120)
-    kind: str = Field(max_length=20)
-    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    memo_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
-
-
-class StimulusRow(SQLModel, table=True):
-    __tablename__ = "stimulus_fire"
-    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_stimulus_key"),)
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
-    campaign_id: int = Field(index=True)
-    key: str = Field(max_length=160)
-    rule: str = Field(max_length=100)
-    kind: str = Field(max_length=30)
-    metric: str = Field(max_length=20, default="gmv_per_min")
-    window_minutes: int = 10
-    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
-    text: str = Field(sa_column=Column(Text, nullable=False))
-    manual: bool = False
-    uplift: float | None = None
-
-
-class TemplateRow(SQLModel, table=True):
-    __tablename__ = "report_template"
-    __table_args__ = (UniqueConstraint("campaign_id", "kind", name="uq_template_kind"),)
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(index=True)
-    kind: str = Field(max_length=20)
-    source: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class WebhookRow(SQLModel, table=True):
-    __tablename__ = "webhook"
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(index=True)
-    url: str = Field(max_length=2000)
-    format: str = Field(max_length=24)  # webhook.FORMATS
-    secret: str = Field(default="", max_length=200)
-    enabled: bool = True
-
-
-class DeliveryRow(SQLModel, table=True):
-    __tablename__ = "webhook_delivery"
-    __table_args__ = (UniqueConstraint("webhook_id", "report_id", name="uq_delivery_once"),)
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
-    webhook_id: int = Field(index=True)
-    report_id: int
-    status: str = Field(
-        default="pending", max_length=12, index=True
-    )  # pending|sending|delivered|failed
-    attempts: int = 0
-    next_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    last_status: int | None = None
-    last_error: str = Field(default="", max_length=500)
-    done_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+from warroom.adapters.sql.tables import ReportRow, StimulusRow, TemplateRow
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    UniqueConstraint,
+    func,
     or_,
     select,
     update,
@@ -24,56 +20,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Field, SQLModel
 
+from warroom.adapters.sql.tables import AuditRow, CampaignRow, DeliveryRow, LedgerEvent, WebhookRow
 from warroom.core.campaign import CampaignSettings
-
-BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
-
-
-class CampaignRow(SQLModel, table=True):
-    __tablename__ = "campaign"
-    id: int | None = Field(default=None, primary_key=True)
-    slug: str = Field(max_length=63, unique=True, index=True)
-    settings_json: str
-    ingest_token_hash: str = Field(max_length=64)
-    viewer_token_hash: str = Field(max_length=64)
-    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-
-
-class LedgerEvent(SQLModel, table=True):
-    __tablename__ = "ledger_event"
-    __table_args__ = (
-        UniqueConstraint("campaign_id", "key", name="uq_ledger_identity"),
-        Index(
-            "ix_ledger_unrelayed",
-            "relayed",
-            sqlite_where=Column("relayed") == False,  # noqa: E712
-            postgresql_where=Column("relayed") == False,  # noqa: E712
-        ),
-    )
-    id: int | None = Field(
-        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
-    )
-    campaign_id: int = Field(index=True)
-    key: str = Field(max_length=200)
-    type: str = Field(max_length=10)
-    ts_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    body: str
-    relayed: bool = Field(default=False)
-
-
-class AuditRow(SQLModel, table=True):
-    """What operators changed (console or admin API): settings edits, token rotations,
-    manual fires, webhook changes. `detail_json` says what, never a secret."""
-
-    __tablename__ = "console_audit"
-    id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(index=True)
-    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
-    action: str = Field(max_length=40)
-    detail_json: str = "{}"
 
 
 @dataclass(frozen=True)
@@ -202,7 +151,6 @@ class Store:
 
     def delete_webhook(self, campaign_id: int, webhook_id: int) -> bool:
         """Remove a webhook target of this campaign and its queued deliveries."""
-        from warroom.adapters.sql.report_store import DeliveryRow, WebhookRow
 
         w, d = WebhookRow.__table__, DeliveryRow.__table__
         with self.engine.begin() as conn:
@@ -356,3 +304,16 @@ class Store:
             return conn.execute(
                 select(func.min(table.c.received_ms)).where(table.c.relayed == False)  # noqa: E712
             ).scalar_one()
+
+
+def oldest_unrelayed_ts(engine: Engine, campaign_id: int) -> int | None:
+    """The campaign time of the oldest ledger event not yet on the stream (the
+    watermark stops before it), or None."""
+    t = LedgerEvent.__table__
+    with engine.connect() as conn:
+        return conn.execute(
+            select(func.min(t.c.ts_ms)).where(
+                t.c.relayed == False,  # noqa: E712  (the partial index)
+                t.c.campaign_id == campaign_id,
+            )
+        ).scalar_one()

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import DependencyTimeout, is_dependency_error
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
@@ -18,7 +19,7 @@ from warroom.core.ingest.events import (
     split_body,
     ts_window,
 )
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import BadWebhook, check_target
 from warroom.adapters.sql.report_store import report_view
 from warroom.core.ingest.clock import rfc3339
@@ -15,7 +16,6 @@ from warroom.core.reports.render import TemplateProblem, default_source, validat
 from warroom.core.reports.schedule import REPORT_KINDS
 from warroom.services import operator
 from warroom.services.announcer import fire_view
-from warroom.services.campaigns import real_now_ms
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
 from warroom.web.models import Deleted, WebhookView

@@ -9,16 +9,20 @@ WARROOM_ADMIN_TOKEN ends them all. State changes carry the CSRF token (form fiel
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from redis.asyncio import Redis
 
+from warroom.adapters.redis.console_sessions import (
+    Session,
+    close_session,
+    count_failure,
+    load_session,
+    login_wait_s,
+    open_session,
+)
 from warroom.web import deps
 
 COOKIE = "wr_console"
@@ -43,64 +47,8 @@ class CsrfRefused(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class Session:
-    sid_hash: str
-    csrf: str
-
-
-def _sid_key(sid_hash: str) -> str:
-    return f"wr:console:session:{sid_hash}"
-
-
-def _fingerprint(admin_token: str) -> str:
-    return hashlib.sha256(b"warroom-console:" + admin_token.encode()).hexdigest()
-
-
-async def open_session(redis: Redis, admin_token: str, ttl_s: int) -> tuple[str, Session]:
-    sid = secrets.token_urlsafe(32)
-    sid_hash = hashlib.sha256(sid.encode()).hexdigest()
-    csrf = secrets.token_urlsafe(32)
-    await redis.hset(_sid_key(sid_hash), mapping={"csrf": csrf, "fp": _fingerprint(admin_token)})
-    await redis.expire(_sid_key(sid_hash), ttl_s)
-    return sid, Session(sid_hash, csrf)
-
-
-async def load_session(redis: Redis, admin_token: str | None, sid: str | None) -> Session | None:
-    if not sid or not admin_token or len(sid) > 100:
-        return None
-    sid_hash = hashlib.sha256(sid.encode()).hexdigest()
-    data = await redis.hgetall(_sid_key(sid_hash))
-    fp = data.get(b"fp", b"").decode()
-    if not fp or not hmac.compare_digest(fp, _fingerprint(admin_token)):
-        return None
-    return Session(sid_hash, data[b"csrf"].decode())
-
-
-async def close_session(redis: Redis, session: Session) -> None:
-    await redis.delete(_sid_key(session.sid_hash))
-
-
 def client_key(request: Request) -> str:
     return request.client.host if request.client else "unknown"
-
-
-async def login_wait_s(redis: Redis, client: str, limit: int) -> int:
-    """Seconds this client must wait before trying again (0: go ahead)."""
-    key = f"wr:console:fails:{client}"
-    count = int(await redis.get(key) or 0)
-    if count < limit:
-        return 0
-    ttl = await redis.ttl(key)
-    return max(int(ttl), 1)
-
-
-async def count_failure(redis: Redis, client: str) -> None:
-    key = f"wr:console:fails:{client}"
-    pipe = redis.pipeline()
-    pipe.set(key, 0, ex=60, nx=True)  # the window opens at the first failure
-    pipe.incr(key)
-    await pipe.execute()
 
 
 def is_https(request: Request) -> bool:
@@ -136,3 +84,13 @@ async def csrf_checked(request: Request, session: ConsoleSession) -> Session:
 
 
 ConsoleChange = Annotated[Session, Depends(csrf_checked)]
+
+
+__all__ = [
+    "Session",
+    "close_session",
+    "count_failure",
+    "load_session",
+    "login_wait_s",
+    "open_session",
+]

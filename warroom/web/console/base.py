@@ -12,11 +12,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import from_ms
 from warroom.core.ingest.money import format_yuan
 from warroom.services import operator
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.console import auth

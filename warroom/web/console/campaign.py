@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.reports.render import (
     TemplateProblem,
@@ -20,7 +21,6 @@ from warroom.core.reports.render import (
 from warroom.core.reports.sample import sample_context, sample_extra
 from warroom.core.reports.schedule import KIND_LABELS, REPORT_KINDS
 from warroom.services import operator
-from warroom.services.campaigns import real_now_ms
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.console.auth import ConsoleChange, ConsoleSession

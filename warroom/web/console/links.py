@@ -9,10 +9,11 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_url
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.services import operator
-from warroom.services.campaigns import real_now_ms, token_matches
+from warroom.services.campaigns import token_matches
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.console.auth import ConsoleChange, ConsoleSession

@@ -21,10 +21,11 @@ import orjson
 from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import MINUTE_MS, rfc3339
 from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.replay_loader import LoadedReplay, ReplayLoader
 from warroom.web.pages.render import base_context, error_page, html
 

@@ -12,6 +12,7 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.poster import FontMissing, find_font, render_png
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.groups import load_judged, read_membership_series
@@ -21,7 +22,7 @@ from warroom.core.live.group_health import Judged, health_counts, row_view
 from warroom.core.reports.poster import PosterSpec, report_poster_spec
 from warroom.core.review.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
 from warroom.core.review.page import page_context
-from warroom.services.campaigns import clock_of, real_now_ms
+from warroom.services.campaigns import clock_of
 from warroom.services.review_loader import ReviewLoader, late_cutoff_ms
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from warroom.services.campaigns import real_now_ms
+from warroom.adapters.clock import real_now_ms
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.errors import ApiError

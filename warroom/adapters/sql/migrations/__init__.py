@@ -43,8 +43,7 @@ def target_metadata() -> MetaData:
     """Every table the code knows (for autogenerate and the drift check)."""
     from sqlmodel import SQLModel
 
-    import warroom.adapters.sql.report_store  # noqa: F401  (registers its tables)
-    import warroom.adapters.sql.store  # noqa: F401
+    import warroom.adapters.sql.tables  # noqa: F401  (registers the tables)
 
     return SQLModel.metadata
 

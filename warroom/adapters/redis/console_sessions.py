@@ -1,0 +1,79 @@
+"""The console's sessions and its sign-in throttle, in Redis, so every web process sees
+the same sessions and sign-out ends one everywhere. A session is stored under its id's
+hash with its CSRF token and a fingerprint of the admin token it was opened with:
+changing WARROOM_ADMIN_TOKEN ends them all."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from warroom.adapters.redis import keys
+
+
+def _sid_key(sid_hash: str) -> str:
+    return keys.console_session(sid_hash)
+
+
+def _fingerprint(admin_token: str) -> str:
+    return hashlib.sha256(b"warroom-console:" + admin_token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Session:
+    sid_hash: str
+    csrf: str
+
+
+def _sid_key(sid_hash: str) -> str:
+    return f"wr:console:session:{sid_hash}"
+
+
+def _fingerprint(admin_token: str) -> str:
+    return hashlib.sha256(b"warroom-console:" + admin_token.encode()).hexdigest()
+
+
+async def open_session(redis: Redis, admin_token: str, ttl_s: int) -> tuple[str, Session]:
+    sid = secrets.token_urlsafe(32)
+    sid_hash = hashlib.sha256(sid.encode()).hexdigest()
+    csrf = secrets.token_urlsafe(32)
+    await redis.hset(_sid_key(sid_hash), mapping={"csrf": csrf, "fp": _fingerprint(admin_token)})
+    await redis.expire(_sid_key(sid_hash), ttl_s)
+    return sid, Session(sid_hash, csrf)
+
+
+async def load_session(redis: Redis, admin_token: str | None, sid: str | None) -> Session | None:
+    if not sid or not admin_token or len(sid) > 100:
+        return None
+    sid_hash = hashlib.sha256(sid.encode()).hexdigest()
+    data = await redis.hgetall(_sid_key(sid_hash))
+    fp = data.get(b"fp", b"").decode()
+    if not fp or not hmac.compare_digest(fp, _fingerprint(admin_token)):
+        return None
+    return Session(sid_hash, data[b"csrf"].decode())
+
+
+async def close_session(redis: Redis, session: Session) -> None:
+    await redis.delete(_sid_key(session.sid_hash))
+
+
+async def login_wait_s(redis: Redis, client: str, limit: int) -> int:
+    """Seconds this client must wait before trying again (0: go ahead)."""
+    key = keys.console_failures(client)
+    count = int(await redis.get(key) or 0)
+    if count < limit:
+        return 0
+    ttl = await redis.ttl(key)
+    return max(int(ttl), 1)
+
+
+async def count_failure(redis: Redis, client: str) -> None:
+    key = keys.console_failures(client)
+    pipe = redis.pipeline()
+    pipe.set(key, 0, ex=60, nx=True)  # the window opens at the first failure
+    pipe.incr(key)
+    await pipe.execute()

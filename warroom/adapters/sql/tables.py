@@ -1,0 +1,124 @@
+"""Every table of the SQL schema, in one module: the stores read and write them, the
+migrations (alembic, migrations/) compare against them. Changing one needs a revision."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class CampaignRow(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=63, unique=True, index=True)
+    settings_json: str
+    ingest_token_hash: str = Field(max_length=64)
+    viewer_token_hash: str = Field(max_length=64)
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class LedgerEvent(SQLModel, table=True):
+    __tablename__ = "ledger_event"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "key", name="uq_ledger_identity"),
+        Index(
+            "ix_ledger_unrelayed",
+            "relayed",
+            sqlite_where=Column("relayed") == False,  # noqa: E712
+            postgresql_where=Column("relayed") == False,  # noqa: E712
+        ),
+    )
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=200)
+    type: str = Field(max_length=10)
+    ts_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    received_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    body: str
+    relayed: bool = Field(default=False)
+
+
+class AuditRow(SQLModel, table=True):
+    """What operators changed (console or admin API): settings edits, token rotations,
+    manual fires, webhook changes. `detail_json` says what, never a secret."""
+
+    __tablename__ = "console_audit"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    action: str = Field(max_length=40)
+    detail_json: str = "{}"
+
+
+class ReportRow(SQLModel, table=True):
+    __tablename__ = "report"
+    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_report_key"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=120)
+    kind: str = Field(max_length=20)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    memo_json: str = Field(default="{}", sa_column=Column(Text, nullable=False))
+
+
+class StimulusRow(SQLModel, table=True):
+    __tablename__ = "stimulus_fire"
+    __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_stimulus_key"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    campaign_id: int = Field(index=True)
+    key: str = Field(max_length=160)
+    rule: str = Field(max_length=100)
+    kind: str = Field(max_length=30)
+    metric: str = Field(max_length=20, default="gmv_per_min")
+    window_minutes: int = 10
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    manual: bool = False
+    uplift: float | None = None
+
+
+class TemplateRow(SQLModel, table=True):
+    __tablename__ = "report_template"
+    __table_args__ = (UniqueConstraint("campaign_id", "kind", name="uq_template_kind"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    kind: str = Field(max_length=20)
+    source: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class WebhookRow(SQLModel, table=True):
+    __tablename__ = "webhook"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    url: str = Field(max_length=2000)
+    format: str = Field(max_length=24)  # webhook.FORMATS
+    secret: str = Field(default="", max_length=200)
+    enabled: bool = True
+
+
+class DeliveryRow(SQLModel, table=True):
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (UniqueConstraint("webhook_id", "report_id", name="uq_delivery_once"),)
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    webhook_id: int = Field(index=True)
+    report_id: int
+    status: str = Field(
+        default="pending", max_length=12, index=True
+    )  # pending|sending|delivered|failed
+    attempts: int = 0
+    next_at_ms: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    last_status: int | None = None
+    last_error: str = Field(default="", max_length=500)
+    done_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
