@@ -10,7 +10,7 @@ from typing import Any
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import require_noeviction
-from warroom.adapters.hub.fanout import Hub, HubSettings
+from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import WebhookStore
 from warroom.adapters.redis.client import redis_client
@@ -22,6 +22,8 @@ from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
+from warroom.services.replay_loader import ReplayLoader
+from warroom.services.review_loader import ReviewLoader
 from warroom.services.runtime import Edge, Runtime
 from warroom.services.snapshots import load_state
 from warroom.settings import Settings
@@ -80,6 +82,8 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         webhooks=webhooks,
         announcer=Announcer(hot, reports, webhooks),
         deliverer=deliverer,
+        review=ReviewLoader(store.engine, reports),
+        replay=ReplayLoader(store.engine, reports),
     )
 
 
@@ -92,7 +96,7 @@ def build_edge(settings: Settings) -> Edge:
         settings.warroom_max_pending_events,
         timeout_s=settings.warroom_dependency_timeout_s,
     )
-    hub = Hub(rt.redis, rt.hot, rt.campaigns, load_state, HubSettings(), rt.clock.now_ms)
+    hub = Hub(rt.redis, rt.hot, rt.campaigns, load_state, settings.ws, rt.clock.now_ms)
     return Edge(rt, writer, hub)
 
 

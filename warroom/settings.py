@@ -5,11 +5,48 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """WARROOM_WS_* from the environment (a section of Settings: these tune the
+    screens' fan-out only)."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_WS_", extra="ignore")
+
+    # Renders per campaign while changes keep coming: at most frames_per_s a second,
+    # fewer when one render + fan-out costs more than render_budget of a core (the
+    # first change after a quiet spell renders at once). docs/benchmarks.md.
+    frames_per_s: float = 8.0
+    render_budget: float = 0.4
+    heartbeat_s: float = 5.0  # an update at least this often, changed or not
+    queue_frames: int = 8  # per viewer; beyond this the viewer is resynced
+    stall_close_s: float = 60.0  # a send blocked this long: the viewer is dropped
+    room_linger_s: float = 30.0  # keep an empty room (and its state) this long
+    pubsub_heartbeat_s: float = 5.0  # the subscriber proves itself alive this often
+    # The kernel's send buffer per dashboard socket. Left to autotuning, a peer that
+    # reads nothing can pin up to tcp_wmem max (4 MiB) of kernel memory; frames are a
+    # few KiB, so a fixed 128 KiB (Linux doubles it) bounds a stalled viewer and lets
+    # the stall be noticed. 0 leaves the kernel's default.
+    sndbuf_bytes: int = 128 * 1024
+
+
+class ConsoleSettings(BaseSettings):
+    """WARROOM_CONSOLE_* from the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_CONSOLE_", extra="ignore")
+
+    session_hours: float = 12.0
+    max_failed_logins: int = 10  # per client per minute; then 429 with Retry-After
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
+
+    # Sections with their own prefixes (WARROOM_WS_*, WARROOM_CONSOLE_*), read with the rest.
+    ws: HubSettings = Field(default_factory=HubSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
 
     redis_url: str | None = None
     # REDIS_URL names any node of a Redis Cluster (every key of a campaign shares its

@@ -21,6 +21,8 @@ from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
+from warroom.services.replay_loader import ReplayLoader
+from warroom.services.review_loader import ReviewLoader
 from warroom.settings import Settings
 
 
@@ -39,6 +41,10 @@ class Runtime:
     # A new Deliverer with the runtime's guard, pace and poster settings: the worker
     # runs one; the console's test message sends through a short-lived one.
     deliverer: Callable[[], Deliverer]
+    # The retrospective and the replay, computed from the ledger and kept for the next
+    # viewer (one scan per campaign and ledger state).
+    review: ReviewLoader
+    replay: ReplayLoader
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from redis.asyncio import Redis
 
 from warroom.adapters.clock import real_now_ms
@@ -30,32 +29,10 @@ from warroom.adapters.hub.room import Loaded, Room, RoomConfig
 from warroom.adapters.hub.viewer import Viewer
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
+from warroom.settings import HubSettings
 
 log = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "~hb:"  # slugs never start with "~": other hubs ignore these
-
-
-class HubSettings(BaseSettings):
-    """WARROOM_WS_* from the environment (kept apart from Settings: these tune the
-    screens' fan-out only)."""
-
-    model_config = SettingsConfigDict(env_prefix="WARROOM_WS_", extra="ignore")
-
-    # Renders per campaign while changes keep coming: at most frames_per_s a second,
-    # fewer when one render + fan-out costs more than render_budget of a core (the
-    # first change after a quiet spell renders at once). docs/benchmarks.md.
-    frames_per_s: float = 8.0
-    render_budget: float = 0.4
-    heartbeat_s: float = 5.0  # an update at least this often, changed or not
-    queue_frames: int = 8  # per viewer; beyond this the viewer is resynced
-    stall_close_s: float = 60.0  # a send blocked this long: the viewer is dropped
-    room_linger_s: float = 30.0  # keep an empty room (and its state) this long
-    pubsub_heartbeat_s: float = 5.0  # the subscriber proves itself alive this often
-    # The kernel's send buffer per dashboard socket. Left to autotuning, a peer that
-    # reads nothing can pin up to tcp_wmem max (4 MiB) of kernel memory; frames are a
-    # few KiB, so a fixed 128 KiB (Linux doubles it) bounds a stalled viewer and lets
-    # the stall be noticed. 0 leaves the kernel's default.
-    sndbuf_bytes: int = 128 * 1024
 
 
 class CampaignLookup(Protocol):

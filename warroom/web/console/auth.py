@@ -13,7 +13,6 @@ import hmac
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from warroom.adapters.redis.console_sessions import (
     Session,
@@ -28,15 +27,6 @@ from warroom.web import deps
 COOKIE = "wr_console"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
-
-
-class ConsoleSettings(BaseSettings):
-    """WARROOM_CONSOLE_* from the environment."""
-
-    model_config = SettingsConfigDict(env_prefix="WARROOM_CONSOLE_", extra="ignore")
-
-    session_hours: float = 12.0
-    max_failed_logins: int = 10  # per client per minute; then 429 with Retry-After
 
 
 class NotSignedIn(Exception):

@@ -60,7 +60,7 @@ async def console_home(request: Request) -> HTMLResponse:
 @router.post("/admin/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
     rt = deps.runtime(request)
-    cfg: auth.ConsoleSettings = request.app.state.console
+    cfg = rt.settings.console
     client = auth.client_key(request)
     wait = await auth.login_wait_s(rt.redis, client, cfg.max_failed_logins)
     if wait:
@@ -172,7 +172,6 @@ async def save_settings(request: Request, slug: str, session: ConsoleChange) -> 
 
 
 def install(app: FastAPI) -> None:
-    app.state.console = auth.ConsoleSettings()
     env: Environment = app.state.pages_env
     env.globals.update(state_labels=STATE_LABELS)
     env.filters.update(

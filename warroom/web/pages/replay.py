@@ -59,20 +59,21 @@ class ReplayLimit:
 
 def _parts(app: Any) -> tuple[ReplayLoader, ReplayLimit]:
     state = app.state
-    if getattr(state, "replay_loader", None) is None:
-        rt = state.runtime
-        state.replay_loader = ReplayLoader(rt.store.engine, rt.reports)
+    rt = state.runtime
+    if getattr(state, "replay_limit", None) is None:  # per web process
         state.replay_limit = ReplayLimit(rt.settings.warroom_replay_max_viewers)
-    return state.replay_loader, state.replay_limit
+    return rt.replay, state.replay_limit
 
 
 def replay_stats(app: Any) -> dict[str, int]:
     """For /ws/stats: replays playing now, and ledger scans done (one per campaign and
     ledger state while it stays among the last few cached)."""
-    loader = getattr(app.state, "replay_loader", None)
-    if loader is None:
-        return {"replays": 0, "replay_builds": 0}
-    return {"replays": app.state.replay_limit.active, "replay_builds": loader.builds}
+    rt = getattr(app.state, "runtime", None)
+    limit = getattr(app.state, "replay_limit", None)
+    return {
+        "replays": limit.active if limit is not None else 0,
+        "replay_builds": rt.replay.builds if rt is not None else 0,
+    }
 
 
 def has_ended(record: CampaignRecord) -> bool:

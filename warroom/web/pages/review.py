@@ -33,12 +33,7 @@ API = "/api/v1/campaigns/{slug}"
 
 
 def _loader(request: Request) -> ReviewLoader:
-    state = request.app.state
-    loader = getattr(state, "review_loader", None)
-    if loader is None:
-        rt = deps.runtime(request)
-        loader = state.review_loader = ReviewLoader(rt.store.engine, rt.reports)
-    return loader
+    return deps.runtime(request).review
 
 
 async def _viewer(request: Request, slug: str) -> CampaignRecord:
