@@ -30,7 +30,8 @@ from warroom.core.live.shapes import (
     StimulusItem,
 )
 from warroom.core.reports.memo import memo_of as _memo_of
-from warroom.core.reports.memo import report_memo, signed, signed_wan
+from warroom.core.reports.memo import report_memo as report_memo  # re-exported
+from warroom.core.reports.memo import signed, signed_wan
 from warroom.core.reports.shapes import (
     BestStimulus,
     BoardLine,
