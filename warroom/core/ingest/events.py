@@ -6,8 +6,9 @@ Strict means money and counts are JSON integers and nothing else: `true`, `"100"
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired, TypedDict, cast
 
 from pydantic import (
     BaseModel,
@@ -108,6 +109,54 @@ _IDENTITY = {
 }
 
 
+class _Normalized(TypedDict):
+    key: str  # the dedupe identity, unique per campaign: "<type>:<id>"
+    ts: int  # epoch ms: the sender's, or the arrival on the campaign clock
+    lid: NotRequired[int]  # the ledger id, tagged on once the event is recorded
+
+
+class NormalizedOrder(_Normalized):
+    type: Literal["order"]
+    order_id: str
+    amount_fen: int
+    seller_id: str
+    group_id: str
+    buyer_id: str
+    product_id: str
+    quantity: int
+    seller_name: NotRequired[str]  # names only when the sender gave one
+    group_name: NotRequired[str]
+    product_name: NotRequired[str]
+
+
+class NormalizedRefund(_Normalized):
+    type: Literal["refund"]
+    refund_id: str
+    order_id: str
+    amount_fen: int
+
+
+class NormalizedMessage(_Normalized):
+    type: Literal["message"]
+    message_id: str
+    group_id: str
+    member_id: str
+    kind: Literal["text", "image", "order_screenshot", "red_packet", "other"]
+
+
+class NormalizedMember(_Normalized):
+    type: Literal["member"]
+    event_id: str
+    group_id: str
+    member_id: str
+    action: Literal["join", "leave"]
+
+
+# What `normalize` returns: a plain dict (it travels as JSON to the ledger and the
+# stream), tagged by `type`.
+NormalizedEvent = NormalizedOrder | NormalizedRefund | NormalizedMessage | NormalizedMember
+
+
 class EventError(ValueError):
     """One event is unacceptable; the message says why, for the `rejected` list."""
 
@@ -152,7 +201,7 @@ def ts_window(starts_at_ms: int, ends_at_ms: int, now_ms: int, tz: str = "UTC") 
     return TsWindow(starts_at_ms - DAY_MS, min(ends_at_ms + DAY_MS, now_ms + AHEAD_MS), tz)
 
 
-def normalize(raw: Any, arrival_ms: int, window: TsWindow | None = None) -> dict[str, Any]:
+def normalize(raw: Any, arrival_ms: int, window: TsWindow | None = None) -> NormalizedEvent:
     """Validate one wire event and return its normalized form.
 
     The normalized dict always has `type`, `key` (the dedupe identity, unique per
@@ -170,13 +219,13 @@ def normalize(raw: Any, arrival_ms: int, window: TsWindow | None = None) -> dict
     except ValidationError as exc:
         raise EventError(_describe(exc)) from None
     # The wire models are flat: their fields are the dict (half the cost of model_dump).
-    data = {k: v for k, v in model.__dict__.items() if v is not None}
+    data: dict[str, Any] = {k: v for k, v in model.__dict__.items() if v is not None}
     if data.get("ts") is None:
         data["ts"] = arrival_ms
     elif window is not None:
         window.check(data["ts"])
     data["key"] = f"{kind}:{data[_IDENTITY[kind]]}"
-    return data
+    return cast(NormalizedEvent, data)  # the wire model's fields, validated above
 
 
 class BodyError(ValueError):
@@ -221,7 +270,9 @@ def is_unparsed(item: Any) -> bool:
     return item is _NOT_JSON
 
 
-def differing_fields(stored: dict[str, Any], sent: dict[str, Any], compare_ts: bool) -> list[str]:
+def differing_fields(
+    stored: Mapping[str, object], sent: Mapping[str, object], compare_ts: bool
+) -> list[str]:
     """Fields in which a re-sent identity differs from the recorded event (both
     normalized). `ts` is compared only when the sender gave one: an event sent without
     `ts` is stamped on arrival, so its retry carries a later stamp and is the same event."""

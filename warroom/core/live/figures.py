@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from warroom.core.ingest.clock import MINUTE_MS, minute_floor, rfc3339
+from warroom.core.live.shapes import FiguresView, Minutes, TotalsView
 
 # Minute metrics an event leaves a trace in (member events only in `last_ts`).
 ACTIVITY_METRICS = ("orders", "messages", "refund")
@@ -35,7 +35,7 @@ class Figures:
     def net_gmv_fen(self) -> int:
         return self.gmv_fen - self.refund_fen
 
-    def as_dict(self, tz: str) -> dict[str, Any]:
+    def as_dict(self, tz: str) -> FiguresView:
         return {
             "as_of": rfc3339(self.as_of_ms, tz),
             "gmv_fen": self.gmv_fen,
@@ -50,7 +50,7 @@ def _below(series: Mapping[int, int], as_of_ms: int) -> int:
     return sum(v for m, v in series.items() if m < as_of_ms)
 
 
-def buyer_series(minutes: Mapping[str, Mapping[int, int]]) -> Mapping[int, int]:
+def buyer_series(minutes: Minutes) -> Mapping[int, int]:
     """Buyers by the minute of their first order. Hot state written before that metric
     existed only has distinct buyers per minute (a repeat buyer counts once a minute):
     the best available, exact when nobody bought in two different minutes."""
@@ -59,9 +59,7 @@ def buyer_series(minutes: Mapping[str, Mapping[int, int]]) -> Mapping[int, int]:
     return minutes.get("buyers", {})
 
 
-def figures_at(
-    minutes: Mapping[str, Mapping[int, int]], as_of_ms: int, total_buyers: int | None = None
-) -> Figures:
+def figures_at(minutes: Minutes, as_of_ms: int, total_buyers: int | None = None) -> Figures:
     """Totals of every event with `ts` before `as_of_ms` (a minute boundary).
 
     `total_buyers` (today's distinct buyers) matters only for hot state without
@@ -80,7 +78,7 @@ def figures_at(
     )
 
 
-def figures_of_totals(totals: Mapping[str, int], as_of_ms: int) -> Figures:
+def figures_of_totals(totals: TotalsView, as_of_ms: int) -> Figures:
     """The snapshot's own totals (`totals_view`), labelled with `as_of_ms` (the final)."""
     return Figures(
         as_of_ms=as_of_ms,
@@ -91,9 +89,7 @@ def figures_of_totals(totals: Mapping[str, int], as_of_ms: int) -> Figures:
     )
 
 
-def minutes_before(
-    minutes: Mapping[str, Mapping[int, int]], as_of_ms: int
-) -> dict[str, dict[int, int]]:
+def minutes_before(minutes: Minutes, as_of_ms: int) -> dict[str, dict[int, int]]:
     return {k: {m: v for m, v in s.items() if m < as_of_ms} for k, s in minutes.items()}
 
 
@@ -109,7 +105,7 @@ def crossing_minute(gmv_by_minute: Mapping[int, int], threshold_fen: int) -> int
     return None
 
 
-def first_activity_ms(minutes: Mapping[str, Mapping[int, int]], last_ts: int | None) -> int | None:
+def first_activity_ms(minutes: Minutes, last_ts: int | None) -> int | None:
     """The minute of the first event of any kind (None: nothing has arrived yet)."""
     firsts = [min(s) for k, s in minutes.items() if s and k in ACTIVITY_METRICS]
     if firsts:
@@ -117,7 +113,7 @@ def first_activity_ms(minutes: Mapping[str, Mapping[int, int]], last_ts: int | N
     return minute_floor(last_ts) if last_ts else None
 
 
-def activity_by_minute(minutes: Mapping[str, Mapping[int, int]]) -> dict[int, int]:
+def activity_by_minute(minutes: Minutes) -> dict[int, int]:
     """Events of any kind per minute (orders, messages, and whatever else hot state
     buckets): a minute with none is a minute the feed was silent."""
     out: dict[int, int] = {}

@@ -8,31 +8,47 @@ must carry, which reports and stimuli are new, and whether the state went backwa
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal, TypeVar, cast
 
 import orjson
 
+from warroom.core.live.shapes import (
+    LiteSnapshot,
+    ReportItem,
+    Snapshot,
+    StimulusItem,
+    UpdatableKey,
+    UpdateBody,
+)
+
 # Counters that only ever grow while hot state is intact; a drop means a rebuild.
-MONOTONIC_TOTALS = ("gmv_fen", "refund_fen", "orders", "items", "messages")
+MONOTONIC_TOTALS: tuple[Literal["gmv_fen", "refund_fen", "orders", "items", "messages"], ...] = (
+    "gmv_fen",
+    "refund_fen",
+    "orders",
+    "items",
+    "messages",
+)
 # Snapshot parts an update may carry, besides `totals` (always) and the freshness.
-UPDATABLE = ("target", "velocity", "last_event_at", "restoring")
+UPDATABLE: tuple[UpdatableKey, ...] = ("target", "velocity", "last_event_at", "restoring")
 
 
 @dataclass
 class Diff:
-    update: dict[str, Any]
+    update: UpdateBody
     changed: bool  # anything besides the clock and the freshness figure
-    new_reports: list[dict[str, Any]] = field(default_factory=list)
-    new_stimuli: list[dict[str, Any]] = field(default_factory=list)
+    new_reports: list[ReportItem] = field(default_factory=list)
+    new_stimuli: list[StimulusItem] = field(default_factory=list)
     resync: bool = False
 
 
-def _campaign_settings(snap: dict[str, Any]) -> dict[str, Any]:
+def _campaign_settings(snap: Snapshot) -> dict[str, object]:
     return {k: v for k, v in snap["campaign"].items() if k != "now"}
 
 
-def _went_backwards(prev: dict[str, Any], cur: dict[str, Any]) -> bool:
+def _went_backwards(prev: Snapshot, cur: Snapshot) -> bool:
     if any(cur["totals"][k] < prev["totals"][k] for k in MONOTONIC_TOTALS):
         return True
     minutes = {row["minute"] for row in cur["per_minute"]}
@@ -43,16 +59,21 @@ def _went_backwards(prev: dict[str, Any], cur: dict[str, Any]) -> bool:
 UPDATABLE = (*UPDATABLE, "rules", "reports_total")
 
 
-def new_items(seen: set[int], feed: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], set[int]]:
+# A feed item's id: reports have integer ids; a stimulus may carry its claim key.
+FeedId = int | str | None
+Item = TypeVar("Item", ReportItem, StimulusItem)
+
+
+def new_items(seen: Set[FeedId], feed: list[Item]) -> tuple[list[Item], set[FeedId]]:
     """Items whose id was not in the previous read, in feed order. A set, not a
     high-water mark: two announcers may push ids out of order (7 after 8)."""
     fresh = [item for item in feed if item.get("id") not in seen]
     return fresh, {item.get("id") for item in feed}
 
 
-def diff(prev: dict[str, Any], cur: dict[str, Any]) -> Diff:
+def diff(prev: Snapshot, cur: Snapshot) -> Diff:
     """The body of an `update` frame from `prev` to `cur` (both full snapshots)."""
-    update: dict[str, Any] = {"totals": cur["totals"], "now": cur["campaign"]["now"]}
+    update: UpdateBody = {"totals": cur["totals"], "now": cur["campaign"]["now"]}
     if _went_backwards(prev, cur):
         return Diff(update, changed=True, resync=True)
     changed = cur["totals"] != prev["totals"]
@@ -82,11 +103,11 @@ def diff(prev: dict[str, Any], cur: dict[str, Any]) -> Diff:
     return Diff(update, changed=changed)
 
 
-def lite(snap: dict[str, Any]) -> dict[str, Any]:
+def lite(snap: Snapshot) -> LiteSnapshot:
     """The snapshot for phones: no per-minute history (the host view draws no chart)."""
-    return {k: v for k, v in snap.items() if k != "per_minute"}
+    return cast(LiteSnapshot, {k: v for k, v in snap.items() if k != "per_minute"})
 
 
-def encode(frame: dict[str, Any]) -> str:
+def encode(frame: Mapping[str, object]) -> str:
     """Encoded once, sent as the same text to every viewer of the room."""
     return orjson.dumps(frame).decode()

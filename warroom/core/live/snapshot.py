@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS, minute_floor, rfc3339
@@ -16,6 +15,18 @@ from warroom.core.live.figures import (
     figures_at,
     minutes_before,
 )
+from warroom.core.live.shapes import (
+    BoardRow,
+    MinuteRow,
+    Minutes,
+    RawTotals,
+    ReportItem,
+    RuleView,
+    Snapshot,
+    StimulusItem,
+    TargetView,
+    TotalsView,
+)
 from warroom.core.live.windows import velocity
 from warroom.core.reports.rules import FeedState, RuleState, evaluate_rules, rule_state
 
@@ -24,7 +35,7 @@ def ratio(num: int, den: int) -> float:
     return round(num / den, 6) if den else 0.0
 
 
-def totals_view(t: Mapping[str, int]) -> dict[str, Any]:
+def totals_view(t: RawTotals) -> TotalsView:
     gmv = t.get("gmv", 0)
     refund = t.get("refund", 0)
     net = gmv - refund
@@ -59,7 +70,7 @@ def leaderboard(
     recent: Mapping[int, Mapping[str, int]],
     size: int,
     prev: Mapping[str, int | None] | None = None,
-) -> list[dict[str, Any]]:
+) -> list[BoardRow]:
     """`prev`: ranks before the recent minutes, already computed from a bounded read
     (core/live/ranking.py); without it, computed here from every entity's score."""
     ordered = rank(scores)
@@ -110,7 +121,7 @@ def honest_pace(s: CampaignSettings, gmv: int, now_ms: int, recent_per_min: int)
 
 def target_view(
     s: CampaignSettings, gmv: int, gmv_by_minute: Mapping[int, int], now_ms: int, pace_per_min: int
-) -> dict[str, Any]:
+) -> TargetView:
     """Progress, the projected finish and ETAs. `pace_per_min` is the recent velocity.
 
     `projected_fen` is None until `projection_ready` (then gmv + remaining minutes at
@@ -159,7 +170,7 @@ def target_view(
 ROW_METRICS = ("gmv", "orders", "buyers", "messages")
 
 
-def per_minute_rows(minutes: Mapping[str, Mapping[int, int]], tz: str) -> list[dict[str, Any]]:
+def per_minute_rows(minutes: Minutes, tz: str) -> list[MinuteRow]:
     # rows are the minutes with sales or messages (refund-only minutes show no row)
     keys = sorted(set().union(*(minutes[m].keys() for m in ROW_METRICS)))
     return [
@@ -176,11 +187,11 @@ def per_minute_rows(minutes: Mapping[str, Mapping[int, int]], tz: str) -> list[d
 
 def rules_view(
     s: CampaignSettings,
-    minutes: Mapping[str, Mapping[int, int]],
+    minutes: Minutes,
     last_ts: int | None,
     now_ms: int,
-    stimuli: list[dict[str, Any]],
-) -> list[dict[str, Any]]:
+    stimuli: list[StimulusItem],
+) -> list[RuleView]:
     """Each stimulus rule's state for the operator: `armed`, `held` (and why: the feed
     is silent, nothing has arrived yet; the screens add figures restoring) or `done`."""
     if not s.stimulus_rules:
@@ -201,7 +212,7 @@ def rules_view(
     ]
 
 
-def reports_total(reports: list[dict[str, Any]]) -> int:
+def reports_total(reports: list[ReportItem]) -> int:
     """How many reports exist: each feed item carries its number `n` (counted in SQL
     when it was written); the feed itself keeps only the newest few."""
     return max((int(r.get("n") or 0) for r in reports), default=0) or len(reports)
@@ -214,17 +225,17 @@ def recent_from(now_ms: int) -> int:
 
 def build_snapshot(
     s: CampaignSettings,
-    totals: Mapping[str, int],
-    minutes: Mapping[str, Mapping[int, int]],
+    totals: RawTotals,
+    minutes: Minutes,
     boards: Mapping[str, Mapping[str, int]],
     board_orders: Mapping[str, Mapping[str, int]],
     board_names: Mapping[str, Mapping[str, str]],
     board_minutes: Mapping[str, Mapping[int, Mapping[str, int]]],
     now_ms: int,
-    reports: list[dict[str, Any]] | None = None,
-    stimuli: list[dict[str, Any]] | None = None,
+    reports: list[ReportItem] | None = None,
+    stimuli: list[StimulusItem] | None = None,
     board_prev: Mapping[str, Mapping[str, int | None]] | None = None,
-) -> dict[str, Any]:
+) -> Snapshot:
     tv = totals_view(totals)
     # After the close the velocity stays at its closing value: minutes after the end
     # are not a slump.
@@ -272,15 +283,15 @@ def build_snapshot(
 
 def snapshot_as_of(
     s: CampaignSettings,
-    totals: Mapping[str, int],
-    minutes: Mapping[str, Mapping[int, int]],
+    totals: RawTotals,
+    minutes: Minutes,
     boards: Mapping[str, Mapping[str, int]],
     board_orders: Mapping[str, Mapping[str, int]],
     board_names: Mapping[str, Mapping[str, str]],
     board_minutes: Mapping[str, Mapping[int, Mapping[str, int]]],
     as_of_ms: int,
-    stimuli: list[dict[str, Any]] | None = None,
-) -> tuple[dict[str, Any], Figures]:
+    stimuli: list[StimulusItem] | None = None,
+) -> tuple[Snapshot, Figures]:
     """The snapshot as it stood at `as_of_ms` (a minute boundary), and its figures.
 
     Money, orders, buyers and messages are the per-minute sums below `as_of_ms`;
@@ -289,16 +300,19 @@ def snapshot_as_of(
     does not keep per minute (items, members, active members) is today's value."""
     figs = figures_at(minutes, as_of_ms, totals.get("buyers"))
     before = minutes_before(minutes, as_of_ms)
-    t = dict(totals)
+    t = totals.copy()
     t.update(
-        gmv=figs.gmv_fen,
-        refund=figs.refund_fen,
-        orders=figs.orders,
-        buyers=figs.buyers,
-        messages=sum(before.get("messages", {}).values()),
+        {
+            "gmv": figs.gmv_fen,
+            "refund": figs.refund_fen,
+            "orders": figs.orders,
+            "buyers": figs.buyers,
+            "messages": sum(before.get("messages", {}).values()),
+        }
     )
-    if t.get("last_ts"):
-        t["last_ts"] = min(t["last_ts"], as_of_ms - 1)
+    last_ts = t.get("last_ts")
+    if last_ts:
+        t["last_ts"] = min(last_ts, as_of_ms - 1)
     scores = boards_before(boards, board_minutes, as_of_ms)
     recent = {b: {m: v for m, v in per.items() if m < as_of_ms} for b, per in board_minutes.items()}
     fired = [

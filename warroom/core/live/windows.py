@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from warroom.core.ingest.clock import MINUTE_MS, minute_floor
+from warroom.core.live.shapes import VelocityView
 
 
 @dataclass(frozen=True)
@@ -16,7 +17,7 @@ class Velocity:
     peak_gmv_per_min_fen: int
     peak_orders_per_min: float
 
-    def as_dict(self) -> dict[str, int | float]:
+    def as_dict(self) -> VelocityView:
         return {
             "window_minutes": self.window_minutes,
             "gmv_per_min_fen": self.gmv_per_min_fen,

@@ -18,12 +18,31 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, cast
 
 from warroom.core.ingest.clock import MINUTE_MS, from_ms
 from warroom.core.ingest.money import format_wan
+from warroom.core.live.shapes import (
+    BoardRow,
+    FiguresView,
+    MinuteRow,
+    Snapshot,
+    StimulusItem,
+)
 from warroom.core.reports.memo import memo_of as _memo_of
-from warroom.core.reports.memo import report_memo, signed, signed_wan
+from warroom.core.reports.memo import report_memo as report_memo  # re-exported
+from warroom.core.reports.memo import signed, signed_wan
+from warroom.core.reports.shapes import (
+    BestStimulus,
+    BoardLine,
+    Climber,
+    Delta,
+    PeakMinute,
+    ReportContext,
+    ReportExtra,
+    StimulusLine,
+    TimelineMark,
+)
 
 MEDALS = ("🥇", "🥈", "🥉", "4️⃣", "5️⃣")
 ACTION_TITLES = {"red_packet_rain": "红包雨", "buy_n_gift": "买赠福利", "announcement": "重磅通知"}
@@ -68,6 +87,10 @@ def _hm(text: str) -> str:
     return _instant(text).strftime("%H:%M")
 
 
+def _hm_if(text: str | None) -> str | None:
+    return _hm(text) if text else None
+
+
 def _ms(text: str) -> int:
     return int(_instant(text).timestamp() * 1000)
 
@@ -93,11 +116,11 @@ def _move(before: int | None, rank: int) -> str:
 
 
 def board_rows(
-    entries: Sequence[Mapping[str, Any]], prev_ranks: Mapping[str, int] | None, n: int
-) -> list[dict[str, Any]]:
+    entries: Sequence[BoardRow], prev_ranks: Mapping[str, int] | None, n: int
+) -> list[BoardLine]:
     """Top `n` rows with medals and rank moves: against the previous report's ranks when
     given, else against the snapshot's own `prev_rank` (the ranking a few minutes ago)."""
-    rows = []
+    rows: list[BoardLine] = []
     for e in entries[:n]:
         before = prev_ranks.get(e["id"]) if prev_ranks is not None else e.get("prev_rank")
         rank = e["rank"]
@@ -115,7 +138,7 @@ def board_rows(
     return rows
 
 
-def _climber(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def _climber(rows: Sequence[BoardLine]) -> Climber | None:
     up = [r for r in rows if r["climb"] > 0]
     if not up:
         return None
@@ -123,11 +146,11 @@ def _climber(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     return {"name": best["name"], "rank": best["rank"], "move": best["move"]}
 
 
-def _names(rows: Sequence[Mapping[str, Any]]) -> str:
+def _names(rows: Sequence[BoardLine]) -> str:
     return "、".join(r["name"] for r in rows)
 
 
-def _peak_minute(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def _peak_minute(rows: Sequence[MinuteRow]) -> PeakMinute | None:
     best = max(rows, key=lambda r: r["gmv_fen"], default=None)  # first of equals wins
     if best is None or best["gmv_fen"] <= 0:
         return None
@@ -138,7 +161,21 @@ def _peak_minute(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def _timeline(snapshot: Mapping[str, Any], milestones_fen: Sequence[int]) -> list[dict[str, str]]:
+_REACHED: tuple[tuple[Literal["base_reached_at", "stretch_reached_at"], str], ...] = (
+    ("base_reached_at", "基础目标达成"),
+    ("stretch_reached_at", "冲刺目标达成"),
+)
+# The report's own figures replace these totals (`figures`).
+_FIGURE_KEYS: tuple[Literal["gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"], ...] = (
+    "gmv_fen",
+    "refund_fen",
+    "net_gmv_fen",
+    "orders",
+    "buyers",
+)
+
+
+def _timeline(snapshot: Snapshot, milestones_fen: Sequence[int]) -> list[TimelineMark]:
     """When each milestone fell (the minute cumulative paid GMV reached it) and the
     targets. A milestone equal to a target is the target's moment: listed once, as the
     target (the same rule that gives it one post)."""
@@ -151,21 +188,27 @@ def _timeline(snapshot: Mapping[str, Any], milestones_fen: Sequence[int]) -> lis
         running += row["gmv_fen"]
         while todo and running >= todo[0]:
             marks.append((row["minute"], f"破{format_wan(todo.pop(0))}"))
-    for key, label in (("base_reached_at", "基础目标达成"), ("stretch_reached_at", "冲刺目标达成")):
+    for key, label in _REACHED:
         if key == "stretch_reached_at" and target.get("stretch_fen") == target.get("base_fen"):
             continue  # one target, one moment
-        if target.get(key):
-            marks.append((target[key], label))
+        at = target.get(key)
+        if at:
+            marks.append((at, label))
     marks.sort(key=lambda m: _ms(m[0]))
     return [{"time": _hm(at), "label": label} for at, label in marks]
 
 
-def _best_stimulus(stimuli: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+def _uplift(s: StimulusItem) -> float | None:
+    u = s.get("uplift")
+    return u if isinstance(u, int | float) else None
+
+
+def _best_stimulus(stimuli: Sequence[StimulusItem]) -> BestStimulus | None:
     """The fire that brought the most velocity back; only a real rise (uplift > 1) counts."""
-    scored = [s for s in stimuli if isinstance(s.get("uplift"), int | float) and s["uplift"] > 1]
+    scored = [s for s in stimuli if (u := _uplift(s)) is not None and u > 1]
     if not scored:
         return None
-    best = max(scored, key=lambda s: s["uplift"])
+    best = max(scored, key=lambda s: cast(float, s["uplift"]))  # a number: filtered above
     return {
         "title": ACTION_TITLES.get(best.get("kind", ""), "刺激动作"),
         "rule": display_name(str(best.get("rule", ""))),
@@ -174,11 +217,11 @@ def _best_stimulus(stimuli: Sequence[Mapping[str, Any]]) -> dict[str, Any] | Non
     }
 
 
-def _wan_of(extra: Mapping[str, Any], key: str) -> str | None:
+def _wan_of(extra: ReportExtra, key: Literal["milestone_fen", "target_fen"]) -> str | None:
     return format_wan(extra[key]) if key in extra else None
 
 
-def _stimulus(extra: Mapping[str, Any]) -> dict[str, Any] | None:
+def _stimulus(extra: ReportExtra) -> StimulusLine | None:
     if "action_kind" not in extra:
         return None
     kind = extra["action_kind"]
@@ -193,12 +236,12 @@ def _stimulus(extra: Mapping[str, Any]) -> dict[str, Any] | None:
 
 
 def report_context(
-    snapshot: Mapping[str, Any],
+    snapshot: Snapshot,
     kind: str,
-    extra: Mapping[str, Any] | None = None,
+    extra: ReportExtra | None = None,
     previous: Mapping[str, Any] | None = None,
-    figures: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
+    figures: FiguresView | None = None,
+) -> ReportContext:
     """Everything a report template may show (see CONTEXT_KEYS), from true figures only.
 
     `snapshot` describes the report's moment (the trigger builds it as of `as_of`).
@@ -215,9 +258,9 @@ def report_context(
     extra = extra or {}
     c, g = snapshot["campaign"], snapshot["target"]
     v, boards = snapshot["velocity"], snapshot["leaderboards"]
-    t = dict(snapshot["totals"])
+    t = snapshot["totals"].copy()
     if figures is not None:
-        for k in ("gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"):
+        for k in _FIGURE_KEYS:
             t[k] = figures[k]
         b = t["buyers"]
         t["aov_fen"] = (t["net_gmv_fen"] * 2 + b) // (2 * b) if b else 0
@@ -233,7 +276,7 @@ def report_context(
     top5 = board_rows(boards["sellers"], prev_ranks, 5)
     groups = board_rows(boards["groups"], None, 5)
     products = board_rows(boards["products"], None, 5)
-    delta = None
+    delta: Delta | None = None
     if prev is not None:
         delta = {
             "gmv": signed_wan(gmv - prev["gmv_fen"]),
@@ -275,12 +318,10 @@ def report_context(
         "base_reached": base > 0 and gmv >= base,
         "stretch_reached": stretch > 0 and gmv >= stretch,
         "projected": format_wan(projected) if projected is not None else None,
-        "base_eta": _hm(g["base_eta_at"]) if g.get("base_eta_at") else None,
-        "stretch_eta": _hm(g["stretch_eta_at"]) if g.get("stretch_eta_at") else None,
+        "base_eta": _hm_if(g.get("base_eta_at")),
+        "stretch_eta": _hm_if(g.get("stretch_eta_at")),
         "next_milestone": format_wan(next_ms) if next_ms else None,
-        "next_milestone_eta": (
-            _hm(g["next_milestone_eta_at"]) if g.get("next_milestone_eta_at") else None
-        ),
+        "next_milestone_eta": _hm_if(g.get("next_milestone_eta_at")),
         "speed": format_wan(v["gmv_per_min_fen"]),
         "orders_per_min": v["orders_per_min"],
         "peak_speed": format_wan(v["peak_gmv_per_min_fen"]),

@@ -5,19 +5,19 @@ the rank moves, from stored values only. And the signs those changes print with.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from warroom.core.ingest.money import format_wan
+from warroom.core.live.shapes import FiguresView, Snapshot
+from warroom.core.reports.shapes import PrevMemo, ReportMemo
 
 
-def report_memo(
-    snapshot: Mapping[str, Any], figures: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def report_memo(snapshot: Snapshot, figures: FiguresView | None = None) -> ReportMemo:
     """What a later report compares with (JSON-ready: stored with the report): the
     report's `figures` and the seller ranks it showed."""
     t = snapshot["totals"]
-    figs = (
-        dict(figures)
+    figs: FiguresView = (
+        cast(FiguresView, dict(figures))
         if figures is not None
         else {
             "as_of": snapshot["campaign"]["now"],
@@ -39,18 +39,21 @@ def report_memo(
     }
 
 
-def memo_of(previous: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+def memo_of(previous: Mapping[str, Any] | None) -> PrevMemo | None:
     """The previous report as {at, gmv_fen, orders, buyers, seller_ranks}, from its
-    memo (this shape, or the one before `figures` existed), its context or its snapshot."""
+    memo (this shape, or the one before `figures` existed), its context or its snapshot.
+
+    `previous` is open on purpose: stored JSON of several vintages (a `ReportMemo`, an
+    older flat memo, a `ReportContext` or a `Snapshot`), told apart by its keys."""
     if previous is None:
         return None
     if "totals" in previous:
-        previous = report_memo(previous)
+        previous = report_memo(cast(Snapshot, previous))
     elif "raw" in previous:
         previous = previous["raw"]
     figs = previous.get("figures")
     if figs is None:
-        return previous  # a memo written before reports carried figures
+        return cast(PrevMemo, previous)  # a memo written before reports carried figures
     return {
         "at": figs["as_of"],
         "gmv_fen": figs["gmv_fen"],

@@ -83,7 +83,10 @@ def _top3(lines: list[str]) -> tuple[list[str], set[int]]:
     picked: dict[int, str] = {}
     for i, line in enumerate(lines):
         for n, medal in enumerate(MEDALS):
-            if line.startswith(medal) and n not in picked.values():
+            # NOTE: this once also tested `n not in picked.values()`, which compared a
+            # medal index with line texts and so never held: a second line with the
+            # same medal is picked too. Kept as it behaves; whether it should is open.
+            if line.startswith(medal):
                 body = line[len(medal) :].strip()
                 if "榜：" in body or "榜:" in body:  # a final's honour roll: split names
                     names = re.split(r"[、,，]", re.split(r"榜[：:]", body, maxsplit=1)[1])
@@ -150,6 +153,7 @@ def report_poster_spec(
     """The poster of one stored report: `memo` is what was stored with it (contract v2
     keeps its figures under `figures`; older reports kept them at the top level)."""
     memo = memo or {}
-    figures = memo.get("figures") if isinstance(memo.get("figures"), dict) else memo
+    stored = memo.get("figures")
+    figures: Mapping[str, Any] = stored if isinstance(stored, dict) else memo
     at = from_ms(at_ms, settings.timezone).strftime("%m-%d %H:%M")
     return poster_spec(kind, text, figures, settings.name, at, settings.target_base_fen, mask)

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -114,6 +114,8 @@ def _tidy(text: str) -> str:
     return _BLANK_RUNS.sub("\n\n", lines).strip("\n")
 
 
+# A template context stays an open mapping on purpose: Jinja reads any names, the
+# report context (`ReportContext`) is one such mapping, a preview may pass another.
 def _render(source: str, context: Mapping[str, Any]) -> str:
     return _tidy(_compile(source).render(context))
 
@@ -191,7 +193,21 @@ def fit_utf8(text: str, max_bytes: int, ellipsis: str = "…") -> str:
     return cut + ellipsis
 
 
-def wecom_markdown(text: str) -> dict[str, Any]:
+class _Content(TypedDict):
+    content: str
+
+
+class WecomMarkdown(TypedDict):
+    msgtype: Literal["markdown"]
+    markdown: _Content
+
+
+class WecomText(TypedDict):
+    msgtype: Literal["text"]
+    text: _Content
+
+
+def wecom_markdown(text: str) -> WecomMarkdown:
     """WeCom group-robot markdown message (content at most 4096 bytes of UTF-8)."""
     return {
         "msgtype": "markdown",
@@ -199,6 +215,6 @@ def wecom_markdown(text: str) -> dict[str, Any]:
     }
 
 
-def wecom_text(text: str) -> dict[str, Any]:
+def wecom_text(text: str) -> WecomText:
     """WeCom group-robot text message (content at most 2048 bytes of UTF-8)."""
     return {"msgtype": "text", "text": {"content": fit_utf8(text, WECOM_TEXT_MAX_BYTES)}}

@@ -8,12 +8,13 @@ operator pages can show the same text as a preview. The figures come from
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS
+from warroom.core.live.shapes import RawTotals, Snapshot, StimulusItem
 from warroom.core.live.snapshot import build_snapshot
 from warroom.core.reports.context import report_context
+from warroom.core.reports.shapes import PrevMemo, ReportContext, ReportExtra
 
 _START = 1_716_170_400_000  # 2024-05-20 10:00 Asia/Shanghai
 _NOW = _START + 210 * MINUTE_MS  # 13:30
@@ -22,7 +23,7 @@ _SELLERS = {"s1": ("小美", 9_000_000), "s2": ("阿强", 7_500_000), "s3": ("�
 _GROUPS = {"g1": ("宝妈团1群", 20_000_000), "g2": ("吃货联盟", 11_500_000)}
 _PRODUCTS = {"p1": ("蓝莓鲜果 2 盒", 18_000_000), "p2": ("有机牛奶 12 瓶", 13_500_000)}
 
-_EXTRA: dict[str, dict[str, Any]] = {
+_EXTRA: dict[str, ReportExtra] = {
     "milestone": {"milestone_fen": 30_000_000},
     "target_base": {"target_fen": 100_000_000},
     "target_stretch": {"target_fen": 150_000_000},
@@ -52,7 +53,7 @@ def _board(
 
 
 @lru_cache(maxsize=1)
-def sample_snapshot() -> dict[str, Any]:
+def sample_snapshot() -> Snapshot:
     settings = CampaignSettings(
         slug="sample",
         name="520 宠粉节",
@@ -71,10 +72,10 @@ def sample_snapshot() -> dict[str, Any]:
     }
     boards = {"sellers": _board(_SELLERS), "groups": _board(_GROUPS), "products": _board(_PRODUCTS)}
     recent = {_NOW - MINUTE_MS: {"s4": 3_000_000}}  # 老王 climbed in the last minutes
-    totals = {"gmv": 31_500_000, "refund": 500_000, "orders": 1_680, "items": 2_100,
+    totals: RawTotals = {"gmv": 31_500_000, "refund": 500_000, "orders": 1_680, "items": 2_100,
               "buyers": 1_050, "members": 1_500, "active_members": 600,
               "messages": 8_400, "last_ts": _NOW - 5_000}  # fmt: skip
-    stimuli = [
+    stimuli: list[StimulusItem] = [
         {"id": "fire:午后回暖:1", "rule": "午后回暖", "kind": "red_packet_rain",
          "at": "2024-05-20T13:00:00+08:00", "amount_fen": 200_000, "text": "", "uplift": 1.8}
     ]  # fmt: skip
@@ -91,19 +92,19 @@ def sample_snapshot() -> dict[str, Any]:
     )
 
 
-def sample_extra(kind: str | None) -> dict[str, Any]:
+def sample_extra(kind: str | None) -> ReportExtra:
     """The `extra` of a report of `kind`; for None every kind's parts at once."""
     if kind is None:
-        merged: dict[str, Any] = {}
+        merged: ReportExtra = {}
         for extra in _EXTRA.values():
             merged.update(extra)
         return merged
-    return dict(_EXTRA.get(kind, {}))
+    return _EXTRA.get(kind, {}).copy()
 
 
-def sample_context(kind: str | None = None) -> dict[str, Any]:
+def sample_context(kind: str | None = None) -> ReportContext:
     snapshot = sample_snapshot()
-    previous = {
+    previous: PrevMemo = {
         "at": "2024-05-20T13:00:00+08:00",
         "gmv_fen": 27_000_000,
         "orders": 1_440,

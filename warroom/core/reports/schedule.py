@@ -45,14 +45,15 @@ Boundary choices:
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Literal
 
 from warroom.core.campaign import CampaignSettings, StimulusAction
 from warroom.core.ingest.clock import MINUTE_MS, from_ms, minute_floor
 from warroom.core.live.figures import crossing_minute
+from warroom.core.reports.shapes import ReportExtra
 
 ReportKind = Literal[
     "milestone", "target_base", "target_stretch", "scheduled", "top", "stimulus", "final"
@@ -90,7 +91,7 @@ class DueReport:
     key: str  # claim name, unique within a campaign
     kind: ReportKind
     due_at_ms: int  # the moment shown as the report's time (`at`)
-    extra: Mapping[str, Any] = field(default_factory=dict)  # figures for report_context
+    extra: ReportExtra = field(default_factory=lambda: ReportExtra())  # for report_context
     as_of_ms: int | None = None  # the instant its figures describe (None: `due_at_ms`)
     from_totals: bool = False  # the final: the settled snapshot totals, not minute sums
 
@@ -136,7 +137,7 @@ def due_reports(settings: CampaignSettings, p: Progress) -> list[DueReport]:
     return out
 
 
-def _fresh(instants: Any, p: Progress, start_index: int) -> list[tuple[int, int]]:
+def _fresh(instants: Iterable[int], p: Progress, start_index: int) -> list[tuple[int, int]]:
     """(index, instant) of the slots worth a report: after creation and the first
     event, the newest SLOT_BACKLOG of them."""
     first = p.first_event_ms
@@ -155,7 +156,7 @@ def _threshold_reports(
     out: list[DueReport] = []
     base, stretch = s.target_base_fen, s.target_stretch_fen
     targets = {base, stretch} - {0}
-    wanted: list[tuple[str, ReportKind, int, dict[str, Any]]] = [
+    wanted: list[tuple[str, ReportKind, int, ReportExtra]] = [
         (f"milestone:{fen}", "milestone", fen, {"milestone_fen": fen})
         for fen in s.milestones_fen  # sorted and distinct (CampaignSettings)
         if fen not in targets
@@ -213,7 +214,7 @@ def stimulus_report(
     fire_key: str, rule_name: str, action: StimulusAction, fired_at_ms: int
 ) -> DueReport:
     """The `stimulus` report for a claimed fire, with what `report_context` shows."""
-    extra = {
+    extra: ReportExtra = {
         "rule": rule_name,
         "action_kind": action.kind,
         "amount_fen": action.amount_fen,

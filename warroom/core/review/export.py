@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from warroom.core.ingest.clock import rfc3339
+from warroom.core.review.shapes import Review
 
 BOM = "\ufeff"
 TABLES = ("minutes", "sellers", "groups", "products", "stimuli", "reports", "events")
@@ -62,12 +63,16 @@ class _Lines:
         return text
 
 
-def table_rows(review: Mapping[str, Any], table: str, tz: str) -> list[list[Any]]:
+def _columns(rows: Sequence[Mapping[str, object]], table: str) -> list[list[Any]]:
+    return [[r[c] for c in COLUMNS[table]] for r in rows]
+
+
+def table_rows(review: Review, table: str, tz: str) -> list[list[Any]]:
     """Rows (without header) of a table computed from the review model."""
     if table == "minutes":
-        return [[r[c] for c in COLUMNS["minutes"]] for r in review["minutes"]]
+        return _columns(review["minutes"], "minutes")
     if table in ("sellers", "groups", "products"):
-        return [[r[c] for c in COLUMNS[table]] for r in review["boards"][table]]
+        return _columns(review["boards"][table], table)
     if table == "stimuli":
         return [
             [r["id"], rfc3339(r["at_ms"], tz), r["rule"], r["kind"], r["amount_fen"],

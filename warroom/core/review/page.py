@@ -3,11 +3,11 @@ the chart's data (money stays integer fen; the chart script scales it)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from warroom.core.ingest.clock import from_ms, rfc3339
 from warroom.core.reports.context import ACTION_TITLES, duration_text
+from warroom.core.review.shapes import Review
 
 TABLE_LABELS = {
     "minutes": "每分钟",
@@ -30,7 +30,7 @@ def hms(ms: int | None, tz: str) -> str:
     return from_ms(ms, tz).strftime("%H:%M:%S") if ms is not None else "—"
 
 
-def chart_data(review: Mapping[str, Any], tz: str) -> dict[str, Any]:
+def chart_data(review: Review, tz: str) -> dict[str, Any]:
     c = review["campaign"]
     minutes = review["minutes"]
     marks: list[dict[str, Any]] = []
@@ -55,7 +55,8 @@ def chart_data(review: Mapping[str, Any], tz: str) -> dict[str, Any]:
     }
 
 
-def page_context(review: Mapping[str, Any], tz: str) -> dict[str, Any]:
+# The page's template context: open on purpose (Jinja reads it; it holds helpers).
+def page_context(review: Review, tz: str) -> dict[str, Any]:
     c = review["campaign"]
     peak10 = review["peak_10"]
     return {

@@ -17,11 +17,18 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS, minute_floor, rfc3339
 from warroom.core.live.aggregate import BOARDS
+from warroom.core.live.shapes import (
+    RawTotals,
+    ReportItem,
+    Snapshot,
+    StimulusItem,
+    UpdateFrame,
+)
 from warroom.core.live.snapshot import recent_from, snapshot_as_of
 from warroom.core.review.retrospective import Board, Refund, ReviewBuilder
 from warroom.core.review.series import Series, Stepped, members_series, series_of
@@ -167,13 +174,13 @@ class Replay:
     def frame(
         self,
         as_of_ms: int,
-        reports: list[tuple[int, dict[str, Any]]],
-        stimuli: list[dict[str, Any]],
-    ) -> dict[str, Any]:
+        reports: list[tuple[int, ReportItem]],
+        stimuli: list[StimulusItem],
+    ) -> Snapshot:
         """The snapshot as of `as_of_ms` (a minute boundary), with the reports written
         (`at`) and the stimuli fired before it. `reports`: (at_ms, view), oldest first."""
         last = self.latest.before(as_of_ms)
-        totals = {
+        totals: RawTotals = {
             "items": self.items.before(as_of_ms),
             "members": self.members.before(as_of_ms),
             "active_members": self.writers.before(as_of_ms),
@@ -209,15 +216,16 @@ class Replay:
 
 
 # `campaign` is left out: only its `now` moves, and `now` travels on its own.
-UPDATE_KEYS = ("target", "velocity", "last_event_at", "reports_total", "stimuli")
+UPDATE_KEYS: tuple[
+    Literal["target", "velocity", "last_event_at", "reports_total", "stimuli"], ...
+] = ("target", "velocity", "last_event_at", "reports_total", "stimuli")
 
 
-def update_of(prev: Mapping[str, Any], cur: Mapping[str, Any]) -> dict[str, Any]:
+def update_of(prev: Snapshot, cur: Snapshot) -> UpdateFrame:
     """The `update` frame from one replayed snapshot to the next (as the live hub
     sends: totals and now always, the rest when it changed, changed minute rows, whole
     boards that changed)."""
-    frame: dict[str, Any] = {"type": "update", "totals": cur["totals"]}
-    frame["now"] = cur["campaign"]["now"]
+    frame: UpdateFrame = {"type": "update", "totals": cur["totals"], "now": cur["campaign"]["now"]}
     for k in UPDATE_KEYS:
         if cur.get(k) != prev.get(k):
             frame[k] = cur[k]

@@ -25,6 +25,7 @@ from typing import Any
 
 from warroom.core.ingest.clock import MINUTE_MS, minute_floor
 from warroom.core.live.aggregate import BOARDS
+from warroom.core.review.shapes import LateRow
 
 LATE_LISTED = 200
 
@@ -70,7 +71,7 @@ class Facts:
     writers: set[str] = field(default_factory=set)
     boards: dict[str, Board] = field(default_factory=lambda: {b: Board() for b in BOARDS})
     latest: dict[tuple[str, str], tuple[int, str, str]] = field(default_factory=dict)
-    late: list[dict[str, Any]] = field(default_factory=list)
+    late: list[LateRow] = field(default_factory=list)
     late_count: int = 0
     late_by_type: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
 

@@ -7,9 +7,9 @@ same figure in a CSV cannot disagree.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS, from_ms, minute_floor, rfc3339
@@ -18,6 +18,15 @@ from warroom.core.live.snapshot import ratio
 from warroom.core.reports.rules import uplift_windows
 from warroom.core.reports.schedule import hour_marks
 from warroom.core.review.retrospective import Facts, peak_window, rank_history, ranked
+from warroom.core.review.shapes import (
+    HourRow,
+    MilestoneRow,
+    MinuteRecord,
+    Review,
+    ReviewBoardRow,
+    StimulusRow,
+    TopRow,
+)
 
 PEAK_SPAN_MINUTES = 10
 
@@ -57,13 +66,13 @@ def _pace(s: CampaignSettings, at_ms: int) -> int:
     return s.target_base_fen * done // span
 
 
-def minute_rows(f: Facts, tz: str) -> list[dict[str, Any]]:
+def minute_rows(f: Facts, tz: str) -> list[MinuteRecord]:
     keys = sorted(
         set(f.gmv_by_minute) | set(f.refund_by_minute) | set(f.messages_by_minute)
         | set(f.joins_by_minute) | set(f.leaves_by_minute)
     )  # fmt: skip
     cum = 0
-    rows = []
+    rows: list[MinuteRecord] = []
     for k in keys:
         cum += f.gmv_by_minute.get(k, 0)
         rows.append(
@@ -82,8 +91,20 @@ def minute_rows(f: Facts, tz: str) -> list[dict[str, Any]]:
     return rows
 
 
-def hour_rows(s: CampaignSettings, minutes: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    hours: dict[int, dict[str, Any]] = {}
+_HOUR_SUMS: tuple[
+    Literal["gmv_fen", "orders", "refund_fen", "messages", "joins", "leaves"], ...
+] = (
+    "gmv_fen",
+    "orders",
+    "refund_fen",
+    "messages",
+    "joins",
+    "leaves",
+)
+
+
+def hour_rows(s: CampaignSettings, minutes: Sequence[MinuteRecord]) -> list[HourRow]:
+    hours: dict[int, HourRow] = {}
     for r in minutes:
         local = from_ms(r["minute_ms"], s.timezone)
         start = r["minute_ms"] - local.minute * MINUTE_MS
@@ -92,7 +113,7 @@ def hour_rows(s: CampaignSettings, minutes: Sequence[Mapping[str, Any]]) -> list
             {"hour": local.strftime("%H:00"), "start_ms": start, "gmv_fen": 0, "orders": 0,
              "refund_fen": 0, "messages": 0, "joins": 0, "leaves": 0},
         )  # fmt: skip
-        for k in ("gmv_fen", "orders", "refund_fen", "messages", "joins", "leaves"):
+        for k in _HOUR_SUMS:
             h[k] += r[k]
     cum = 0
     out = []
@@ -102,19 +123,19 @@ def hour_rows(s: CampaignSettings, minutes: Sequence[Mapping[str, Any]]) -> list
         end = start + 60 * MINUTE_MS
         pace = _pace(s, end)
         h.update(
-            cumulative_gmv_fen=cum,
-            net_gmv_fen=h["gmv_fen"] - h["refund_fen"],
-            progress_base=ratio(cum, s.target_base_fen),
-            pace_fen=pace,
-            vs_pace_fen=cum - pace if s.target_base_fen else None,
+            {
+                "cumulative_gmv_fen": cum,
+                "net_gmv_fen": h["gmv_fen"] - h["refund_fen"],
+                "progress_base": ratio(cum, s.target_base_fen),
+                "pace_fen": pace,
+                "vs_pace_fen": cum - pace if s.target_base_fen else None,
+            }
         )
         out.append(h)
     return out
 
 
-def milestone_rows(
-    s: CampaignSettings, f: Facts, reports: Sequence[Report]
-) -> list[dict[str, Any]]:
+def milestone_rows(s: CampaignSettings, f: Facts, reports: Sequence[Report]) -> list[MilestoneRow]:
     """Each milestone and target: the minute cumulative GMV crossed it (from the
     ledger), the time it took, and when its report was posted."""
     thresholds: dict[int, str] = {m: "里程碑" for m in s.milestones_fen}
@@ -129,7 +150,8 @@ def milestone_rows(
         elif r.kind in ("target_base", "target_stretch"):
             fen = s.target_base_fen if r.kind == "target_base" else s.target_stretch_fen
             posted[fen] = r.at_ms
-    cum, out = 0, []
+    cum = 0
+    out: list[MilestoneRow] = []
     pending = sorted(thresholds)
     for m in sorted(f.gmv_by_minute):
         cum += f.gmv_by_minute[m]
@@ -143,8 +165,8 @@ def milestone_rows(
     return out
 
 
-def stimulus_rows(fires: Sequence[Fire], f: Facts, now_ms: int) -> list[dict[str, Any]]:
-    out = []
+def stimulus_rows(fires: Sequence[Fire], f: Facts, now_ms: int) -> list[StimulusRow]:
+    out: list[StimulusRow] = []
     for fire in fires:
         w = uplift_windows(f.gmv_by_minute, fire.at_ms, fire.window_minutes, now_ms)
         before, after = round(w.before_per_min), round(w.after_per_min)
@@ -178,7 +200,7 @@ def stimulus_rows(fires: Sequence[Fire], f: Facts, now_ms: int) -> list[dict[str
     return out
 
 
-def board_rows(f: Facts, board: str) -> list[dict[str, Any]]:
+def board_rows(f: Facts, board: str) -> list[ReviewBoardRow]:
     b = f.boards[board]
     return [
         {"rank": i + 1, "id": k, "name": b.names.get(k, k), "net_gmv_fen": b.net(k),
@@ -193,14 +215,14 @@ def build_review(
     reports: Sequence[Report],
     fires: Sequence[Fire],
     now_ms: int,
-) -> dict[str, Any]:
+) -> Review:
     tz = s.timezone
     minutes = minute_rows(f, tz)
     marks = checkpoints(s)
     peak_at, peak = peak_window(f.gmv_by_minute, 1)
     peak10_at, peak10 = peak_window(f.gmv_by_minute, PEAK_SPAN_MINUTES)
     boards = {b: board_rows(f, b) for b in BOARDS}
-    top: dict[str, list[dict[str, Any]]] = {}
+    top: dict[str, list[TopRow]] = {}
     for b in BOARDS:
         leaders = boards[b][: s.leaderboard_size]
         history = rank_history(f.boards[b], marks, [r["id"] for r in leaders])
