@@ -5,10 +5,10 @@ Pages live beside it (home.py, campaign.py, links.py); none of them imports anot
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
@@ -124,6 +124,11 @@ async def admin_record(request: Request, slug: str, _: ConsoleSession) -> Campai
     if record is None:
         raise ConsoleError(404, "没有这个活动")
     return record
+
+
+# The campaign of a console page, once signed in (declared after the session, so a
+# change is CSRF-checked before the lookup, as before).
+ConsoleCampaign = Annotated[CampaignRecord, Depends(admin_record)]
 
 
 def links(

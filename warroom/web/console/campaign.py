@@ -25,8 +25,8 @@ from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
 from warroom.web.console.base import (
+    ConsoleCampaign,
     ConsoleError,
-    admin_record,
     form_of,
     overview_context,
     page,
@@ -59,8 +59,9 @@ def rules_context(record: CampaignRecord, **extra: Any) -> dict[str, Any]:
 
 
 @router.get("/admin/c/{slug}/rules", response_class=HTMLResponse)
-async def rules_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def rules_page(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     edit = request.query_params.get("edit", "")
     rule = next((r for r in record.settings.stimulus_rules if r.name == edit), None)
     ctx = rules_context(record)
@@ -71,18 +72,18 @@ async def rules_page(request: Request, slug: str, session: ConsoleSession) -> HT
 
 @router.post("/admin/c/{slug}/rules/preview", response_class=HTMLResponse)
 async def rule_preview_fragment(
-    request: Request, slug: str, session: ConsoleChange
+    request: Request, slug: str, session: ConsoleChange, _: ConsoleCampaign
 ) -> HTMLResponse:
     """Not a change: the preview sentence (or the errors) of the form as typed."""
-    await admin_record(request, slug, session)
     rule, errors = rule_from_form(await form_of(request))
     ctx = {"preview": rule_preview(rule) if rule else None, "errors": errors}
     return page(request, session, "admin/_rule_preview.html", ctx)
 
 
 @router.post("/admin/c/{slug}/rules", response_class=HTMLResponse)
-async def save_rule(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def save_rule(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     form = await form_of(request)
     original = form.get("original", "")
     rule, errors = rule_from_form(form)
@@ -105,8 +106,9 @@ async def save_rule(request: Request, slug: str, session: ConsoleChange) -> HTML
 
 
 @router.post("/admin/c/{slug}/rules/delete", response_class=HTMLResponse)
-async def delete_rule(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def delete_rule(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     name = (await form_of(request)).get("name", "")
     rules = [r for r in record.settings.stimulus_rules if r.name != name]
     if len(rules) != len(record.settings.stimulus_rules):
@@ -144,8 +146,9 @@ async def preview_text(
 
 
 @router.get("/admin/c/{slug}/templates", response_class=HTMLResponse)
-async def templates_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def templates_page(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     kind = request.query_params.get("kind", "scheduled")
     if kind not in REPORT_KINDS:
         kind = "scheduled"
@@ -168,9 +171,8 @@ async def templates_page(request: Request, slug: str, session: ConsoleSession) -
 
 @router.post("/admin/c/{slug}/templates/{kind}/preview", response_class=HTMLResponse)
 async def template_preview(
-    request: Request, slug: str, kind: str, session: ConsoleChange
+    request: Request, slug: str, kind: str, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
     if kind not in REPORT_KINDS:
         raise ConsoleError(404, "未知战报类型")
     source = (await form_of(request)).get("source", "")
@@ -181,9 +183,8 @@ async def template_preview(
 
 @router.post("/admin/c/{slug}/templates/{kind}", response_class=HTMLResponse)
 async def template_save(
-    request: Request, slug: str, kind: str, session: ConsoleChange
+    request: Request, slug: str, kind: str, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
     if kind not in REPORT_KINDS:
         raise ConsoleError(404, "未知战报类型")
     form = await form_of(request)
@@ -222,8 +223,9 @@ async def live_fragment(
 
 
 @router.post("/admin/c/{slug}/fire", response_class=HTMLResponse)
-async def fire(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def fire(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     form = await form_of(request)
     rule = form.get("rule") or None
     kind = form.get("kind") or None
@@ -248,8 +250,9 @@ async def fire(request: Request, slug: str, session: ConsoleChange) -> HTMLRespo
 
 
 @router.post("/admin/c/{slug}/pause", response_class=HTMLResponse)
-async def pause(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def pause(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     paused = (await form_of(request)).get("paused") == "1"
     settings = record.settings.model_copy(update={"rules_paused": paused})
     action = "pause_rules" if paused else "resume_rules"
@@ -259,8 +262,9 @@ async def pause(request: Request, slug: str, session: ConsoleChange) -> HTMLResp
 
 
 @router.post("/admin/c/{slug}/end", response_class=HTMLResponse)
-async def end_early(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def end_early(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     try:
         record = await operator.end_now(deps.runtime(request), record)
     except ApiError:

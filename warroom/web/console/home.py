@@ -22,8 +22,8 @@ from warroom.web.console.base import (
     DELIVERY_LABELS,
     FORMAT_LABELS,
     STATE_LABELS,
+    ConsoleCampaign,
     ConsoleError,
-    admin_record,
     admin_time,
     audit_detail,
     form_of,
@@ -132,22 +132,25 @@ async def create_campaign(request: Request, session: ConsoleChange) -> HTMLRespo
 
 
 @router.get("/admin/c/{slug}", response_class=HTMLResponse)
-async def campaign_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def campaign_page(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     ctx = await overview_context(request, record)
     return page(request, session, "admin/campaign.html", ctx)
 
 
 @router.get("/admin/c/{slug}/kpis", response_class=HTMLResponse)
-async def kpis_fragment(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
+async def kpis_fragment(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     """htmx, every few seconds on the overview: the live figures (reads only)."""
-    record = await admin_record(request, slug, session)
     return page(request, session, "admin/_kpis.html", await overview_context(request, record))
 
 
 @router.get("/admin/c/{slug}/settings", response_class=HTMLResponse)
-async def settings_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def settings_page(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     ctx = {
         "record": record,
         "values": campaign_form_values(record.settings),
@@ -158,8 +161,9 @@ async def settings_page(request: Request, slug: str, session: ConsoleSession) ->
 
 
 @router.post("/admin/c/{slug}/settings", response_class=HTMLResponse)
-async def save_settings(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def save_settings(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     form = await form_of(request)
     settings, errors = campaign_from_form(form, record.settings)
     saved = False

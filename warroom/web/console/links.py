@@ -17,7 +17,7 @@ from warroom.services.campaigns import token_matches
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
-from warroom.web.console.base import ConsoleError, admin_record, form_of, links, page, router
+from warroom.web.console.base import ConsoleCampaign, ConsoleError, form_of, links, page, router
 from warroom.web.errors import ApiError
 
 # -- links and tokens ----------------------------------------------------------------------
@@ -29,16 +29,18 @@ async def sellers_of(request: Request, record: CampaignRecord) -> list[dict[str,
 
 
 @router.get("/admin/c/{slug}/links", response_class=HTMLResponse)
-async def links_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def links_page(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     return page(request, session, "admin/links.html", {"record": record, "tab": "links"})
 
 
 @router.post("/admin/c/{slug}/links", response_class=HTMLResponse)
-async def links_for_token(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
+async def links_for_token(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     """Tokens are stored hashed: the console builds links from a viewer token the
     operator pastes (checked against the hash), or right after a rotation."""
-    record = await admin_record(request, slug, session)
     token = (await form_of(request)).get("viewer_token", "").strip()
     if not token_matches(token, record.viewer_token_hash):
         ctx = {"record": record, "error": "查看令牌不正确（已轮换？）"}
@@ -51,8 +53,9 @@ async def links_for_token(request: Request, slug: str, session: ConsoleChange) -
 
 
 @router.post("/admin/c/{slug}/tokens/rotate", response_class=HTMLResponse)
-async def rotate(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def rotate(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     which = (await form_of(request)).get("which", "")
     if which not in ("ingest", "viewer"):
         raise ConsoleError(422, "which 只能是 ingest 或 viewer")
@@ -88,14 +91,16 @@ async def webhooks_context(
 
 
 @router.get("/admin/c/{slug}/webhooks", response_class=HTMLResponse)
-async def webhooks_page(request: Request, slug: str, session: ConsoleSession) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def webhooks_page(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
     return page(request, session, "admin/webhooks.html", await webhooks_context(request, record))
 
 
 @router.post("/admin/c/{slug}/webhooks", response_class=HTMLResponse)
-async def add_webhook(request: Request, slug: str, session: ConsoleChange) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
+async def add_webhook(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
     rt = deps.runtime(request)
     form = await form_of(request)
     fmt = form.get("format", "wecom")
@@ -122,9 +127,8 @@ async def add_webhook(request: Request, slug: str, session: ConsoleChange) -> HT
 
 @router.post("/admin/c/{slug}/webhooks/{hook_id}/test", response_class=HTMLResponse)
 async def test_webhook(
-    request: Request, slug: str, hook_id: int, session: ConsoleChange
+    request: Request, slug: str, hook_id: int, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
     try:
         result = await operator.send_test(deps.runtime(request), record, hook_id)
     except ApiError as exc:
@@ -136,9 +140,8 @@ async def test_webhook(
 
 @router.post("/admin/c/{slug}/webhooks/{hook_id}/delete", response_class=HTMLResponse)
 async def delete_webhook(
-    request: Request, slug: str, hook_id: int, session: ConsoleChange
+    request: Request, slug: str, hook_id: int, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
-    record = await admin_record(request, slug, session)
     rt = deps.runtime(request)
     if await asyncio.to_thread(rt.store.delete_webhook, record.id, hook_id):
         await asyncio.to_thread(
