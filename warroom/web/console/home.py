@@ -15,7 +15,10 @@ from jinja2 import Environment
 
 from warroom.adapters.sql.store import SlugTaken
 from warroom.web import deps
-from warroom.web.console import auth, campaign, links  # noqa: F401  (their routes join the router)
+
+# campaign.py and links.py add their routes to the router when imported
+from warroom.web.console import auth, campaign  # noqa: F401
+from warroom.web.console import links as _links  # noqa: F401
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
 from warroom.web.console.base import (
     AUDIT_LABELS,
@@ -27,6 +30,7 @@ from warroom.web.console.base import (
     admin_time,
     audit_detail,
     form_of,
+    links,
     overview_context,
     page,
     redact_url,
