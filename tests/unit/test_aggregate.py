@@ -194,7 +194,7 @@ def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@hsettings(max_examples=60, deadline=None)
+@hsettings(max_examples=30, deadline=None)
 @given(events(), st.data())
 def test_split_batches_add_up_to_one_batch(evs: list[dict[str, Any]], data: st.DataObject) -> None:
     """The aggregator may cut the stream anywhere: two plans sum to the plan of both."""
@@ -203,7 +203,7 @@ def test_split_batches_add_up_to_one_batch(evs: list[dict[str, Any]], data: st.D
     assert _add(_sums(plan_batch(evs[:cut])), _sums(plan_batch(evs[cut:]))) == whole
 
 
-@hsettings(max_examples=60, deadline=None)
+@hsettings(max_examples=30, deadline=None)
 @given(events(), st.randoms(use_true_random=False))
 def test_every_breakdown_sums_to_the_totals_in_any_order(
     evs: list[dict[str, Any]], rnd: Any
