@@ -21,6 +21,23 @@ from warroom.settings import Settings
 
 ADMIN = "test-admin-token"
 
+# The tiers of the test pyramid, one per directory under tests/ (markers in pyproject.toml).
+TIERS = ("unit", "integration", "e2e", "browser")
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its tier, by the directory it lives in, so `-m unit` selects
+    the fast tier without each file having to say so."""
+    for item in items:
+        try:
+            rel = item.path.resolve().relative_to(_TESTS)
+        except ValueError:
+            continue
+        tier = rel.parts[0] if len(rel.parts) > 1 else None
+        if tier in TIERS:
+            item.add_marker(getattr(pytest.mark, tier))
+
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
