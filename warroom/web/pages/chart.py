@@ -212,7 +212,10 @@ def review_figures(d: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     )
     members = go.Figure()
     members.add_bar(x=x, y=d["joins"], name="入群", marker={"color": "#24d08f"})
-    members.add_bar(x=x, y=[-v for v in d["leaves"]], name="退群", marker={"color": "#ff4d5e"})
+    # -0.0, not 0, for a minute nobody left: the page always drew negated counts, and
+    # Plotly's autorange (hence the ticks) tells -0 from 0
+    leaves = [-float(v) for v in d["leaves"]]
+    members.add_bar(x=x, y=leaves, name="退群", marker={"color": "#ff4d5e"})
     members.update_layout(_review_layout(), barmode="relative",
                           margin={"l": 40, "r": 10, "t": 24, "b": 30})  # fmt: skip
     return {"curve": _plain(curve, config), "members": _plain(members, config)}
