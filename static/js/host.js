@@ -2,7 +2,7 @@
    stimulus announcement, and the host's own rank (an htmx fragment). */
 import { clone, setField } from "./lib/dom.js";
 import { actionEmoji, actionTitle, hm, kindLabel, num, pct, wan } from "./lib/format.js";
-import { connect } from "./lib/live.js";
+import { connect } from "./live.js";
 
 var app = document.getElementById("app");
 var slug = app.dataset.slug;

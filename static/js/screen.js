@@ -3,7 +3,7 @@
    the server (screen/chart.js); names only ever reach the page through textContent. */
 import { setField, clone } from "./lib/dom.js";
 import { hm, kindLabel, maskMoney, num, pct, wan, gap, yuan } from "./lib/format.js";
-import { connect } from "./lib/live.js";
+import { connect } from "./live.js";
 import { showBanner } from "./screen/banner.js";
 import { renderBoard } from "./screen/board.js";
 import { chart } from "./screen/chart.js";
