@@ -1,10 +1,12 @@
 /* The host's own group: pick it once (remembered on this phone), see its health every
    10 s; the newest report's poster link follows the newest report shown on the page.
    Names only reach the page through textContent. */
-(function () {
-  "use strict";
-  var box = document.getElementById("my-group");
-  if (!box) return;
+import { wan } from "./lib/format.js";
+
+const box = document.getElementById("my-group");
+if (box) start();
+
+function start() {
   var slug = box.getAttribute("data-slug");
   var token = new URLSearchParams(window.location.search).get("token") || "";
   var api = "/api/v1/campaigns/" + encodeURIComponent(slug);
@@ -14,7 +16,6 @@
   var LABEL = { active: "活跃", quiet: "静默", cold: "冷群" };
   var TIP = { quiet: "群里有点安静，发条战报或福利通知暖暖场吧！", cold: "这个群已经冷了，赶紧发福利、@群友互动！" };
   function f(name) { return box.querySelector('[data-f="' + name + '"]'); }
-  function wan(fen) { return window.WR && WR.fmtWan ? WR.fmtWan(fen) : "¥" + (fen / 100).toFixed(2); }
 
   function get(path) {
     return fetch(api + path, { headers: { Authorization: "Bearer " + token }, cache: "no-store" })
@@ -81,4 +82,4 @@
   loadNames().then(poll);
   setInterval(loadNames, 300000);
   setInterval(poll, 10000);
-})();
+}

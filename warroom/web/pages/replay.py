@@ -19,15 +19,16 @@ from urllib.parse import urlencode
 
 import orjson
 from fastapi import Request, WebSocket, WebSocketDisconnect
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 
 from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
-from warroom.core.ingest.clock import MINUTE_MS, rfc3339
+from warroom.core.ingest.clock import MINUTE_MS, parse_instant, rfc3339
 from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
 from warroom.services.campaigns import clock_of
 from warroom.services.replay_loader import LoadedReplay, ReplayLoader
-from warroom.web.pages.render import base_context, error_page, html
+from warroom.web.pages.chart import screen_figure
+from warroom.web.pages.render import PAGE_HEADERS, base_context, error_page, html
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,28 @@ async def replay_page(request: Request, record: CampaignRecord) -> HTMLResponse:
     context = base_context(request, record, snap)
     context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
     context["replay"] = {"speed": speed, "label": f"{speed:g}×"}
+    context["figure"] = await asyncio.to_thread(screen_figure, snap, context["mask"])
     return html(request, "screen.html", context)
+
+
+async def replay_chart(
+    request: Request, record: CampaignRecord, masked: bool
+) -> dict[str, Any] | Response:
+    """The replay's chart figure at `&at=` (the campaign time its last frame showed):
+    the same snapshot the replay socket sends for that moment, from the same loader."""
+    try:
+        speed = parse_speed(request.query_params.get("replay"))
+        at = parse_instant(request.query_params.get("at"))
+    except (BadSpeed, ValueError):
+        return Response(status_code=400, headers=PAGE_HEADERS)
+    if not has_ended(record):
+        return Response(status_code=409, headers=PAGE_HEADERS)
+    loader, _ = _parts(request.app)
+    loaded = await asyncio.to_thread(loader.load, record)
+    r = loaded.replay
+    virtual_ms = min(max(at, r.settings.starts_at), r.end_ms)
+    snap = await asyncio.to_thread(_snapshot, loaded, speed, virtual_ms)
+    return await asyncio.to_thread(screen_figure, snap, masked)
 
 
 # the socket

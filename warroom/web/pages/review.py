@@ -26,6 +26,7 @@ from warroom.services.campaigns import clock_of
 from warroom.services.review_loader import ReviewLoader, late_cutoff_ms
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
+from warroom.web.pages.chart import review_figures
 from warroom.web.pages.render import api_error_page, html
 
 router = APIRouter()
@@ -188,6 +189,7 @@ async def review_page(request: Request, slug: str) -> HTMLResponse:
     token = request.query_params.get("token", "")
     context: dict[str, Any] = page_context(review, record.settings.timezone)
     context.update(slug=slug, token=token, print_mode=request.query_params.get("print") == "1")
+    context["figures"] = review_figures(context["chart"])
     return html(request, "review.html", context)
 
 

@@ -1,9 +1,8 @@
-"""What the screen templates print: formatting filters (mirrored by static/live.js, so
-the first render and the live updates read the same) and the host's own-rank card."""
+"""What the screen templates print: formatting filters (the scripts format live figures
+from the same vocabulary, warroom/web/pages/vocab.py) and the host's own-rank card."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,23 +14,23 @@ from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.money import format_wan, format_yuan
 from warroom.core.live.snapshot import leaderboard, recent_from
-from warroom.core.reports.context import ACTION_EMOJI, ACTION_TITLES
-from warroom.core.reports.schedule import KIND_LABELS
 from warroom.services.campaigns import clock_of
+from warroom.web.pages.vocab import (
+    NONE,
+    VOCAB,
+    action_emoji,
+    action_title,
+    kind_label,
+    mask_money,
+    move,
+)
 
 MAX_PICKER = 1000  # sellers offered in the host's picker
-# Masked screens hide absolute money, also inside report texts: ¥158.36万, +¥27万, ¥1,234.5
-_MONEY = re.compile(r"[¥￥][ \t]?[\d,]+(?:\.\d+)?[ \t]*万?")  # never eats a line break
-MASKED_MONEY = "¥•••"
-
-
-def mask_money(text: str) -> str:
-    return _MONEY.sub(MASKED_MONEY, text)
 
 
 def pct(fraction: float | None, digits: int = 1) -> str:
     if fraction is None:
-        return "—"
+        return NONE
     return f"{fraction * 100:.{digits}f}%"
 
 
@@ -39,17 +38,6 @@ def share(fen: int, base_fen: int, total_fen: int) -> str:
     """Masked mode: a share of the base target (of the total when there is none)."""
     den = base_fen or total_fen
     return pct(fen / den if den else 0.0)
-
-
-def move(row: dict[str, Any]) -> dict[str, str]:
-    prev, rank = row.get("prev_rank"), row["rank"]
-    if prev is None:
-        return {"cls": "new", "text": "新"}
-    if prev > rank:
-        return {"cls": "up", "text": f"▲{prev - rank}"}
-    if prev < rank:
-        return {"cls": "down", "text": f"▼{rank - prev}"}
-    return {"cls": "same", "text": "–"}
 
 
 def gap_wan(fen: int) -> str:
@@ -67,7 +55,7 @@ def is_current(stimulus: dict[str, Any] | None, now: str, minutes: int = 30) -> 
 
 
 def hm(text: str | None) -> str:
-    return datetime.fromisoformat(text).strftime("%H:%M") if text else "—"
+    return datetime.fromisoformat(text).strftime("%H:%M") if text else NONE
 
 
 def add_filters(env: Environment, static_dir: Path) -> None:
@@ -87,11 +75,11 @@ def add_filters(env: Environment, static_dir: Path) -> None:
         hm=hm,
         move=move,
         mask_money=mask_money,
-        kind_label=lambda kind: KIND_LABELS.get(kind, kind),
-        action_title=lambda kind: ACTION_TITLES.get(kind, kind),
-        action_emoji=lambda kind: ACTION_EMOJI.get(kind, "📢"),
+        kind_label=kind_label,
+        action_title=action_title,
+        action_emoji=action_emoji,
     )
-    env.globals.update(asset=asset, share=share, is_current=is_current)
+    env.globals.update(asset=asset, share=share, is_current=is_current, vocab=VOCAB)
 
 
 async def seller_card(

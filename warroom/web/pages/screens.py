@@ -9,24 +9,33 @@ rendered alone on request.
 
 from __future__ import annotations
 
+import asyncio
+import time
+from typing import Any
+
+import orjson
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
 from warroom.adapters.clock import real_now_ms
+from warroom.adapters.sql.store import CampaignRecord
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.errors import ApiError
+from warroom.web.pages.chart import screen_figure
 from warroom.web.pages.render import (
+    PAGE_HEADERS,
     STATIC_DIR,
     admit,
     api_error_page,
     base_context,
+    block,
     html,
     make_env,
 )
-from warroom.web.pages.replay import replay_page
+from warroom.web.pages.replay import replay_chart, replay_page
 from warroom.web.pages.screen_view import seller_card
 
 router = APIRouter(include_in_schema=False)
@@ -53,8 +62,54 @@ async def big_screen(request: Request, slug: str) -> HTMLResponse:
         return await replay_page(request, record)
     snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
     context = base_context(request, record, snap)
-    context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
+    context["mask"] = masked(request)
+    context["figure"] = await asyncio.to_thread(screen_figure, snap, context["mask"])
     return html(request, "screen.html", context)
+
+
+def masked(request: Request) -> bool:
+    return request.query_params.get("mask") in ("1", "true", "yes")
+
+
+CHART_TTL_S = 1.0  # every screen of this process shares one figure per campaign per TTL
+
+
+async def _live_chart(request: Request, record: CampaignRecord) -> bytes:
+    """The live figure, built at most once per campaign, mask and CHART_TTL_S however
+    many screens ask (each asks at most once a second, after a frame moved it)."""
+    state = request.app.state
+    if not hasattr(state, "chart_cache"):
+        state.chart_cache, state.chart_locks = {}, {}
+    key = (record.settings.slug, masked(request))
+    lock = state.chart_locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        hit = state.chart_cache.get(key)
+        if hit and time.monotonic() - hit[0] < CHART_TTL_S and hit[1] == record.settings:
+            body: bytes = hit[2]
+            return body
+        snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+        figure = await asyncio.to_thread(screen_figure, snap, key[1])
+        body = orjson.dumps(figure)
+        state.chart_cache[key] = (time.monotonic(), record.settings, body)
+        return body
+
+
+@router.get("/c/{slug}/chart")
+async def big_screen_chart(request: Request, slug: str) -> Response:
+    """The big screen's chart figure now (`&replay=N&at=…`: at that moment of the
+    replay), for the page to `Plotly.react` after frames moved it."""
+    try:
+        record = await admit(request, slug)
+    except ApiError as exc:
+        return Response(status_code=exc.status, headers=PAGE_HEADERS)
+    if "replay" in request.query_params:
+        figure: Any = await replay_chart(request, record, masked(request))
+        if isinstance(figure, Response):
+            return figure
+        body = orjson.dumps(figure)
+    else:
+        body = await _live_chart(request, record)
+    return Response(body, media_type="application/json", headers=PAGE_HEADERS)
 
 
 @router.get("/c/{slug}/host", response_class=HTMLResponse)
@@ -87,5 +142,5 @@ async def host_seller(request: Request, slug: str) -> HTMLResponse:
         "token": request.query_params.get("token", ""),
         "card": card,
     }
-    block = "picker" if request.query_params.get("part") == "picker" else "seller_card"
-    return block(request, "host.html", block, context)
+    name = "picker" if request.query_params.get("part") == "picker" else "seller_card"
+    return block(request, "host.html", name, context)
