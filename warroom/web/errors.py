@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Awaitable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warroom.adapters.health import HANDLED_ERRORS, is_dependency_error, is_oom
@@ -28,6 +30,20 @@ class JSONBytes(Response):
 
     def render(self, content: object) -> bytes:
         return orjson.dumps(content)
+
+
+@functools.cache
+def _adapter(shape: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(shape)
+
+
+def checked(shape: Any, content: Any, status_code: int = 200) -> JSONBytes:
+    """A body shaped as the route's declared `response_model`: validated and dumped by
+    that model, so a route cannot send what its documentation does not promise (a
+    mismatch is a bug: 500). Routes return JSONBytes, which FastAPI does not check."""
+    adapter = _adapter(shape)
+    body = adapter.dump_python(adapter.validate_python(content), mode="json")
+    return JSONBytes(body, status_code=status_code)
 
 
 # The web layer's name for a refusal: raised by routes and services alike.

@@ -23,7 +23,7 @@ from warroom.services.campaigns import clock_of
 from warroom.services.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
-from warroom.web.errors import ApiError, JSONBytes, bounded, unavailable
+from warroom.web.errors import ApiError, JSONBytes, bounded, checked, unavailable
 from warroom.web.models import (
     CampaignPatch,
     CampaignSummary,
@@ -44,7 +44,8 @@ async def create_campaign(request: Request, rt: deps.RuntimeDep, _: deps.AdminAc
         created = await rt.campaigns.create(settings)
     except SlugTaken:
         raise ApiError(409, f"campaign {settings.slug!r} already exists") from None
-    return JSONBytes(
+    return checked(
+        CreatedCampaign,
         {
             "slug": settings.slug,
             "ingest_token": created.ingest_token,
@@ -58,7 +59,7 @@ async def create_campaign(request: Request, rt: deps.RuntimeDep, _: deps.AdminAc
 async def list_campaigns(rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
     """Every campaign with its state, live GMV, progress and the next report due."""
     records = await rt.campaigns.list()
-    return JSONBytes([await summarize(rt, r) for r in records])
+    return checked(list[CampaignSummary], [await summarize(rt, r) for r in records])
 
 
 @router.get("/campaigns/{slug}")
@@ -84,7 +85,7 @@ async def rotate_token(
     """A new ingest or viewer token; the old one is refused from the next request on,
     and (viewer) the campaign's open screens are disconnected."""
     token = await rt.campaigns.rotate(record, body.which)
-    return JSONBytes({"which": body.which, "token": token})
+    return checked(RotatedToken, {"which": body.which, "token": token})
 
 
 @router.post("/campaigns/{slug}/events", status_code=202)

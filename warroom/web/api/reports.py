@@ -17,7 +17,7 @@ from warroom.core.reports.schedule import REPORT_KINDS
 from warroom.services import operator
 from warroom.services.announcer import fire_view
 from warroom.web import deps
-from warroom.web.errors import ApiError, JSONBytes
+from warroom.web.errors import ApiError, JSONBytes, checked
 from warroom.web.models import Deleted, WebhookView
 
 router = APIRouter(prefix="/api/v1/campaigns/{slug}")
@@ -122,7 +122,8 @@ async def add_webhook(
 @router.get("/webhooks", response_model=list[WebhookView])
 async def list_webhooks(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSONBytes:
     rows = await asyncio.to_thread(rt.webhooks.list, record.id)
-    return JSONBytes(
+    return checked(
+        list[WebhookView],
         [
             {
                 "id": r.id,
@@ -132,7 +133,7 @@ async def list_webhooks(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSON
                 "enabled": r.enabled,
             }
             for r in rows
-        ]
+        ],
     )
 
 
@@ -146,7 +147,7 @@ async def delete_webhook(
     await asyncio.to_thread(
         rt.store.audit, record.id, real_now_ms(), "webhook_delete", {"id": webhook_id}
     )
-    return JSONBytes({"id": webhook_id, "deleted": True})
+    return checked(Deleted, {"id": webhook_id, "deleted": True})
 
 
 @router.post("/webhooks/{webhook_id}/test")
