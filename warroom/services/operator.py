@@ -11,7 +11,6 @@ from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import StimulusAction
 from warroom.services.campaigns import clock_of, real_now_ms
-from warroom.services.snapshots import load_snapshot
 from warroom.web.errors import ApiError
 
 if TYPE_CHECKING:
@@ -64,10 +63,8 @@ async def fire(
                 409, f"stimulus budget spent: {left} fen left, {action.amount_fen} asked"
             )
     now = clock_of(record).now_ms(real_now_ms())
-    snapshot = await load_snapshot(rt.hot, record, real_now_ms())
     fired = await rt.announcer.record_fire(
         record,
-        snapshot,
         f"manual:{uuid.uuid4().hex}",
         rule_name or "manual",
         action,

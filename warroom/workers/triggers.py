@@ -90,7 +90,7 @@ class Triggers:
         for due in due_reports(s, progress):
             if due.key in claimed:
                 continue
-            await self.announcer.post_report(record, None, due)
+            await self.announcer.post_report(record, due)
             claimed.add(due.key)
         await self._rules(record, raw, now, settled)
         await self._announce_fires(record, claimed, settled)
@@ -123,7 +123,6 @@ class Triggers:
                 continue
             await self.announcer.record_fire(
                 record,
-                None,
                 fire_key(rule.name, decision.fire_index),
                 rule.name,
                 rule.action,
