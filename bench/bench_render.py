@@ -7,7 +7,7 @@ same run.
 For each entity count it fills a campaign's hot state straight through HotState.apply
 (the aggregator's own write path) with `--orders` orders spread over that many sellers
 and groups (half as many products), the last few minutes busy, then times:
-the bounded read the screens, the snapshot API and the trigger tick use (top rows plus
+the bounded read the screens and the snapshot API use (top rows plus
 names, ranks before the recent minutes from counts) and, for comparison, the full
 read every entity used to cost; and the host's own-rank card (picker of the top 1,000
 plus one seller's place, a seller in the middle of the board). An embedded redis-server on a unix socket, as

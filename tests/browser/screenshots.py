@@ -23,7 +23,6 @@ from typing import Any
 from tests.browser.browser import launch
 from tests.browser.live import ROOT, iso, live_stack, order
 from tests.conftest import ADMIN
-from warroom.services.snapshots import load_snapshot
 from warroom.settings import Settings
 
 SELLERS = [
@@ -146,10 +145,7 @@ async def populate(stack: Any, minutes_in: int = 190) -> dict[str, str]:
     record = await rt.campaigns.get("double11")
     rule = record.settings.stimulus_rules[0]
     fired_at = int((starts + timedelta(minutes=175)).timestamp() * 1000)
-    snapshot = await load_snapshot(rt.hot, record, fired_at)
-    await rt.announcer.record_fire(
-        record, snapshot, "rule:午后提神:1", rule.name, rule.action, fired_at
-    )
+    await rt.announcer.record_fire(record, "rule:午后提神:1", rule.name, rule.action, fired_at)
     # Then the reports due now: the milestones (slots before the campaign was created
     # are not reported: it did not exist then).
     await Triggers(rt.store, rt.hot, rt.reports, rt.announcer).tick()

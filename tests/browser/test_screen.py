@@ -330,13 +330,13 @@ async def test_feed_count_is_the_real_number_of_reports(stack: Stack, browser: A
     at = record.settings.starts_at
     for k in range(14):
         due = DueReport(f"scheduled:{k + 1}", "scheduled", at, {"slot": k + 1}, as_of_ms=at)
-        assert await rt.announcer.post_report(record, None, due) is not None
+        assert await rt.announcer.post_report(record, due) is not None
     context, w = await open_page(browser, screen_url(stack, "many", c["viewer_token"]), **SCREEN)
     try:
         page = w.page
         assert await page.inner_text("#feed-count") == "14 条"
         due = DueReport("scheduled:15", "scheduled", at, {"slot": 15}, as_of_ms=at)
-        await rt.announcer.post_report(record, None, due)
+        await rt.announcer.post_report(record, due)
         await wait_js(page, "document.getElementById('feed-count').textContent === '15 条'")
         w.assert_clean()
     finally:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import ADMIN, Harness
 from warroom.core.ingest.money import format_wan
+from warroom.services import snapshots
 from warroom.workers.aggregator import Aggregator
 from warroom.workers.triggers import Triggers
 
@@ -554,3 +555,59 @@ async def test_reports_due_while_restoring_are_written_after_once_each(
         as_of = instant(r["figures"]["as_of"])
         expected = ledger_figures(harness, "sale", as_of)
         assert {k: r["figures"][k] for k in expected} == expected
+
+
+class Counted:
+    """A thin wrapper that counts the calls to a real store's method."""
+
+    def __init__(self, fn: Any) -> None:
+        self.fn = fn
+        self.calls = 0
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.calls += 1
+        return self.fn(*args, **kwargs)
+
+
+async def test_a_tick_reads_the_fires_once_and_builds_no_snapshot(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The tick runs four times a second for every campaign not yet done: it reads the
+    figures it needs from hot state, never a whole snapshot (a bounded board read),
+    and the campaign's fires once, for the rules, the late announcements and the
+    uplifts of an ended campaign alike. Counted on the real Redis and SQL stores."""
+    now_ms = int(time.time() * 1000)
+    end = now_ms - now_ms % 60_000 - 60_000  # ended, its last minute settled
+    c = await harness.create_campaign(
+        starts_at=end - 3_600_000,
+        ends_at=end,
+        milestones_fen=[],
+        final_grace_seconds=0,
+        stimulus_rules=[RULE],
+    )
+    await harness.post_events("sale", c["ingest_token"], [order(1, 100_000, end - 1_800_000)])
+    await harness.drain()
+    rt = harness.runtime
+    record = await rt.campaigns.get("sale")
+    assert record is not None
+    # A fire in the last second whose report was never posted: announced late, and its
+    # uplift unknown for an hour after the end, so the campaign is not done with.
+    rt.reports.claim_fire(
+        campaign_id=record.id, key="fire:红包雨:1", rule="红包雨", kind="red_packet_rain",
+        metric="gmv_per_min", window_minutes=60, at_ms=end - 1_000, amount_fen=200_000,
+        text="整点红包雨", manual=False,
+    )  # fmt: skip
+    trig = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
+    await trig.tick()
+    assert sorted(r["kind"] for r in await reports(harness, c)) == ["final", "stimulus"]
+
+    fires = Counted(rt.reports.fires)
+    monkeypatch.setattr(rt.reports, "fires", fires)
+    board_reads = Counted(rt.hot.read)
+    monkeypatch.setattr(rt.hot, "read", board_reads)
+    built = Counted(snapshots.build_snapshot)
+    monkeypatch.setattr(snapshots, "build_snapshot", built)
+    for ticks in (1, 2, 3):
+        await trig.tick()
+        assert (fires.calls, board_reads.calls, built.calls) == (ticks, 0, 0)
+    assert len(await reports(harness, c)) == 2  # nothing more was due

@@ -89,12 +89,9 @@ class Announcer:
             stimuli,
         )
 
-    async def post_report(
-        self, record: CampaignRecord, snapshot: dict[str, Any] | None, due: DueReport
-    ) -> dict[str, Any] | None:
-        """Render and claim one report from the figures as of its instant (`snapshot`
-        is ignored: kept for callers of the v1 signature); returns it if this call won
-        the claim."""
+    async def post_report(self, record: CampaignRecord, due: DueReport) -> dict[str, Any] | None:
+        """Render and claim one report from the figures as of its instant; returns it
+        if this call won the claim."""
         s = record.settings
         previous = await asyncio.to_thread(self.reports.last_report, record.id, (due.kind,))
         prev_memo = orjson.loads(previous.memo_json) if previous is not None else None
@@ -138,12 +135,11 @@ class Announcer:
         due = DueReport(
             due.key, due.kind, due.due_at_ms, due.extra, minute_floor(min(at_ms, settled_ms))
         )
-        return await self.post_report(record, None, due)
+        return await self.post_report(record, due)
 
     async def record_fire(
         self,
         record: CampaignRecord,
-        snapshot: dict[str, Any],
         key: str,
         rule: str,
         action: StimulusAction,
@@ -154,8 +150,7 @@ class Announcer:
         manual: bool = False,
     ) -> dict[str, Any] | None:
         """Claim one fire; if won, refresh the stimuli feed and post its report (from
-        settled figures; while figures restore, the trigger worker posts it later).
-        `snapshot` is not used (the v1 signature)."""
+        settled figures; while figures restore, the trigger worker posts it later)."""
         claim = await asyncio.to_thread(
             self.reports.claim_fire,
             campaign_id=record.id,
@@ -171,16 +166,15 @@ class Announcer:
         )
         if not claim.won:
             return None
-        await self.refresh_stimuli(record)
+        # the fires as just claimed: the feed's and the caller's view of this one
+        views = await self.refresh_stimuli(record)
         now_real = real_now_ms()
         settled = await self.watermark.settled_ms(record, now_real)
         if settled is not None:
             settled = min(settled, clock_of(record).now_ms(now_real))
         await self.announce_fire(record, key, rule, action, at_ms, settled)
-        fires = await asyncio.to_thread(self.reports.fires, record.id)
-        row = next(r for r in fires if r.id == claim.id)
         log.info("stimulus %s fired for %s", key, record.settings.slug)
-        return fire_view(row, record.settings.timezone)
+        return next(v for v in views if v["id"] == claim.id)
 
     async def refresh_stimuli(self, record: CampaignRecord) -> list[dict[str, Any]]:
         fires = await asyncio.to_thread(self.reports.fires, record.id)

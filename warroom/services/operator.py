@@ -13,7 +13,6 @@ from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import StimulusAction
 from warroom.services.campaigns import clock_of
 from warroom.services.refusal import Refused as ApiError
-from warroom.services.snapshots import load_snapshot
 
 if TYPE_CHECKING:
     from warroom.services.runtime import Runtime
@@ -65,10 +64,8 @@ async def fire(
                 409, f"stimulus budget spent: {left} fen left, {action.amount_fen} asked"
             )
     now = clock_of(record).now_ms(real_now_ms())
-    snapshot = await load_snapshot(rt.hot, record, real_now_ms())
     fired = await rt.announcer.record_fire(
         record,
-        snapshot,
         f"manual:{uuid.uuid4().hex}",
         rule_name or "manual",
         action,

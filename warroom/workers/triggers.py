@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from typing import Any
 
 from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import OutageLog
@@ -27,7 +28,6 @@ from warroom.core.reports.rules import (
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import clock_of
-from warroom.services.snapshots import load_state
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,9 @@ class Triggers:
             claimed = await asyncio.to_thread(self.reports.report_keys, record.id)
             self._claimed[record.id] = claimed
         settled = await self.announcer.watermark.settled_ms(record, real)
-        # the snapshot's own (bounded) read: the tick needs totals and minutes only
-        raw = (await load_state(self.hot, record, real, [], [])).raw
+        # Read after the watermark, so they hold every settled event. Totals and the
+        # minute series only: nothing here needs a board or a snapshot.
+        raw = await self.hot.read_series(s.slug)
         grace_over = real >= clock.real_ms_for(s.ends_at) + s.final_grace_seconds * 1000
         progress = Progress(
             now_ms=now,
@@ -91,22 +92,39 @@ class Triggers:
         for due in due_reports(s, progress):
             if due.key in claimed:
                 continue
-            await self.announcer.post_report(record, None, due)
+            await self.announcer.post_report(record, due)
             claimed.add(due.key)
-        await self._rules(record, raw, now, settled)
-        await self._announce_fires(record, claimed, settled)
-        if "final" in claimed and await self._all_uplifts_known(record, raw.minutes, now):
-            self._finished.add(record.id)
+        final = "final" in claimed
+        if not (s.stimulus_rules or settled is not None or final):
+            return  # nothing below would look at a fire
+        # One read of the fires a tick, for the rules, the late announcements and the
+        # uplifts. A fire won in this tick is announced by record_fire itself; one it
+        # could not announce is in the next tick's read (its claim keeps it to one).
+        fires = await asyncio.to_thread(self.reports.fires, record.id)
+        known: bool | None = None
+        tried = False
+        if s.stimulus_rules:
+            tried = await self._rules(record, fires, raw, now, settled)
+            known = await self._all_uplifts_known(record, fires, raw.minutes, now)
+        await self._announce_fires(record, fires, claimed, settled)
+        if final and not tried:
+            if known is None:
+                known = await self._all_uplifts_known(record, fires, raw.minutes, now)
+            if known:
+                self._finished.add(record.id)
 
     async def _rules(
-        self, record: CampaignRecord, raw: RawState, now: int, settled: int | None
-    ) -> None:
+        self,
+        record: CampaignRecord,
+        fires: list[Any],
+        raw: RawState,
+        now: int,
+        settled: int | None,
+    ) -> bool:
         """Rules judge settled minutes only: a minute still being aggregated would
-        look like a slump. No watermark (figures restoring) holds every rule."""
+        look like a slump. No watermark (figures restoring) holds every rule. True
+        when a rule tried to fire (`fires` no longer holds every fire)."""
         s = record.settings
-        if not s.stimulus_rules:
-            return
-        fires = await asyncio.to_thread(self.reports.fires, record.id)
         states = {}
         for rule in s.stimulus_rules:
             mine = [f for f in fires if f.rule == rule.name]
@@ -117,14 +135,15 @@ class Triggers:
             activity_by_minute(minutes), raw.totals.get("last_ts"), restoring=settled is None
         )
         horizon = now if settled is None else min(now, settled)
+        tried = False
         for rule, decision in evaluate_rules(
             s, minutes["gmv"], minutes["orders"], horizon, states, spent, feed
         ):
             if not decision.fire or s.rules_paused:  # paused in the console
                 continue
+            tried = True
             await self.announcer.record_fire(
                 record,
-                None,
                 fire_key(rule.name, decision.fire_index),
                 rule.name,
                 rule.action,
@@ -132,10 +151,10 @@ class Triggers:
                 metric=rule.metric,
                 window_minutes=rule.window_minutes,
             )
-        await self._all_uplifts_known(record, minutes, now)
+        return tried
 
     async def _announce_fires(
-        self, record: CampaignRecord, claimed: set[str], settled: int | None
+        self, record: CampaignRecord, fires: list[Any], claimed: set[str], settled: int | None
     ) -> None:
         """A fire is claimed before its report is posted; a process that died in
         between (a worker, or the web process after a manual fire), or a fire while
@@ -143,7 +162,6 @@ class Triggers:
         report now, from settled figures: the claim keeps it to one."""
         if settled is None:
             return
-        fires = await asyncio.to_thread(self.reports.fires, record.id)
         for f in fires:
             key = stimulus_report_key(f.key)
             if key in claimed:
@@ -155,9 +173,12 @@ class Triggers:
             claimed.add(key)
 
     async def _all_uplifts_known(
-        self, record: CampaignRecord, minutes: dict[str, dict[int, int]], now: int
+        self,
+        record: CampaignRecord,
+        fires: list[Any],
+        minutes: dict[str, dict[int, int]],
+        now: int,
     ) -> bool:
-        fires = await asyncio.to_thread(self.reports.fires, record.id)
         changed, pending = False, False
         for f in fires:
             if f.uplift is not None:

@@ -239,6 +239,18 @@ class HotState:
                 }
         return raw
 
+    async def read_series(self, slug: str) -> RawState:
+        """Totals and the minute series only, in one pipeline (no board is read, no
+        prev rank folded): what the trigger tick schedules reports and judges rules on."""
+        gen = await self.generation(slug)
+        if gen is None:
+            return empty_raw(restoring=True)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(keys.totals(slug, gen))
+        for m in MINUTE_METRICS:
+            pipe.hgetall(keys.minute_metric(slug, gen, m))
+        return self._head(await pipe.execute(), gen)
+
     def _head(self, res: list[Any], gen: int) -> RawState:
         totals = {k.decode(): int(v) for k, v in res[0].items()}
         minutes = {m: _ints(res[1 + i]) for i, m in enumerate(MINUTE_METRICS)}
