@@ -116,10 +116,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> None:
             async def full(record: Any = record, slug: str = slug) -> None:
                 clock_now = clock_of(record).now_ms(real_now_ms())
                 raw = await hot.read(slug, recent_from(clock_now))
-                build_snapshot(
-                    record.settings, raw.totals, raw.minutes, raw.boards, raw.board_orders,
-                    raw.board_names, raw.board_minutes, clock_now,
-                )  # fmt: skip
+                build_snapshot(record.settings, raw, clock_now)
 
             async def card(record: Any = record, seller: str = f"s{entities // 2}") -> None:
                 await seller_card(hot, record, seller, real_now_ms())

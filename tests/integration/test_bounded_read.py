@@ -5,6 +5,7 @@ sales, refunds and many equal scores."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -76,17 +77,7 @@ async def test_bounded_read_equals_full_read(harness: Harness, seed: int) -> Non
     assert any(full.board_minutes.get("sellers", {}).values()), "the day must have recent sales"
 
     def snap(raw: Any, prev: Any) -> dict[str, Any]:
-        return build_snapshot(
-            record.settings,
-            raw.totals,
-            raw.minutes,
-            raw.boards,
-            raw.board_orders,
-            raw.board_names,
-            raw.board_minutes,
-            clock_now,
-            board_prev=prev,
-        )
+        return build_snapshot(record.settings, replace(raw, board_prev=prev or {}), clock_now)
 
     want = snap(full, None)["leaderboards"]
     got = snap(bounded, bounded.board_prev)["leaderboards"]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from warroom.core.campaign import CampaignSettings, StimulusAction
 from warroom.core.ingest.clock import MINUTE_MS
 from warroom.core.ingest.money import format_wan
+from warroom.core.live.shapes import RawState
 from warroom.core.live.snapshot import build_snapshot
 from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import (
@@ -98,8 +99,7 @@ def make_snapshot(
         "groups": {k: total * share // 1000 for k, (_, share) in GROUPS.items()},
         "products": {k: total * share // 1000 for k, (_, share) in PRODUCTS.items()},
     }
-    return build_snapshot(
-        settings,
+    raw = RawState(
         totals,
         minutes,
         boards,
@@ -110,9 +110,8 @@ def make_snapshot(
             "products": {k: n for k, (n, _) in PRODUCTS.items()},
         },
         {"sellers": {now - M: {"s3": total * 100 // 1000}}},
-        now,
-        stimuli=stimuli,
     )
+    return build_snapshot(settings, raw, now, stimuli=stimuli)
 
 
 PREVIOUS_1030 = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS as M
+from warroom.core.live.shapes import RawState
 from warroom.core.live.snapshot import build_snapshot, snapshot_as_of
 
 SETTINGS = CampaignSettings.model_validate(
@@ -23,7 +24,7 @@ def snapshot_at(now: int) -> dict:
     minutes = {"gmv": gmv, "orders": {m: 10 for m in gmv}, "buyers": {}, "messages": {}}
     totals = {"gmv": sum(gmv.values()), "orders": 600}
     empty: dict = {"sellers": {}, "groups": {}, "products": {}}
-    return build_snapshot(SETTINGS, totals, minutes, empty, empty, empty, {}, now)
+    return build_snapshot(SETTINGS, RawState(totals, minutes, empty, empty, empty), now)
 
 
 def test_velocity_stops_at_the_close() -> None:
@@ -62,7 +63,9 @@ def spike_day(now_min: int) -> dict:
     minutes = {"gmv": gmv, "orders": {m: 1 for m in gmv}, "buyers": {}, "messages": {}}
     totals = {"gmv": sum(gmv.values()), "orders": len(gmv)}
     empty: dict = {"sellers": {}, "groups": {}, "products": {}}
-    return build_snapshot(SEVEN_HOURS, totals, minutes, empty, empty, empty, {}, S7 + now_min * M)
+    return build_snapshot(
+        SEVEN_HOURS, RawState(totals, minutes, empty, empty, empty), S7 + now_min * M
+    )
 
 
 def test_no_projection_from_the_opening_spike() -> None:
@@ -104,13 +107,13 @@ def test_rules_and_report_count_in_the_snapshot() -> None:
     )  # fmt: skip
     empty: dict = {"sellers": {}, "groups": {}, "products": {}}
     none = {"gmv": {}, "orders": {}, "buyers": {}, "messages": {}}
-    snap = build_snapshot(s, {}, none, empty, empty, empty, {}, START + 20 * M)
+    snap = build_snapshot(s, RawState({}, none, empty, empty, empty), START + 20 * M)
     assert snap["rules"] == [{"name": "红包雨", "state": "held", "reason": "no_events"}]
     assert snap["reports_total"] == 0
     reports = [
         {"id": 40 + k, "kind": "scheduled", "at": "x", "text": "", "n": 18 + k} for k in range(10)
     ]
-    snap = build_snapshot(s, {}, none, empty, empty, empty, {}, START + 20 * M, reports)
+    snap = build_snapshot(s, RawState({}, none, empty, empty, empty), START + 20 * M, reports)
     assert snap["reports_total"] == 27
 
 
@@ -135,9 +138,8 @@ def test_snapshot_as_of_an_instant() -> None:
     boards = {"sellers": {"a": 190_000, "b": 100_000}, "groups": {}, "products": {}}
     late = {START + i * M: {"a": 10_000} for i in range(20, 30)}  # a sold everything late
     board_minutes = {"sellers": late}
-    snap, figs = snapshot_as_of(
-        SETTINGS, totals, minutes, boards, {}, {}, board_minutes, START + 20 * M
-    )
+    raw = RawState(totals, minutes, boards, {}, {}, board_minutes)
+    snap, figs = snapshot_as_of(SETTINGS, raw, START + 20 * M)
     assert (figs.gmv_fen, figs.refund_fen, figs.orders, figs.buyers) == (200_000, 3_000, 40, 20)
     assert figs.net_gmv_fen == 197_000
     t = snap["totals"]

@@ -77,17 +77,7 @@ class Announcer:
             return state.snapshot, figures_of_totals(state.snapshot["totals"], due.figures_as_of)
         as_of = due.figures_as_of
         raw = await self.hot.read(s.slug, recent_from(as_of))
-        return snapshot_as_of(
-            s,
-            raw.totals,
-            raw.minutes,
-            raw.boards,
-            raw.board_orders,
-            raw.board_names,
-            raw.board_minutes,
-            as_of,
-            stimuli,
-        )
+        return snapshot_as_of(s, raw, as_of, stimuli)
 
     async def post_report(self, record: CampaignRecord, due: DueReport) -> dict[str, Any] | None:
         """Render and claim one report from the figures as of its instant; returns it

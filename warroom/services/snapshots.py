@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from warroom.adapters.redis.hotstate import HotState, RawState
+from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.live.shapes import RawState
 from warroom.core.live.snapshot import build_snapshot, recent_from
 from warroom.services.campaigns import clock_of
 
@@ -32,19 +33,7 @@ async def load_state(
         stimuli = await hot.read_feed(slug, "stimuli")
     now_ms = clock_of(record).now_ms(real_now_ms)
     raw = await hot.read(slug, recent_from(now_ms), top=record.settings.leaderboard_size)
-    snap = build_snapshot(
-        record.settings,
-        raw.totals,
-        raw.minutes,
-        raw.boards,
-        raw.board_orders,
-        raw.board_names,
-        raw.board_minutes,
-        now_ms,
-        reports,
-        stimuli,
-        raw.board_prev,
-    )
+    snap = build_snapshot(record.settings, raw, now_ms, reports, stimuli)
     # While figures are restored the zeros above are not true: say so (contract v2).
     snap["restoring"] = raw.restoring
     return LoadedState(snap, raw, now_ms)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -14,28 +13,11 @@ from warroom.adapters.redis import keys
 from warroom.adapters.redis.prevranks import PrevRanks
 from warroom.core.live.aggregate import BOARDS, BatchPlan, plan_batch
 from warroom.core.live.ranking import rank_order
+from warroom.core.live.shapes import RawState
 
 log = logging.getLogger(__name__)
 _LUA = resources.files("warroom.adapters.redis").joinpath("lua")
 _APPLY_LUA = _LUA.joinpath("apply.lua").read_text()
-
-
-@dataclass
-class RawState:
-    """What the snapshot is computed from, as read from Redis."""
-
-    totals: dict[str, int]
-    minutes: dict[str, dict[int, int]]
-    boards: dict[str, dict[str, int]]  # board -> entity -> net gmv
-    board_orders: dict[str, dict[str, int]]
-    board_names: dict[str, dict[str, str]]
-    board_minutes: dict[str, dict[int, dict[str, int]]] = field(default_factory=dict)
-    # True when the campaign's hot state is lost and being restored: every figure
-    # above is then empty and must not be shown, reported or ruled on.
-    restoring: bool = False
-    generation: int | None = None
-    # Ranks before the recent minutes of the rows in `boards` (a bounded read only).
-    board_prev: dict[str, dict[str, int | None]] = field(default_factory=dict)
 
 
 def _tied_at_cut(head: dict[str, int], top: int) -> bool:

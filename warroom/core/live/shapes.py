@@ -9,6 +9,7 @@ what it was. Field order on the wire is the order the producers write, not this 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any, Literal, NotRequired, Required, TypedDict
 
 # Per-minute series by metric (gmv, orders, messages, buyers, refund, newbuyers):
@@ -30,6 +31,27 @@ class RawTotals(TypedDict, total=False):
     active_members: int
     last_ts: int  # newest event `ts` of any kind (epoch ms)
     applied_at: int
+
+
+@dataclass
+class RawState:
+    """What a snapshot is computed from: the raw figures as hot state holds them
+    (adapters/redis/hotstate.py reads them; the replay and the report sample build
+    them from the ledger or from fixtures)."""
+
+    totals: RawTotals
+    minutes: Minutes
+    boards: Mapping[str, Mapping[str, int]]  # board -> entity -> net gmv
+    board_orders: Mapping[str, Mapping[str, int]]
+    board_names: Mapping[str, Mapping[str, str]]
+    # board -> minute -> entity -> gmv of that minute (the recent ones, or all of them)
+    board_minutes: Mapping[str, Mapping[int, Mapping[str, int]]] = field(default_factory=dict)
+    # True when the campaign's hot state is lost and being restored: every figure
+    # above is then empty and must not be shown, reported or ruled on.
+    restoring: bool = False
+    generation: int | None = None
+    # Ranks before the recent minutes of the rows in `boards` (a bounded read only).
+    board_prev: Mapping[str, Mapping[str, int | None]] = field(default_factory=dict)
 
 
 class FiguresView(TypedDict):

@@ -19,6 +19,7 @@ from warroom.core.live.shapes import (
     BoardRow,
     MinuteRow,
     Minutes,
+    RawState,
     RawTotals,
     ReportItem,
     RuleView,
@@ -225,17 +226,12 @@ def recent_from(now_ms: int) -> int:
 
 def build_snapshot(
     s: CampaignSettings,
-    totals: RawTotals,
-    minutes: Minutes,
-    boards: Mapping[str, Mapping[str, int]],
-    board_orders: Mapping[str, Mapping[str, int]],
-    board_names: Mapping[str, Mapping[str, str]],
-    board_minutes: Mapping[str, Mapping[int, Mapping[str, int]]],
+    raw: RawState,
     now_ms: int,
     reports: list[ReportItem] | None = None,
     stimuli: list[StimulusItem] | None = None,
-    board_prev: Mapping[str, Mapping[str, int | None]] | None = None,
 ) -> Snapshot:
+    totals, minutes, board_prev = raw.totals, raw.minutes, raw.board_prev
     tv = totals_view(totals)
     # After the close the velocity stays at its closing value: minutes after the end
     # are not a slump.
@@ -264,10 +260,10 @@ def build_snapshot(
         "velocity": vel.as_dict(),
         "leaderboards": {
             b: leaderboard(
-                boards.get(b, {}),
-                board_orders.get(b, {}),
-                board_names.get(b, {}),
-                board_minutes.get(b, {}),
+                raw.boards.get(b, {}),
+                raw.board_orders.get(b, {}),
+                raw.board_names.get(b, {}),
+                raw.board_minutes.get(b, {}),
                 s.leaderboard_size,
                 board_prev.get(b) if board_prev else None,
             )
@@ -283,12 +279,7 @@ def build_snapshot(
 
 def snapshot_as_of(
     s: CampaignSettings,
-    totals: RawTotals,
-    minutes: Minutes,
-    boards: Mapping[str, Mapping[str, int]],
-    board_orders: Mapping[str, Mapping[str, int]],
-    board_names: Mapping[str, Mapping[str, str]],
-    board_minutes: Mapping[str, Mapping[int, Mapping[str, int]]],
+    raw: RawState,
     as_of_ms: int,
     stimuli: list[StimulusItem] | None = None,
 ) -> tuple[Snapshot, Figures]:
@@ -298,6 +289,7 @@ def snapshot_as_of(
     velocity, progress and the projection follow from them; leaderboards drop the
     minutes at or after it (`board_minutes` must hold all of those). What hot state
     does not keep per minute (items, members, active members) is today's value."""
+    totals, minutes, board_minutes = raw.totals, raw.minutes, raw.board_minutes
     figs = figures_at(minutes, as_of_ms, totals.get("buyers"))
     before = minutes_before(minutes, as_of_ms)
     t = totals.copy()
@@ -313,14 +305,13 @@ def snapshot_as_of(
     last_ts = t.get("last_ts")
     if last_ts:
         t["last_ts"] = min(last_ts, as_of_ms - 1)
-    scores = boards_before(boards, board_minutes, as_of_ms)
+    scores = boards_before(raw.boards, board_minutes, as_of_ms)
     recent = {b: {m: v for m, v in per.items() if m < as_of_ms} for b, per in board_minutes.items()}
     fired = [
         f
         for f in stimuli or []
         if int(datetime.fromisoformat(f["at"]).timestamp() * 1000) < as_of_ms
     ]
-    snap = build_snapshot(
-        s, t, before, scores, board_orders, board_names, recent, as_of_ms, [], fired
-    )
+    past = RawState(t, before, scores, raw.board_orders, raw.board_names, recent)
+    snap = build_snapshot(s, past, as_of_ms, [], fired)
     return snap, figs

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS
-from warroom.core.live.shapes import RawTotals, Snapshot, StimulusItem
+from warroom.core.live.shapes import RawState, RawTotals, Snapshot, StimulusItem
 from warroom.core.live.snapshot import build_snapshot
 from warroom.core.reports.context import report_context
 from warroom.core.reports.shapes import PrevMemo, ReportContext, ReportExtra
@@ -79,17 +79,15 @@ def sample_snapshot() -> Snapshot:
         {"id": "fire:午后回暖:1", "rule": "午后回暖", "kind": "red_packet_rain",
          "at": "2024-05-20T13:00:00+08:00", "amount_fen": 200_000, "text": "", "uplift": 1.8}
     ]  # fmt: skip
-    return build_snapshot(
-        settings,
+    raw = RawState(
         totals,
         minutes,
         {b: v[0] for b, v in boards.items()},
         {b: v[1] for b, v in boards.items()},
         {b: v[2] for b, v in boards.items()},
         {"sellers": recent},
-        _NOW,
-        stimuli=stimuli,
     )
+    return build_snapshot(settings, raw, _NOW, stimuli=stimuli)
 
 
 def sample_extra(kind: str | None) -> ReportExtra:

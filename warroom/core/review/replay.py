@@ -23,6 +23,7 @@ from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS, minute_floor, rfc3339
 from warroom.core.live.aggregate import BOARDS
 from warroom.core.live.shapes import (
+    RawState,
     RawTotals,
     ReportItem,
     Snapshot,
@@ -192,17 +193,15 @@ class Replay:
         # to the next checkpoint, which `snapshot_as_of` takes back out of its standings.
         since = recent_from(as_of_ms - 1)
         near = {b: self.board_minutes[b].around(as_of_ms, since) for b in BOARDS}
-        snap, _ = snapshot_as_of(
-            self.settings,
+        raw = RawState(
             totals,
             self.minutes,
             {b: base for b, (base, _) in near.items()},
             orders,
             self.names,
             {b: deltas for b, (_, deltas) in near.items()},
-            as_of_ms,
-            stimuli,
         )
+        snap, _ = snapshot_as_of(self.settings, raw, as_of_ms, stimuli)
         # The last frame is the sale as it ended: every report, the final (written
         # for `ends_at`, which may be this very instant) included.
         final = as_of_ms >= self.final_ms
