@@ -69,6 +69,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         allow_private=settings.warroom_allow_private_webhooks,
         settings_of=store.settings_of,
         poster_font=settings.warroom_poster_font,
+        clock=clock,
     )
     return Runtime(
         settings=settings,
@@ -112,11 +113,12 @@ def worker_loops(rt: Runtime) -> dict[str, Loop]:
     restorer repairs a wipe while running (FLUSHALL, an empty replica) in seconds."""
     settings = rt.settings
     feeds = rt.announcer.restore_feeds
-    agg = Aggregator(rt.hot, rt.stream, reclaim_idle_ms=int(settings.warroom_reclaim_idle_s * 1000))
-    triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
+    idle_ms = int(settings.warroom_reclaim_idle_s * 1000)
+    agg = Aggregator(rt.hot, rt.stream, reclaim_idle_ms=idle_ms, clock=rt.clock)
+    triggers = Triggers(rt.store, rt.hot, rt.reports, rt.announcer, clock=rt.clock)
     return {
         "aggregator": agg.run,
-        "relay": Relay(rt.store, rt.stream).run,
+        "relay": Relay(rt.store, rt.stream, clock=rt.clock).run,
         "restorer": Restorer(rt.store, rt.hot, rt.stream, feeds).run,
         "triggers": triggers.run,
         "webhooks": partial(delivery.run, rt.deliverer()),

@@ -52,6 +52,12 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
+def now_ms(request: Request) -> int:
+    """Real time from the runtime's one clock (the composition root's), never read
+    from the wall here, so a test can hand the app a clock it moves."""
+    return runtime(request).clock.now_ms()
+
+
 def header_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import OK, redis_state
 from warroom.adapters.redis import keys
 from warroom.web.errors import JSONBytes
@@ -39,7 +38,7 @@ async def healthz_response(app: Any) -> JSONBytes:
     database = OK if db_up else "down"
     if db_up and writer is not None and writer.sql_failing:
         database = "failing"
-    stuck = oldest is not None and real_now_ms() - oldest > STALLED_AFTER_MS
+    stuck = oldest is not None and rt.clock.now_ms() - oldest > STALLED_AFTER_MS
     stream_failing = writer is not None and writer.stream_failing
     aggregation = "stalled" if redis_part != OK or stuck or stream_failing else OK
     parts = {"redis": redis_part, "database": database, "aggregation": aggregation}

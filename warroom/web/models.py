@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings, StimulusRule, settings_error
 from warroom.core.ingest.clock import MINUTE_MS, rfc3339
@@ -126,8 +125,8 @@ def next_report(s: CampaignSettings, now_ms: int) -> tuple[str, int] | None:
 
 async def summarize(rt: Runtime, record: CampaignRecord) -> dict[str, Any]:
     s = record.settings
-    snap = await load_snapshot(rt.hot, record, real_now_ms())
-    now = clock_of(record).now_ms(real_now_ms())
+    snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
+    now = clock_of(record).now_ms(rt.clock.now_ms())
     nxt = next_report(s, now)
     return {
         "slug": s.slug,

@@ -16,7 +16,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from warroom.adapters.clock import real_now_ms
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog, is_dependency_error
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
@@ -39,7 +39,9 @@ class Aggregator:
         entries_per_read: int = 100,
         block_ms: int = 1000,
         reclaim_idle_ms: int = 30_000,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.hot = hot
         self.stream = stream
         self.redis = hot.redis
@@ -109,7 +111,7 @@ class Aggregator:
     ) -> None:
         events = [ev for _, evs in chunk for ev in evs]
         try:
-            applied = await self.hot.apply(slug, events, real_now_ms())
+            applied = await self.hot.apply(slug, events, self.clock.now_ms())
             self.applied_events += applied  # after the await: concurrent chunks
             await self.stream.ack([e for e, _ in chunk])
             return

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from warroom.adapters.clock import real_now_ms
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.store import Store
@@ -21,13 +21,20 @@ log = logging.getLogger(__name__)
 
 
 class Relay:
-    def __init__(self, store: Store, stream: EventStream, grace_ms: int = 5000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        stream: EventStream,
+        grace_ms: int = 5000,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
+        self.clock = clock
         self.store = store
         self.stream = stream
         self.grace_ms = grace_ms
 
     async def run_once(self) -> int:
-        rows = await asyncio.to_thread(self.store.unrelayed, real_now_ms() - self.grace_ms)
+        rows = await asyncio.to_thread(self.store.unrelayed, self.clock.now_ms() - self.grace_ms)
         if not rows:
             return 0
         slugs = {r.id: r.settings.slug for r in await asyncio.to_thread(self.store.list_campaigns)}

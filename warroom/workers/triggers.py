@@ -10,7 +10,7 @@ import contextlib
 import logging
 from typing import Any
 
-from warroom.adapters.clock import real_now_ms
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.report_store import ReportStore
@@ -35,8 +35,14 @@ log = logging.getLogger(__name__)
 
 class Triggers:
     def __init__(
-        self, store: Store, hot: HotState, reports: ReportStore, announcer: Announcer
+        self,
+        store: Store,
+        hot: HotState,
+        reports: ReportStore,
+        announcer: Announcer,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.store = store
         self.hot = hot
         self.reports = reports
@@ -68,7 +74,7 @@ class Triggers:
 
     async def tick_campaign(self, record: CampaignRecord) -> None:
         s = record.settings
-        real = real_now_ms()
+        real = self.clock.now_ms()
         clock = clock_of(record)
         now = clock.now_ms(real)
         if now < s.starts_at:

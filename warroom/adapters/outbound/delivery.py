@@ -21,7 +21,7 @@ import httpx
 import orjson
 from redis.asyncio import Redis
 
-from warroom.adapters.clock import real_now_ms
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog
 from warroom.adapters.outbound.netguard import (
     RefusedAddress,
@@ -137,7 +137,9 @@ class Deliverer:
         rand: Callable[[], float] = random.random,
         settings_of: Callable[[int], CampaignSettings | None] | None = None,
         poster_font: str | None = None,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.store = store
         self.redis = redis
         self.allow_private = allow_private
@@ -181,7 +183,7 @@ class Deliverer:
 
     async def dispatch(self) -> list[asyncio.Task[int]]:
         """One pass: a task per target with due deliveries and none running already."""
-        now = real_now_ms()
+        now = self.clock.now_ms()
         await asyncio.to_thread(self.store.sweep_interrupted, now - 60_000, now)
         jobs = await asyncio.to_thread(self.store.due, now, 200, list(self._busy))
         queues: dict[int, list[Job]] = {}
@@ -209,7 +211,9 @@ class Deliverer:
         sent = 0
         async with self._slots:
             for i, job in enumerate(queue):
-                if not await asyncio.to_thread(self.store.claim, job.delivery_id, real_now_ms()):
+                if not await asyncio.to_thread(
+                    self.store.claim, job.delivery_id, self.clock.now_ms()
+                ):
                     continue  # another worker has it
                 key = keys.webhook_sent(job.webhook_id)
                 member = f"{job.delivery_id}:{job.attempts}:{uuid.uuid4().hex}"
@@ -219,7 +223,7 @@ class Deliverer:
                     )
                 )
                 if wait:
-                    until = real_now_ms() + wait
+                    until = self.clock.now_ms() + wait
                     await asyncio.to_thread(self.store.release, job.delivery_id, until)
                     rest = [j.delivery_id for j in queue[i + 1 :]]
                     await asyncio.to_thread(self.store.defer_many, rest, until)
@@ -320,7 +324,7 @@ class Deliverer:
         return Outcome(True, status)
 
     async def _finish(self, job: Job, outcome: Outcome) -> None:
-        now = real_now_ms()
+        now = self.clock.now_ms()
         retry_at = None
         if not outcome.ok and outcome.retry and job.attempts + 1 < MAX_ATTEMPTS:
             delay = backoff_ms(job.attempts, self.backoff_base_s, self.backoff_cap_s, self._rand())

@@ -7,7 +7,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.health import DependencyTimeout, is_dependency_error
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
@@ -103,7 +102,7 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
     if len(items) > rt.settings.warroom_max_events_per_request:
         raise ApiError(413, f"more than {rt.settings.warroom_max_events_per_request} events")
     s = record.settings
-    arrival_ms = clock_of(record).now_ms(real_now_ms())
+    arrival_ms = clock_of(record).now_ms(rt.clock.now_ms())
     window = ts_window(s.starts_at, s.ends_at, arrival_ms, s.timezone)
     good: list[dict[str, Any]] = []
     where: list[int] = []  # the request index of each good event
@@ -124,7 +123,7 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
         where.append(i)
     try:
         outcomes = await request.app.state.writer.submit(
-            record.id, slug, good, real_now_ms(), stamped
+            record.id, slug, good, rt.clock.now_ms(), stamped
         )
     except Overloaded as exc:
         raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
@@ -165,4 +164,4 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
 
 @router.get("/campaigns/{slug}/snapshot")
 async def snapshot(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
-    return JSONBytes(await load_snapshot(rt.hot, record, real_now_ms()))
+    return JSONBytes(await load_snapshot(rt.hot, record, rt.clock.now_ms()))

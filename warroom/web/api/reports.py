@@ -8,7 +8,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import BadWebhook, check_target
 from warroom.adapters.sql.report_store import report_view
 from warroom.core.ingest.clock import rfc3339
@@ -114,7 +113,7 @@ async def add_webhook(
         raise ApiError(422, f"url: {exc}") from None
     hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, body.format, body.secret)
     await asyncio.to_thread(
-        rt.store.audit, record.id, real_now_ms(), "webhook_add", {"id": hook_id}
+        rt.store.audit, record.id, rt.clock.now_ms(), "webhook_add", {"id": hook_id}
     )
     return JSONBytes({"id": hook_id, "url": url, "format": body.format}, status_code=201)
 
@@ -145,7 +144,7 @@ async def delete_webhook(
     if not await asyncio.to_thread(rt.store.delete_webhook, record.id, webhook_id):
         raise ApiError(404, f"no webhook {webhook_id} in this campaign")
     await asyncio.to_thread(
-        rt.store.audit, record.id, real_now_ms(), "webhook_delete", {"id": webhook_id}
+        rt.store.audit, record.id, rt.clock.now_ms(), "webhook_delete", {"id": webhook_id}
     )
     return checked(Deleted, {"id": webhook_id, "deleted": True})
 

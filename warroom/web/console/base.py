@@ -12,7 +12,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import from_ms
 from warroom.core.ingest.money import format_yuan
@@ -163,8 +162,8 @@ def links(
 async def overview_context(request: Request, record: CampaignRecord) -> dict[str, Any]:
     rt = deps.runtime(request)
     s = record.settings
-    snap = await load_snapshot(rt.hot, record, real_now_ms())
-    now = clock_of(record).now_ms(real_now_ms())
+    snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
+    now = clock_of(record).now_ms(rt.clock.now_ms())
     nxt = next_report(s, now)
     burn = await operator.budget(rt, record)
     audit = await asyncio.to_thread(rt.store.audit_log, record.id, 30)

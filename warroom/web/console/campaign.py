@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.reports.render import (
     TemplateProblem,
@@ -130,7 +129,7 @@ async def preview_text(
     except TemplateProblem as exc:
         return None, str(exc), False
     rt = deps.runtime(request)
-    snap = await load_snapshot(rt.hot, record, real_now_ms())
+    snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
     sample = snap["totals"]["orders"] == 0
     if sample:
         context = sample_context(kind) | {"campaign_name": record.settings.name}
@@ -195,7 +194,7 @@ async def template_save(
     if error is None:
         await asyncio.to_thread(rt.reports.set_template, record.id, kind, None if reset else source)
         await asyncio.to_thread(
-            rt.store.audit, record.id, real_now_ms(), "template", {"kind": kind, "reset": reset}
+            rt.store.audit, record.id, rt.clock.now_ms(), "template", {"kind": kind, "reset": reset}
         )
     ctx = {
         "preview": text,

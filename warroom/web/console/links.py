@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_url
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.services import operator
@@ -24,7 +23,7 @@ from warroom.web.errors import ApiError
 
 
 async def sellers_of(request: Request, record: CampaignRecord) -> list[dict[str, Any]]:
-    snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+    snap = await load_snapshot(deps.runtime(request).hot, record, deps.now_ms(request))
     return list(snap["leaderboards"]["sellers"])
 
 
@@ -119,7 +118,7 @@ async def add_webhook(
         return page(request, session, "admin/_webhooks.html", ctx, 422)
     hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, fmt, secret)
     await asyncio.to_thread(
-        rt.store.audit, record.id, real_now_ms(), "webhook_add", {"id": hook_id}
+        rt.store.audit, record.id, rt.clock.now_ms(), "webhook_add", {"id": hook_id}
     )
     ctx = await webhooks_context(request, record, notice="已添加推送目标")
     return page(request, session, "admin/_webhooks.html", ctx)
@@ -145,7 +144,7 @@ async def delete_webhook(
     rt = deps.runtime(request)
     if await asyncio.to_thread(rt.store.delete_webhook, record.id, hook_id):
         await asyncio.to_thread(
-            rt.store.audit, record.id, real_now_ms(), "webhook_delete", {"id": hook_id}
+            rt.store.audit, record.id, rt.clock.now_ms(), "webhook_delete", {"id": hook_id}
         )
     ctx = await webhooks_context(request, record, notice="已删除推送目标")
     return page(request, session, "admin/_webhooks.html", ctx)

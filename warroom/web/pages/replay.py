@@ -21,12 +21,12 @@ import orjson
 from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import MINUTE_MS, parse_instant, rfc3339
 from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
 from warroom.services.campaigns import clock_of
 from warroom.services.replay_loader import LoadedReplay, ReplayLoader
+from warroom.web import deps
 from warroom.web.pages.chart import screen_figure
 from warroom.web.pages.render import PAGE_HEADERS, base_context, error_page, html
 
@@ -77,12 +77,17 @@ def replay_stats(app: Any) -> dict[str, int]:
     }
 
 
-def has_ended(record: CampaignRecord) -> bool:
-    return clock_of(record).now_ms(real_now_ms()) >= record.settings.ends_at
+def has_ended(record: CampaignRecord, real_now_ms: int) -> bool:
+    return clock_of(record).now_ms(real_now_ms) >= record.settings.ends_at
 
 
 def _decorate(
-    frame: dict[str, Any], loaded: LoadedReplay, speed: float, virtual_ms: int, ended: bool
+    frame: dict[str, Any],
+    loaded: LoadedReplay,
+    speed: float,
+    virtual_ms: int,
+    ended: bool,
+    server_ms: int,
 ) -> None:
     r = loaded.replay
     shown = min(virtual_ms, r.end_ms)
@@ -97,7 +102,7 @@ def _decorate(
         "lag_ms": 0,
         "behind_ms": 0,
         "applied_ms": None,
-        "server_ms": real_now_ms(),
+        "server_ms": server_ms,
         "ingest_idle_ms": None,
         "delayed": None,
     }
@@ -125,7 +130,7 @@ async def replay_page(request: Request, record: CampaignRecord) -> HTMLResponse:
     live = "/c/{}?{}".format(
         record.settings.slug, urlencode({"token": request.query_params.get("token", "")})
     )
-    if not has_ended(record):
+    if not has_ended(record, deps.now_ms(request)):
         return error_page(
             request,
             409,
@@ -153,7 +158,7 @@ async def replay_chart(
         at = parse_instant(request.query_params.get("at"))
     except (BadSpeed, ValueError):
         return Response(status_code=400, headers=PAGE_HEADERS)
-    if not has_ended(record):
+    if not has_ended(record, deps.now_ms(request)):
         return Response(status_code=409, headers=PAGE_HEADERS)
     loader, _ = _parts(request.app)
     loaded = await asyncio.to_thread(loader.load, record)
@@ -175,7 +180,7 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
     except BadSpeed:
         await websocket.close(code=CLOSE_BAD_SPEED, reason="bad replay speed: 1 to 600")
         return
-    if not has_ended(record):
+    if not has_ended(record, websocket.app.state.runtime.clock.now_ms()):
         await websocket.close(code=CLOSE_NOT_ENDED, reason="campaign has not ended")
         return
     loader, limit = _parts(websocket.app)
@@ -212,6 +217,7 @@ async def _until_gone(websocket: WebSocket) -> None:
 async def _play(
     websocket: WebSocket, loader: ReplayLoader, record: CampaignRecord, speed: float
 ) -> None:
+    now_ms = websocket.app.state.runtime.clock.now_ms
     loaded = await asyncio.to_thread(loader.load, record)
     r = loaded.replay
     seq = 0
@@ -233,7 +239,7 @@ async def _play(
     as_of = r.as_of(v)
     sent_reports = sum(1 for at, _ in loaded.reports if at < as_of)
     sent_stimuli = sum(1 for at in loaded.stimuli_at if at < as_of)
-    _decorate(cur, loaded, speed, v, as_of == r.final_ms)
+    _decorate(cur, loaded, speed, v, as_of == r.final_ms, now_ms())
     await send({"type": "snapshot", **cur})
     last_sent = time.monotonic()
     while as_of != r.final_ms:
@@ -252,7 +258,7 @@ async def _play(
             now = rfc3339(min(v, r.end_ms), r.settings.timezone)
             nxt = {**cur, "campaign": {**cur["campaign"], "now": now}}
         frame = update_of(cur, nxt)
-        _decorate(frame, loaded, speed, v, ended)
+        _decorate(frame, loaded, speed, v, ended, now_ms())
         await send(frame)
         cur, as_of = nxt, new_as_of
         for at, view in loaded.reports[sent_reports:]:

@@ -12,7 +12,6 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.poster import FontMissing, find_font, render_png
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.groups import load_judged, read_membership_series
@@ -72,7 +71,7 @@ async def _judged(request: Request, record: CampaignRecord) -> tuple[list[Judged
         hit = state.groups_cache.get(slug)
         if hit and time.monotonic() - hit[0] < ttl and hit[1] == record.settings:
             return hit[2], hit[3]
-        now = clock_of(record).now_ms(real_now_ms())
+        now = clock_of(record).now_ms(deps.now_ms(request))
         redis = deps.runtime(request).redis
         judged = await load_judged(redis, await hot_prefix(request, slug), record.settings, now)
         state.groups_cache[slug] = (time.monotonic(), record.settings, judged, now)
@@ -171,7 +170,7 @@ async def export(request: Request, slug: str, table: str) -> Response:
         return StreamingResponse(
             event_chunks(chunks, cutoff, tz), media_type=media, headers=_csv_headers(slug, table)
         )
-    review, _ = await asyncio.to_thread(_loader(request).load, record, real_now_ms())
+    review, _ = await asyncio.to_thread(_loader(request).load, record, deps.now_ms(request))
     body = render_table(COLUMNS[table], table_rows(review, table, tz))
     return Response(body.encode("utf-8"), media_type=media, headers=_csv_headers(slug, table))
 
@@ -185,7 +184,7 @@ async def review_page(request: Request, slug: str) -> HTMLResponse:
         record = await _viewer(request, slug)
     except ApiError as exc:
         return api_error_page(request, exc)
-    review, _ = await asyncio.to_thread(_loader(request).load, record, real_now_ms())
+    review, _ = await asyncio.to_thread(_loader(request).load, record, deps.now_ms(request))
     token = request.query_params.get("token", "")
     context: dict[str, Any] = page_context(review, record.settings.timezone)
     context.update(slug=slug, token=token, print_mode=request.query_params.get("print") == "1")

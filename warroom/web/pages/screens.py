@@ -19,7 +19,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
@@ -60,7 +59,7 @@ async def big_screen(request: Request, slug: str) -> HTMLResponse:
         return api_error_page(request, exc)
     if "replay" in request.query_params:  # time travel: from the ledger, not hot state
         return await replay_page(request, record)
-    snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+    snap = await load_snapshot(deps.runtime(request).hot, record, deps.now_ms(request))
     context = base_context(request, record, snap)
     context["mask"] = masked(request)
     context["figure"] = await asyncio.to_thread(screen_figure, snap, context["mask"])
@@ -87,7 +86,7 @@ async def _live_chart(request: Request, record: CampaignRecord) -> bytes:
         if hit and time.monotonic() - hit[0] < CHART_TTL_S and hit[1] == record.settings:
             body: bytes = hit[2]
             return body
-        snap = await load_snapshot(deps.runtime(request).hot, record, real_now_ms())
+        snap = await load_snapshot(deps.runtime(request).hot, record, deps.now_ms(request))
         figure = await asyncio.to_thread(screen_figure, snap, key[1])
         body = orjson.dumps(figure)
         state.chart_cache[key] = (time.monotonic(), record.settings, body)
@@ -119,10 +118,10 @@ async def host_view(request: Request, slug: str) -> HTMLResponse:
     except ApiError as exc:
         return api_error_page(request, exc)
     rt = deps.runtime(request)
-    snap = await load_snapshot(rt.hot, record, real_now_ms())
+    snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
     context = base_context(request, record, snap)
     chosen = request.query_params.get("seller") or None
-    context["card"] = await seller_card(rt.hot, record, chosen, real_now_ms())
+    context["card"] = await seller_card(rt.hot, record, chosen, rt.clock.now_ms())
     return html(request, "host.html", context)
 
 
@@ -136,7 +135,7 @@ async def host_seller(request: Request, slug: str) -> HTMLResponse:
         return api_error_page(request, exc)
     rt = deps.runtime(request)
     chosen = request.query_params.get("seller") or None
-    card = await seller_card(rt.hot, record, chosen, real_now_ms())
+    card = await seller_card(rt.hot, record, chosen, rt.clock.now_ms())
     context = {
         "slug": record.settings.slug,
         "token": request.query_params.get("token", ""),
