@@ -19,9 +19,7 @@ from typing import Any
 import orjson
 
 from warroom.adapters.clock import real_now_ms
-from warroom.adapters.outbound.webhook import WebhookStore
-from warroom.adapters.redis.hotstate import HotState
-from warroom.adapters.sql.report_store import ReportStore, report_view
+from warroom.adapters.sql.report_store import report_view
 from warroom.adapters.sql.store import CampaignRecord, oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
@@ -32,6 +30,7 @@ from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report
 from warroom.services import snapshots
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import LiveState, ReportRecords, WebhookTargets
 from warroom.services.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -51,7 +50,7 @@ def fire_view(row: Any, tz: str) -> dict[str, Any]:
 
 
 class Announcer:
-    def __init__(self, hot: HotState, reports: ReportStore, webhooks: WebhookStore) -> None:
+    def __init__(self, hot: LiveState, reports: ReportRecords, webhooks: WebhookTargets) -> None:
         self.hot = hot
         self.reports = reports
         self.webhooks = webhooks

@@ -5,23 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import StimulusAction
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import OperatorContext
 from warroom.services.refusal import Refused as ApiError
 from warroom.services.snapshots import load_snapshot
-
-if TYPE_CHECKING:
-    from warroom.services.runtime import Runtime
 
 TEST_TEXT = "🔔 Warroom 测试消息\n这是一条来自作战室运营台的测试消息，收到即表示配置正确。"
 
 
-async def budget(rt: Runtime, record: CampaignRecord) -> dict[str, Any]:
+async def budget(rt: OperatorContext, record: CampaignRecord) -> dict[str, Any]:
     """The stimulus budget burn-down: every fire's cost, spent and left."""
     fires = await asyncio.to_thread(rt.reports.fires, record.id)
     spent = sum(f.amount_fen for f in fires)
@@ -35,7 +33,7 @@ async def budget(rt: Runtime, record: CampaignRecord) -> dict[str, Any]:
 
 
 async def fire(
-    rt: Runtime,
+    rt: OperatorContext,
     record: CampaignRecord,
     *,
     rule_name: str | None,
@@ -87,7 +85,7 @@ async def fire(
     return fired
 
 
-async def end_now(rt: Runtime, record: CampaignRecord) -> CampaignRecord:
+async def end_now(rt: OperatorContext, record: CampaignRecord) -> CampaignRecord:
     s = record.settings
     now = clock_of(record).now_ms(real_now_ms())
     if not s.starts_at <= now < s.ends_at:
@@ -96,7 +94,7 @@ async def end_now(rt: Runtime, record: CampaignRecord) -> CampaignRecord:
     return await rt.campaigns.update(record, settings, action="end_early")
 
 
-async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dict[str, Any]:
+async def send_test(rt: OperatorContext, record: CampaignRecord, webhook_id: int) -> dict[str, Any]:
     """POST a test message to one target now, as the delivery worker would (same
     address guard, payload shapes, signature, shared 20-a-minute pace per target, no
     redirects), and record the outcome in the audit log, which the console shows."""
@@ -124,6 +122,6 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
     return result
 
 
-async def test_log(rt: Runtime, record: CampaignRecord) -> list[dict[str, Any]]:
+async def test_log(rt: OperatorContext, record: CampaignRecord) -> list[dict[str, Any]]:
     rows = await asyncio.to_thread(rt.store.audit_log, record.id, 200)
     return [r for r in rows if r["action"] == "webhook_test"]

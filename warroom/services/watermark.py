@@ -25,10 +25,10 @@ import asyncio
 from collections.abc import Callable
 
 from warroom.adapters.clock import real_now_ms
-from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import applied_before_real_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import LiveState
 
 SETTLE_MS = 1500  # real ms an accepted event may take from its `ts` to the stream
 
@@ -36,7 +36,7 @@ SETTLE_MS = 1500  # real ms an accepted event may take from its `ts` to the stre
 class Watermark:
     def __init__(
         self,
-        hot: HotState,
+        hot: LiveState,
         oldest_unrelayed_ts: Callable[[int], int | None],
         settle_ms: int = SETTLE_MS,
     ) -> None:
