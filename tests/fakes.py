@@ -138,7 +138,7 @@ class FakeLedgerStore:
 
     def __init__(self) -> None:
         self.rows: dict[tuple[int, str], Row] = {}
-        self.transactions = 0  # calls that committed
+        self.writes: list[int] = []  # rows offered by each committed write that had any
         self.fail: Exception | None = None  # the next transactions raise this
         self._lock = threading.Lock()
 
@@ -163,7 +163,8 @@ class FakeLedgerStore:
             for row in self.rows.values():
                 if row.id in wanted:
                     row.values["relayed"] = True
-            self.transactions += 1
+            if rows:
+                self.writes.append(len(rows))
         return inserted, existing
 
     def mark_relayed(self, ids: Sequence[int]) -> None:

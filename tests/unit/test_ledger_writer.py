@@ -91,7 +91,7 @@ async def test_requests_arriving_together_share_one_transaction_and_one_entry_pe
     )
 
     assert results == [[NEW], [NEW, NEW], [NEW]]
-    assert store.transactions == 1
+    assert store.writes == [4]  # one transaction for the three requests
     assert [[e["key"] for e in entry] for entry in stream.entries["520"]] == [
         ["order:o1", "order:o2", "order:o3"]
     ]
