@@ -7,13 +7,13 @@ Only what a service actually calls is here: a method no service uses stays on it
 adapter. Signatures mirror the adapters', parameter names included, so that mypy
 checks that every real adapter still fits its port.
 
-Two leaks are named rather than hidden: `LiveState.redis` (the watermark reads the
-stream's positions through it, adapters/redis/streams.applied_before_real_ms) and
-`CampaignStreams.redis` (the campaign directory starts a campaign's first generation
-and publishes its hints with it); and `ReportRecords.engine` (the announcer hands it to
-the watermark's relay check, adapters/sql/store.oldest_unrelayed_ts). Each is a port
-still to be drawn (a `Settlement` and a `HintChannel`); until then the fakes carry a
-stand-in."""
+Three leaks are named rather than hidden: `LiveState.redis` (the watermark reads the
+stream's positions through it, adapters/redis/streams.applied_before_real_ms),
+`ReportRecords.engine` (the announcer hands it to the watermark's relay check,
+adapters/sql/store.oldest_unrelayed_ts) and `CampaignStreams.redis` (the campaign
+directory starts a campaign's first generation and publishes its hints with it). They
+are ports still to be drawn (a `Settlement` handed to the announcer, a `HintChannel`
+to the directory); until then the fakes carry stand-ins."""
 
 from __future__ import annotations
 
