@@ -70,7 +70,9 @@ async def _rebuild_main(settings: Settings, slug: str) -> int:
 
     rt = build_runtime(settings)
     try:
-        return await rebuild(rt.store, rt.hot, rt.stream, slug, rt.announcer.restore_feeds)
+        return await rebuild(
+            rt.store, rt.hot, rt.stream, slug, rt.announcer.restore_feeds, rt.clock
+        )
     finally:
         await rt.close()
 

@@ -16,13 +16,13 @@ import itertools
 import logging
 import math
 import random
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from warroom.adapters.clock import real_now_ms
 from warroom.core.ingest.clock import CampaignClock
 
 log = logging.getLogger(__name__)
@@ -297,10 +297,6 @@ def rekey(event: dict[str, Any], prefix: str) -> dict[str, Any]:
 
 
 # Playing a sale through the public API -------------------------------------------------
-
-
-def real_now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 @dataclass

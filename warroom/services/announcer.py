@@ -18,10 +18,8 @@ from typing import Any
 
 import orjson
 
-from warroom.adapters.clock import real_now_ms
-from warroom.adapters.outbound.webhook import WebhookStore
-from warroom.adapters.redis.hotstate import HotState
-from warroom.adapters.sql.report_store import ReportStore, report_view
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
+from warroom.adapters.sql.report_store import report_view
 from warroom.adapters.sql.store import CampaignRecord, oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
@@ -32,6 +30,7 @@ from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report
 from warroom.services import snapshots
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import LiveState, ReportRecords, WebhookTargets
 from warroom.services.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -51,11 +50,18 @@ def fire_view(row: Any, tz: str) -> dict[str, Any]:
 
 
 class Announcer:
-    def __init__(self, hot: HotState, reports: ReportStore, webhooks: WebhookStore) -> None:
+    def __init__(
+        self,
+        hot: LiveState,
+        reports: ReportRecords,
+        webhooks: WebhookTargets,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self.hot = hot
         self.reports = reports
         self.webhooks = webhooks
-        self.watermark = Watermark(hot, partial(oldest_unrelayed_ts, reports.engine))
+        self.clock = clock
+        self.watermark = Watermark(hot, partial(oldest_unrelayed_ts, reports.engine), clock=clock)
         self._templates: dict[int, tuple[float, dict[str, str]]] = {}
 
     async def _overrides(self, campaign_id: int) -> dict[str, str]:
@@ -73,7 +79,7 @@ class Announcer:
         s = record.settings
         stimuli = await self.hot.read_feed(s.slug, "stimuli")
         if due.from_totals:
-            state = await snapshots.load_state(self.hot, record, real_now_ms(), [], stimuli)
+            state = await snapshots.load_state(self.hot, record, self.clock.now_ms(), [], stimuli)
             return state.snapshot, figures_of_totals(state.snapshot["totals"], due.figures_as_of)
         as_of = due.figures_as_of
         raw = await self.hot.read(s.slug, recent_from(as_of))
@@ -158,7 +164,7 @@ class Announcer:
             return None
         # the fires as just claimed: the feed's and the caller's view of this one
         views = await self.refresh_stimuli(record)
-        now_real = real_now_ms()
+        now_real = self.clock.now_ms()
         settled = await self.watermark.settled_ms(record, now_real)
         if settled is not None:
             settled = min(settled, clock_of(record).now_ms(now_real))

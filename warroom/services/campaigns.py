@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import init_generation
-from warroom.adapters.redis.streams import EventStream
-from warroom.adapters.sql.store import CampaignRecord, Store
+from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import CampaignClock
+from warroom.services.ports import CampaignStore, CampaignStreams
 
 
 def hash_token(token: str) -> str:
@@ -54,8 +54,8 @@ class NewCampaign:
 class CampaignDirectory:
     def __init__(
         self,
-        store: Store,
-        stream: EventStream,
+        store: CampaignStore,
+        stream: CampaignStreams,
         cache_s: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:

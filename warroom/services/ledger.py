@@ -25,9 +25,8 @@ from typing import Any
 import orjson
 
 from warroom.adapters.health import DependencyTimeout, OutageLog
-from warroom.adapters.redis.streams import EventStream
-from warroom.adapters.sql.store import Store
 from warroom.core.ingest.events import conflict_error, differing_fields
+from warroom.services.ports import CampaignStreams, LedgerStore
 
 log = logging.getLogger(__name__)
 NEW, DUPLICATE = "new", "duplicate"  # any other outcome is a `conflict: ...` error
@@ -56,8 +55,8 @@ class _Job:
 class LedgerWriter:
     def __init__(
         self,
-        store: Store,
-        stream: EventStream,
+        store: LedgerStore,
+        stream: CampaignStreams,
         max_pending_events: int = 200_000,
         timeout_s: float = 5.0,
     ) -> None:

@@ -5,22 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from warroom.adapters.clock import real_now_ms
 from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import StimulusAction
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import OperatorContext
 from warroom.services.refusal import Refused as ApiError
-
-if TYPE_CHECKING:
-    from warroom.services.runtime import Runtime
 
 TEST_TEXT = "🔔 Warroom 测试消息\n这是一条来自作战室运营台的测试消息，收到即表示配置正确。"
 
 
-async def budget(rt: Runtime, record: CampaignRecord) -> dict[str, Any]:
+async def budget(rt: OperatorContext, record: CampaignRecord) -> dict[str, Any]:
     """The stimulus budget burn-down: every fire's cost, spent and left."""
     fires = await asyncio.to_thread(rt.reports.fires, record.id)
     spent = sum(f.amount_fen for f in fires)
@@ -34,7 +31,7 @@ async def budget(rt: Runtime, record: CampaignRecord) -> dict[str, Any]:
 
 
 async def fire(
-    rt: Runtime,
+    rt: OperatorContext,
     record: CampaignRecord,
     *,
     rule_name: str | None,
@@ -63,7 +60,7 @@ async def fire(
             raise ApiError(
                 409, f"stimulus budget spent: {left} fen left, {action.amount_fen} asked"
             )
-    now = clock_of(record).now_ms(real_now_ms())
+    now = clock_of(record).now_ms(rt.clock.now_ms())
     fired = await rt.announcer.record_fire(
         record,
         f"manual:{uuid.uuid4().hex}",
@@ -77,23 +74,23 @@ async def fire(
     await asyncio.to_thread(
         rt.store.audit,
         record.id,
-        real_now_ms(),
+        rt.clock.now_ms(),
         "fire",
         {"rule": rule_name or "manual", "kind": action.kind, "amount_fen": action.amount_fen},
     )
     return fired
 
 
-async def end_now(rt: Runtime, record: CampaignRecord) -> CampaignRecord:
+async def end_now(rt: OperatorContext, record: CampaignRecord) -> CampaignRecord:
     s = record.settings
-    now = clock_of(record).now_ms(real_now_ms())
+    now = clock_of(record).now_ms(rt.clock.now_ms())
     if not s.starts_at <= now < s.ends_at:
         raise ApiError(409, "the campaign is not live")
     settings = s.model_copy(update={"ends_at": max(now, s.starts_at + 1)})
     return await rt.campaigns.update(record, settings, action="end_early")
 
 
-async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dict[str, Any]:
+async def send_test(rt: OperatorContext, record: CampaignRecord, webhook_id: int) -> dict[str, Any]:
     """POST a test message to one target now, as the delivery worker would (same
     address guard, payload shapes, signature, shared 20-a-minute pace per target, no
     redirects), and record the outcome in the audit log, which the console shows."""
@@ -101,7 +98,7 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
     hook = next((h for h in hooks if h.id == webhook_id), None)
     if hook is None:
         raise ApiError(404, f"no webhook {webhook_id} in this campaign")
-    now = real_now_ms()
+    now = rt.clock.now_ms()
     job = Job(
         0, hook.id, hook.url, hook.format, hook.secret, 0, 0, "stimulus", TEST_TEXT, now,
         campaign_id=record.id,
@@ -121,6 +118,6 @@ async def send_test(rt: Runtime, record: CampaignRecord, webhook_id: int) -> dic
     return result
 
 
-async def test_log(rt: Runtime, record: CampaignRecord) -> list[dict[str, Any]]:
+async def test_log(rt: OperatorContext, record: CampaignRecord) -> list[dict[str, Any]]:
     rows = await asyncio.to_thread(rt.store.audit_log, record.id, 200)
     return [r for r in rows if r["action"] == "webhook_test"]

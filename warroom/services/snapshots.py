@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.live.shapes import RawState
 from warroom.core.live.snapshot import build_snapshot, recent_from
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import LiveState
 
 
 @dataclass
@@ -20,7 +20,7 @@ class LoadedState:
 
 
 async def load_state(
-    hot: HotState,
+    hot: LiveState,
     record: CampaignRecord,
     real_now_ms: int,
     reports: list[dict[str, Any]] | None = None,
@@ -40,7 +40,7 @@ async def load_state(
 
 
 async def load_snapshot(
-    hot: HotState,
+    hot: LiveState,
     record: CampaignRecord,
     real_now_ms: int,
     reports: list[dict[str, Any]] | None = None,

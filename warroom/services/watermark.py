@@ -24,11 +24,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 
-from warroom.adapters.clock import real_now_ms
-from warroom.adapters.redis.hotstate import HotState
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis.streams import applied_before_real_ms
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.services.campaigns import clock_of
+from warroom.services.ports import LiveState
 
 SETTLE_MS = 1500  # real ms an accepted event may take from its `ts` to the stream
 
@@ -36,10 +36,12 @@ SETTLE_MS = 1500  # real ms an accepted event may take from its `ts` to the stre
 class Watermark:
     def __init__(
         self,
-        hot: HotState,
+        hot: LiveState,
         oldest_unrelayed_ts: Callable[[int], int | None],
         settle_ms: int = SETTLE_MS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self.clock = clock
         self.hot = hot
         self.redis = hot.redis
         self.oldest_unrelayed_ts = oldest_unrelayed_ts
@@ -51,7 +53,7 @@ class Watermark:
         """The campaign time up to which figures are final, or None (restoring, or the
         stream's state unknown). Never later than the campaign clock."""
         slug = record.settings.slug
-        now_real = real_now_ms() if now_real_ms is None else now_real_ms
+        now_real = self.clock.now_ms() if now_real_ms is None else now_real_ms
         if await self.hot.restoring(slug):
             return None
         applied = await applied_before_real_ms(self.redis, slug, now_real)

@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 
-from warroom.adapters.clock import real_now_ms
+from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
@@ -40,6 +40,7 @@ async def rebuild(
     stream: EventStream,
     slug: str,
     feeds: FeedRestorer | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     """Replay the ledger into a new generation and switch to it; returns the events
     replayed. Several callers may race: one holds the lock, the others wait for it."""
@@ -50,7 +51,7 @@ async def rebuild(
     while not await hot.redis.set(lock, consumer_tag(), nx=True, ex=LOCK_S):
         await asyncio.sleep(0.2)
     try:
-        return await _rebuild_locked(store, hot, stream, record, feeds)
+        return await _rebuild_locked(store, hot, stream, record, feeds, clock)
     finally:
         await hot.redis.delete(lock)
 
@@ -61,6 +62,7 @@ async def _rebuild_locked(
     stream: EventStream,
     record: CampaignRecord,
     feeds: FeedRestorer | None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> int:
     slug = record.settings.slug
     # The group first: entries appended since a wipe must reach the aggregators, which
@@ -74,7 +76,7 @@ async def _rebuild_locked(
             batch = await asyncio.to_thread(next, chunks, None)
             if batch is None:
                 break
-            total += await hot.apply(slug, batch, real_now_ms(), only_gen=gen)
+            total += await hot.apply(slug, batch, clock.now_ms(), only_gen=gen)
         old = await hot.switch_generation(slug, gen)
     except BaseException:
         await hot.abandon_generation(slug, gen)
