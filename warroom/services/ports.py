@@ -171,7 +171,6 @@ class FireRecorder(Protocol):
     async def record_fire(
         self,
         record: CampaignRecord,
-        snapshot: dict[str, Any],
         key: str,
         rule: str,
         action: StimulusAction,
