@@ -26,10 +26,11 @@ from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import MINUTE_METRICS, RawState, empty_raw
 from warroom.adapters.sql.report_store import Claim
-from warroom.adapters.sql.store import CampaignRecord, SlugTaken
+from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
 from warroom.core.live.aggregate import BOARDS
 from warroom.core.live.ranking import rank_order
+from warroom.core.records import CampaignRecord
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 

@@ -9,8 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.fakes import FakeRuntime, fake_runtime
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings, StimulusAction
+from warroom.core.records import CampaignRecord
 from warroom.core.reports.schedule import DueReport, Progress, due_reports
 from warroom.services.announcer import Announcer
 

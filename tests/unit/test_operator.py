@@ -10,9 +10,9 @@ import pytest
 from tests.fakes import FakeRuntime, fake_runtime
 from warroom.adapters.outbound.delivery import Outcome
 from warroom.adapters.redis import keys
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import rfc3339
+from warroom.core.records import CampaignRecord
 from warroom.services import operator
 from warroom.services.campaigns import CONFIG_HINT
 from warroom.services.refusal import Refused

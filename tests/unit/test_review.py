@@ -113,9 +113,9 @@ def test_fast_instant_equals_rfc3339_across_offset_changes(tz: str) -> None:
 def test_late_cutoff_from_the_final_reports_memo() -> None:
     from types import SimpleNamespace
 
-    from warroom.adapters.sql.store import CampaignRecord
     from warroom.core.campaign import CampaignSettings
     from warroom.core.ingest.clock import rfc3339
+    from warroom.core.records import CampaignRecord
     from warroom.services.review_loader import late_cutoff_ms
 
     ends = 1_800_000_000_000

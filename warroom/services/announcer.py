@@ -20,11 +20,12 @@ import orjson
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.sql.report_store import report_view
-from warroom.adapters.sql.store import CampaignRecord, oldest_unrelayed_ts
+from warroom.adapters.sql.store import oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
 from warroom.core.live.figures import Figures, figures_of_totals
 from warroom.core.live.snapshot import recent_from, snapshot_as_of
+from warroom.core.records import CampaignRecord
 from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report

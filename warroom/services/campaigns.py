@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import init_generation
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import CampaignClock
+from warroom.core.records import CampaignRecord
 from warroom.services.ports import CampaignStore, CampaignStreams
 
 

@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 
 from warroom.adapters.outbound.webhook import Job
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import StimulusAction
+from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import OperatorContext
 from warroom.services.refusal import Refused as ApiError

@@ -28,9 +28,10 @@ from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.keys import FEED_KEEP
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.report_store import Claim, ReportStore
-from warroom.adapters.sql.store import CampaignRecord, Store
+from warroom.adapters.sql.store import Store
 from warroom.core.campaign import CampaignSettings, StimulusAction
 from warroom.core.live.shapes import RawState
+from warroom.core.records import CampaignRecord
 
 # -- SQL: adapters/sql/store.py `Store` satisfies both of these ----------------------
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from warroom.adapters.sql.report_store import ReportStore, report_view
 from warroom.adapters.sql.review_store import ReviewStore
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import rfc3339
+from warroom.core.records import CampaignRecord
 from warroom.core.review.replay import Replay, ReplayBuilder
 from warroom.core.review.retrospective import Refund
 from warroom.services.announcer import fire_view

@@ -11,8 +11,8 @@ import orjson
 
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.review_store import ReviewStore
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import parse_instant
+from warroom.core.records import CampaignRecord
 from warroom.core.review.retrospective import Refund, ReviewBuilder
 from warroom.core.review.view import Fire, Report, build_review, checkpoints
 from warroom.services.campaigns import clock_of

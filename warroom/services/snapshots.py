@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.live.shapes import RawState
 from warroom.core.live.snapshot import build_snapshot, recent_from
+from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import LiveState
 

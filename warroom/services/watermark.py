@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis.streams import applied_before_real_ms
-from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import LiveState
 

@@ -22,8 +22,8 @@ import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
 
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings, settings_error
+from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import token_matches
 from warroom.services.runtime import Runtime
 from warroom.web.errors import ApiError

@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.campaign import CampaignSettings, StimulusRule, settings_error
 from warroom.core.ingest.clock import MINUTE_MS, rfc3339
+from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_snapshot
 from warroom.web.errors import ApiError

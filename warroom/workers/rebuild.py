@@ -21,7 +21,8 @@ from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
-from warroom.adapters.sql.store import CampaignRecord, Store
+from warroom.adapters.sql.store import Store
+from warroom.core.records import CampaignRecord
 
 log = logging.getLogger(__name__)
 

@@ -14,10 +14,11 @@ from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.report_store import ReportStore
-from warroom.adapters.sql.store import CampaignRecord, Store
+from warroom.adapters.sql.store import Store
 from warroom.core.campaign import StimulusAction
 from warroom.core.live.figures import activity_by_minute, first_activity_ms
 from warroom.core.live.shapes import RawState
+from warroom.core.records import CampaignRecord
 from warroom.core.reports.rules import (
     FeedState,
     RuleState,

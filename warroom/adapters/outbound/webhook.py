@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from warroom.adapters.outbound.netguard import literal_ip, redact_url, refusal, resolve
 from warroom.adapters.sql.tables import DeliveryRow, ReportRow, WebhookRow
+from warroom.core.records import WebhookTarget
 
 MAX_ATTEMPTS = 6
 # `wecom_image*`: the report's poster as a WeCom robot image message (the `_masked`
@@ -120,10 +121,11 @@ class WebhookStore:
                 .returning(t.c.id)
             ).scalar_one()
 
-    def list(self, campaign_id: int) -> list[Any]:
+    def list(self, campaign_id: int) -> list[WebhookTarget]:
         t = WebhookRow.__table__
         with self.engine.connect() as conn:
-            return list(conn.execute(select(t).where(t.c.campaign_id == campaign_id)))
+            rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id))
+            return [WebhookTarget(**r._mapping) for r in rows]
 
     def enqueue(self, campaign_id: int, report_id: int) -> int:
         hooks = [h for h in self.list(campaign_id) if h.enabled]

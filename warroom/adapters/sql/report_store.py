@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from warroom.adapters.sql.tables import ReportRow, StimulusRow, TemplateRow
+from warroom.core.records import FireRecord, ReportRecord
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,11 @@ class ReportStore:
             ).scalar_one()
         return Claim(existing, False)
 
-    def report(self, report_id: int) -> Any | None:
+    def report(self, report_id: int) -> ReportRecord | None:
         t = ReportRow.__table__
         with self.engine.connect() as conn:
-            return conn.execute(select(t).where(t.c.id == report_id)).first()
+            row = conn.execute(select(t).where(t.c.id == report_id)).first()
+        return ReportRecord(**row._mapping) if row is not None else None
 
     def count_reports(self, campaign_id: int) -> int:
         t = ReportRow.__table__
@@ -121,34 +123,33 @@ class ReportStore:
                 conn.execute(select(t.c.key).where(t.c.campaign_id == campaign_id)).scalars()
             )
 
-    def reports(self, campaign_id: int) -> list[Any]:
+    def reports(self, campaign_id: int) -> list[ReportRecord]:
         t = ReportRow.__table__
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
-            )
+            rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
+            return [ReportRecord(**r._mapping) for r in rows]
 
-    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> Any | None:
+    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> ReportRecord | None:
         t = ReportRow.__table__
         with self.engine.connect() as conn:
-            return conn.execute(
+            row = conn.execute(
                 select(t)
                 .where(t.c.campaign_id == campaign_id, t.c.kind.in_(kinds))
                 .order_by(t.c.id.desc())
                 .limit(1)
             ).first()
+        return ReportRecord(**row._mapping) if row is not None else None
 
     # stimuli
 
     def claim_fire(self, **values: Any) -> Claim:
         return self._claim(StimulusRow.__table__, values)
 
-    def fires(self, campaign_id: int) -> list[Any]:
+    def fires(self, campaign_id: int) -> list[FireRecord]:
         t = StimulusRow.__table__
         with self.engine.connect() as conn:
-            return list(
-                conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
-            )
+            rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
+            return [FireRecord(**r._mapping) for r in rows]
 
     def spent_fen(self, campaign_id: int) -> int:
         t = StimulusRow.__table__

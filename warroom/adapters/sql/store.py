@@ -7,7 +7,6 @@ sees one writer path; PostgreSQL takes the same statements.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -23,15 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from warroom.adapters.sql.tables import AuditRow, CampaignRow, DeliveryRow, LedgerEvent, WebhookRow
 from warroom.core.campaign import CampaignSettings
-
-
-@dataclass(frozen=True)
-class CampaignRecord:
-    id: int
-    settings: CampaignSettings
-    ingest_token_hash: str
-    viewer_token_hash: str
-    created_at_ms: int
+from warroom.core.records import CampaignRecord
 
 
 class SlugTaken(Exception):

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment
 
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import from_ms
 from warroom.core.ingest.money import format_yuan
+from warroom.core.records import CampaignRecord
 from warroom.services import operator
 from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_snapshot

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.records import CampaignRecord
 from warroom.core.reports.render import (
     TemplateProblem,
     default_source,

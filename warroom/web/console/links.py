@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_url
-from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.records import CampaignRecord
 from warroom.services import operator
 from warroom.services.campaigns import token_matches
 from warroom.services.snapshots import load_snapshot

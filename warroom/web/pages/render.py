@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.records import CampaignRecord
 from warroom.web import deps
 from warroom.web.errors import ApiError
 from warroom.web.pages.screen_view import add_filters

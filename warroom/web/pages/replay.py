@@ -21,8 +21,8 @@ import orjson
 from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import MINUTE_MS, parse_instant, rfc3339
+from warroom.core.records import CampaignRecord
 from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
 from warroom.services.campaigns import clock_of
 from warroom.services.replay_loader import LoadedReplay, ReplayLoader

@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from warroom.adapters.outbound.poster import FontMissing, find_font, render_png
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.groups import load_judged, read_membership_series
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import rfc3339
 from warroom.core.live.group_health import Judged, health_counts, row_view
+from warroom.core.records import CampaignRecord
 from warroom.core.reports.poster import PosterSpec, report_poster_spec
 from warroom.core.review.export import COLUMNS, TABLES, event_chunks, render_table, table_rows
 from warroom.core.review.page import page_context

@@ -11,9 +11,9 @@ from jinja2 import Environment
 
 from warroom.adapters.redis.board_position import around, board_size
 from warroom.adapters.redis.hotstate import HotState
-from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.money import format_wan, format_yuan
 from warroom.core.live.snapshot import leaderboard, recent_from
+from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.web.pages.vocab import (
     NONE,

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
 
-from warroom.adapters.sql.store import CampaignRecord
+from warroom.core.records import CampaignRecord
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.errors import ApiError
