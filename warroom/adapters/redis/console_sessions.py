@@ -29,14 +29,6 @@ class Session:
     csrf: str
 
 
-def _sid_key(sid_hash: str) -> str:
-    return f"wr:console:session:{sid_hash}"
-
-
-def _fingerprint(admin_token: str) -> str:
-    return hashlib.sha256(b"warroom-console:" + admin_token.encode()).hexdigest()
-
-
 async def open_session(redis: Redis, admin_token: str, ttl_s: int) -> tuple[str, Session]:
     sid = secrets.token_urlsafe(32)
     sid_hash = hashlib.sha256(sid.encode()).hexdigest()
