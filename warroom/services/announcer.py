@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -24,10 +24,12 @@ from warroom.adapters.sql.store import CampaignRecord, oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
 from warroom.core.live.figures import Figures, figures_of_totals
+from warroom.core.live.shapes import Snapshot
 from warroom.core.live.snapshot import recent_from, snapshot_as_of
 from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report
+from warroom.core.reports.shapes import ReportExtra
 from warroom.services import snapshots
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import LiveState, ReportRecords, WebhookTargets
@@ -72,9 +74,7 @@ class Announcer:
         self._templates[campaign_id] = (time.monotonic(), found)
         return found
 
-    async def view_as_of(
-        self, record: CampaignRecord, due: DueReport
-    ) -> tuple[dict[str, Any], Figures]:
+    async def view_as_of(self, record: CampaignRecord, due: DueReport) -> tuple[Snapshot, Figures]:
         """The snapshot a report is written from, and its figures."""
         s = record.settings
         stimuli = await self.hot.read_feed(s.slug, "stimuli")
@@ -91,7 +91,7 @@ class Announcer:
         s = record.settings
         previous = await asyncio.to_thread(self.reports.last_report, record.id, (due.kind,))
         prev_memo = orjson.loads(previous.memo_json) if previous is not None else None
-        extra = dict(due.extra)
+        extra = cast(ReportExtra, dict(due.extra))  # a copy, still a ReportExtra
         extra.setdefault("at_ms", due.due_at_ms)
         if due.kind == "final":
             extra.setdefault("milestones_fen", list(s.milestones_fen))

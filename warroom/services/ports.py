@@ -18,7 +18,7 @@ to the directory); until then the fakes carry stand-ins."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from warroom.adapters.clock import Clock
 from warroom.adapters.outbound.delivery import Deliverer, Outcome
@@ -30,7 +30,7 @@ from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.report_store import Claim, ReportStore
 from warroom.adapters.sql.store import CampaignRecord, Store
 from warroom.core.campaign import CampaignSettings, StimulusAction
-from warroom.core.live.shapes import RawState
+from warroom.core.live.shapes import RawState, ReportItem, StimulusItem
 
 # -- SQL: adapters/sql/store.py `Store` satisfies both of these ----------------------
 
@@ -129,9 +129,15 @@ class LiveState(Protocol):
         self, slug: str, recent_from_ms: int, top: int | None = None, prev: bool = True
     ) -> RawState: ...
 
+    @overload
     async def read_feed(
-        self, slug: str, kind: str, newest: int = FEED_KEEP
-    ) -> list[dict[str, Any]]: ...
+        self, slug: str, kind: Literal["reports"], newest: int = FEED_KEEP
+    ) -> list[ReportItem]: ...
+
+    @overload
+    async def read_feed(
+        self, slug: str, kind: Literal["stimuli"], newest: int = FEED_KEEP
+    ) -> list[StimulusItem]: ...
 
     async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None: ...
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from typing import Any, cast
+from typing import Any, Literal, cast, overload
 
 import orjson
 from redis.asyncio import Redis
@@ -13,7 +13,7 @@ from warroom.adapters.redis import keys
 from warroom.adapters.redis.prevranks import PrevRanks
 from warroom.core.live.aggregate import BOARDS, BatchPlan, plan_batch
 from warroom.core.live.ranking import rank_order
-from warroom.core.live.shapes import RawState, RawTotals
+from warroom.core.live.shapes import RawState, RawTotals, ReportItem, StimulusItem
 
 log = logging.getLogger(__name__)
 _LUA = resources.files("warroom.adapters.redis").joinpath("lua")
@@ -342,9 +342,18 @@ class HotState:
         # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
         await self.redis.publish(keys.CHANGED_CHANNEL, slug)
 
+    @overload
     async def read_feed(
-        self, slug: str, kind: str, newest: int = keys.FEED_KEEP
-    ) -> list[dict[str, Any]]:
+        self, slug: str, kind: Literal["reports"], newest: int = keys.FEED_KEEP
+    ) -> list[ReportItem]: ...
+
+    @overload
+    async def read_feed(
+        self, slug: str, kind: Literal["stimuli"], newest: int = keys.FEED_KEEP
+    ) -> list[StimulusItem]: ...
+
+    async def read_feed(self, slug: str, kind: str, newest: int = keys.FEED_KEEP) -> list[Any]:
+        """A live feed as pushed: `report_view` items or `fire_view` items."""
         items = await self.redis.lrange(keys.feed(slug, kind), -newest, -1)
         return [orjson.loads(i) for i in items]
 
