@@ -24,7 +24,7 @@ from warroom.adapters.sql.store import CampaignRecord, oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
 from warroom.core.live.figures import Figures, figures_of_totals
-from warroom.core.live.shapes import Snapshot
+from warroom.core.live.shapes import ReportItem, Snapshot, StimulusItem
 from warroom.core.live.snapshot import recent_from, snapshot_as_of
 from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import render_report, report_context
@@ -38,7 +38,7 @@ from warroom.services.watermark import Watermark
 log = logging.getLogger(__name__)
 
 
-def fire_view(row: Any, tz: str) -> dict[str, Any]:
+def fire_view(row: Any, tz: str) -> StimulusItem:
     return {
         "id": row.id,
         "rule": row.rule,
@@ -85,7 +85,7 @@ class Announcer:
         raw = await self.hot.read(s.slug, recent_from(as_of))
         return snapshot_as_of(s, raw, as_of, stimuli)
 
-    async def post_report(self, record: CampaignRecord, due: DueReport) -> dict[str, Any] | None:
+    async def post_report(self, record: CampaignRecord, due: DueReport) -> ReportItem | None:
         """Render and claim one report from the figures as of its instant; returns it
         if this call won the claim."""
         s = record.settings
@@ -121,7 +121,7 @@ class Announcer:
         action: StimulusAction,
         at_ms: int,
         settled_ms: int | None,
-    ) -> dict[str, Any] | None:
+    ) -> ReportItem | None:
         """Post a fire's `stimulus` report, with the figures of the last settled minute
         boundary before the fire; None (and nothing posted) while nothing is settled:
         the trigger worker announces it once figures are back."""
@@ -144,7 +144,7 @@ class Announcer:
         metric: str = "gmv_per_min",
         window_minutes: int = 10,
         manual: bool = False,
-    ) -> dict[str, Any] | None:
+    ) -> StimulusItem | None:
         """Claim one fire; if won, refresh the stimuli feed and post its report (from
         settled figures; while figures restore, the trigger worker posts it later)."""
         claim = await asyncio.to_thread(
@@ -172,7 +172,7 @@ class Announcer:
         log.info("stimulus %s fired for %s", key, record.settings.slug)
         return next(v for v in views if v["id"] == claim.id)
 
-    async def refresh_stimuli(self, record: CampaignRecord) -> list[dict[str, Any]]:
+    async def refresh_stimuli(self, record: CampaignRecord) -> list[StimulusItem]:
         fires = await asyncio.to_thread(self.reports.fires, record.id)
         items = [fire_view(r, record.settings.timezone) for r in fires]
         await self.hot.replace_feed(record.settings.slug, "stimuli", items)

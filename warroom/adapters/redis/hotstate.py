@@ -323,7 +323,7 @@ class HotState:
             board_prev[b] = {x: rows[x][2] for x in chosen}
         return raw
 
-    async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None:
+    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> None:
         """Append a report or stimulus to the live feed and hint every web process."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.rpush(keys.feed(slug, kind), orjson.dumps(item))
@@ -332,7 +332,9 @@ class HotState:
         # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
         await self.redis.publish(keys.CHANGED_CHANNEL, slug)
 
-    async def replace_feed(self, slug: str, kind: str, items: list[dict[str, Any]]) -> None:
+    async def replace_feed(
+        self, slug: str, kind: str, items: list[ReportItem] | list[StimulusItem]
+    ) -> None:
         """Rewrite a feed whose entries changed (a fire's uplift became known)."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(keys.feed(slug, kind))
