@@ -15,6 +15,7 @@ from jinja2 import Environment
 from warroom.adapters.sql.store import CampaignRecord
 from warroom.core.ingest.clock import from_ms
 from warroom.core.ingest.money import format_yuan
+from warroom.core.live.shapes import BoardRow
 from warroom.services import operator
 from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_snapshot
@@ -131,7 +132,7 @@ ConsoleCampaign = Annotated[CampaignRecord, Depends(admin_record)]
 
 
 def links(
-    request: Request, slug: str, viewer_token: str, sellers: list[dict[str, Any]]
+    request: Request, slug: str, viewer_token: str, sellers: list[BoardRow]
 ) -> dict[str, Any]:
     """Every link a viewer token opens, and a QR code (inline SVG) of the host view."""
     import segno
