@@ -17,20 +17,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import orjson
 
 from warroom.adapters.outbound.delivery import Outcome
 from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.redis import keys
-from warroom.adapters.redis.hotstate import MINUTE_METRICS, RawState, empty_raw
+from warroom.adapters.redis.hotstate import MINUTE_METRICS, empty_raw
 from warroom.adapters.sql.report_store import Claim
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
 from warroom.core.live.aggregate import BOARDS
 from warroom.core.live.ranking import rank_order
-from warroom.core.records import CampaignRecord
+from warroom.core.live.shapes import RawState, RawTotals
+from warroom.core.records import CampaignRecord, FireRecord, ReportRecord, WebhookTarget
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 
@@ -187,8 +188,8 @@ class FakeReportRecords:
     engine: Any = None  # stands in for the SQL engine the announcer hands its watermark
 
     def __init__(self) -> None:
-        self._reports: list[Row] = []
-        self._fires: list[Row] = []
+        self._reports: list[ReportRecord] = []
+        self._fires: list[FireRecord] = []
         self._templates: dict[int, dict[str, str]] = {}
         self._lock = threading.Lock()
 
@@ -202,28 +203,17 @@ class FakeReportRecords:
             rid = len(self._reports) + 1
             memo = orjson.loads(memo_json or "{}")
             memo["n"] = 1 + sum(1 for r in self._reports if r.campaign_id == campaign_id)
-            self._reports.append(
-                Row(
-                    {
-                        "id": rid,
-                        "campaign_id": campaign_id,
-                        "key": key,
-                        "kind": kind,
-                        "at_ms": at_ms,
-                        "text": text,
-                        "memo_json": orjson.dumps(memo).decode(),
-                    }
-                )
-            )
+            memo_text = orjson.dumps(memo).decode()
+            self._reports.append(ReportRecord(rid, campaign_id, key, kind, at_ms, text, memo_text))
             return Claim(rid, True)
 
-    def report(self, report_id: int) -> Any | None:
+    def report(self, report_id: int) -> ReportRecord | None:
         return next((r for r in self._reports if r.id == report_id), None)
 
-    def reports(self, campaign_id: int) -> list[Any]:
+    def reports(self, campaign_id: int) -> list[ReportRecord]:
         return [r for r in self._reports if r.campaign_id == campaign_id]
 
-    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> Any | None:
+    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> ReportRecord | None:
         found = [r for r in self.reports(campaign_id) if r.kind in kinds]
         return found[-1] if found else None
 
@@ -234,10 +224,10 @@ class FakeReportRecords:
                     return Claim(f.id, False)
             fid = len(self._fires) + 1
             defaults = {"metric": "gmv_per_min", "window_minutes": 10, "manual": False}
-            self._fires.append(Row({**defaults, **values, "id": fid, "uplift": None}))
+            self._fires.append(FireRecord(**{**defaults, **values, "id": fid, "uplift": None}))
             return Claim(fid, True)
 
-    def fires(self, campaign_id: int) -> list[Any]:
+    def fires(self, campaign_id: int) -> list[FireRecord]:
         return [f for f in self._fires if f.campaign_id == campaign_id]
 
     def spent_fen(self, campaign_id: int) -> int:
@@ -261,30 +251,20 @@ class FakeWebhookTargets:
     queues it once. Only enabled targets get a delivery."""
 
     def __init__(self) -> None:
-        self._hooks: list[Row] = []
+        self._hooks: list[WebhookTarget] = []
         self.deliveries: dict[tuple[int, int], Row] = {}  # (webhook_id, report_id)
         self._lock = threading.Lock()
 
     def add(self, campaign_id: int, url: str, fmt: str, secret: str) -> int:
         hid = len(self._hooks) + 1
-        self._hooks.append(
-            Row(
-                {
-                    "id": hid,
-                    "campaign_id": campaign_id,
-                    "url": url,
-                    "format": fmt,
-                    "secret": secret,
-                    "enabled": True,
-                }
-            )
-        )
+        self._hooks.append(WebhookTarget(hid, campaign_id, url, fmt, secret, True))
         return hid
 
     def disable(self, webhook_id: int) -> None:
-        next(h for h in self._hooks if h.id == webhook_id).values["enabled"] = False
+        i = next(i for i, h in enumerate(self._hooks) if h.id == webhook_id)
+        self._hooks[i] = self._hooks[i]._replace(enabled=False)
 
-    def list(self, campaign_id: int) -> list[Any]:
+    def list(self, campaign_id: int) -> list[WebhookTarget]:
         return [h for h in self._hooks if h.campaign_id == campaign_id]
 
     def enqueue(self, campaign_id: int, report_id: int) -> int:
@@ -360,43 +340,37 @@ class FakeLiveState:
         f = self._figures.get(slug)
         if f is None:
             return empty_raw(restoring=True)
-        raw = RawState(
-            totals=dict(f.totals),
-            minutes={m: dict(v) for m, v in f.minutes.items()},
-            boards={b: dict(v) for b, v in f.boards.items()},
-            board_orders={b: dict(v) for b, v in f.board_orders.items()},
-            board_names={b: dict(v) for b, v in f.board_names.items()},
-            generation=1,
-        )
+        totals = cast(RawTotals, dict(f.totals))
+        minutes = {m: dict(v) for m, v in f.minutes.items()}
+        boards = {b: dict(v) for b, v in f.boards.items()}
+        orders = {b: dict(v) for b, v in f.board_orders.items()}
+        names = {b: dict(v) for b, v in f.board_names.items()}
         if top is None:  # the full read also brings the recent minutes of each board
-            recent = sorted(m for m in raw.minutes["gmv"] if m >= recent_from_ms)
-            raw.board_minutes = {
+            recent = sorted(m for m in minutes["gmv"] if m >= recent_from_ms)
+            board_minutes = {
                 b: {m: dict(f.board_minutes.get(b, {}).get(m, {})) for m in recent} for b in BOARDS
             }
-            return raw
+            return RawState(totals, minutes, boards, orders, names, board_minutes, generation=1)
+        before: dict[str, dict[str, int | None]] = {}
         for b in BOARDS:  # bounded by what is shown: the top rows, no prev ranks here
-            chosen = rank_order(raw.boards[b])[:top]
-            raw.boards[b] = {x: raw.boards[b][x] for x in chosen}
-            raw.board_orders[b] = {x: raw.board_orders[b][x] for x in chosen}
-            raw.board_names[b] = {
-                x: raw.board_names[b][x] for x in chosen if x in raw.board_names[b]
-            }
-            raw.board_prev[b] = {x: None for x in chosen}
-        return raw
+            chosen = rank_order(boards[b])[:top]
+            boards[b] = {x: boards[b][x] for x in chosen}
+            orders[b] = {x: orders[b][x] for x in chosen}
+            names[b] = {x: names[b][x] for x in chosen if x in names[b]}
+            before[b] = {x: None for x in chosen}
+        return RawState(totals, minutes, boards, orders, names, generation=1, board_prev=before)
 
-    async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None:
+    async def push_feed(self, slug: str, kind: str, item: Any) -> None:
         feed = self._feeds.setdefault((slug, kind), [])
         feed.append(orjson.dumps(item))
         del feed[: -keys.FEED_KEEP]
         self.hints.append(slug)
 
-    async def replace_feed(self, slug: str, kind: str, items: list[dict[str, Any]]) -> None:
+    async def replace_feed(self, slug: str, kind: str, items: list[Any]) -> None:
         self._feeds[(slug, kind)] = [orjson.dumps(i) for i in items[-keys.FEED_KEEP :]]
         self.hints.append(slug)
 
-    async def read_feed(
-        self, slug: str, kind: str, newest: int = keys.FEED_KEEP
-    ) -> list[dict[str, Any]]:
+    async def read_feed(self, slug: str, kind: str, newest: int = keys.FEED_KEEP) -> list[Any]:
         return [orjson.loads(i) for i in self._feeds.get((slug, kind), [])[-newest:]]
 
     async def restoring(self, slug: str) -> bool:

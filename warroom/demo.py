@@ -20,9 +20,10 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from warroom.adapters.clock import real_now_ms
 from warroom.core.ingest.clock import CampaignClock, rfc3339, to_ms
 from warroom.core.ingest.money import format_wan
-from warroom.simulator import MIN, SALE_MINUTES, generate_sale, play, real_now_ms
+from warroom.simulator import MIN, SALE_MINUTES, generate_sale, play
 
 TZ = "Asia/Shanghai"
 # Terminal escapes hidden in a chat name must not reach the operator's terminal.

@@ -16,7 +16,7 @@ import itertools
 import logging
 import math
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +85,7 @@ def _cumulative(values: Iterable[float]) -> list[float]:
     return list(itertools.accumulate(values))
 
 
-def _pick(rng: random.Random, cum: list[float], upto: int | None = None) -> int:
+def _pick(rng: random.Random, cum: Sequence[float], upto: int | None = None) -> int:
     """Index drawn with weights given as a cumulative list (optionally a prefix of it)."""
     top = cum[-1] if upto is None else cum[upto - 1]
     return bisect.bisect(cum, rng.random() * top, 0, len(cum) if upto is None else upto)
@@ -140,14 +140,14 @@ class _Builder:
         self.talkers_of = [Pool() for _ in self.groups]
 
     def member(self, at: int, gi: int, mid: str, action: str) -> None:
-        ev = {"type": "member", "event_id": f"{self.p}mem{next(self.seq):07d}"}
+        ev: dict[str, Any] = {"type": "member", "event_id": f"{self.p}mem{next(self.seq):07d}"}
         ev.update(group_id=self.groups[gi][0], member_id=mid, action=action, ts=at)
         self.out.append((at, ev))
         mine = self.groups_of.setdefault(mid, set())
         mine.add(gi) if action == "join" else mine.discard(gi)
 
     def message(self, at: int, gid: str, mid: str, kind: str) -> dict[str, Any]:
-        ev = {"type": "message", "message_id": f"{self.p}msg{next(self.seq):07d}"}
+        ev: dict[str, Any] = {"type": "message", "message_id": f"{self.p}msg{next(self.seq):07d}"}
         ev.update(group_id=gid, member_id=mid, ts=at, kind=kind)
         self.out.append((at, ev))
         return ev
@@ -198,7 +198,7 @@ class _Builder:
                 continue  # nobody in this group yet: the order goes to another one
             pi, qty = _pick(rng, product_cum), QUANTITIES[_pick(rng, qty_cum)]
             gid, gname, si = groups[gi]
-            o = {
+            o: dict[str, Any] = {
                 "type": "order", "order_id": f"{self.p}o{len(orders) + 1:07d}",
                 "amount_fen": PRODUCTS[pi][1] * qty, "seller_id": f"s{si + 1:02d}",
                 "group_id": gid, "buyer_id": buyer, "product_id": f"p{pi + 1:02d}", "ts": ts,

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from warroom.adapters.health import DatabaseError, ping_redis, require_noeviction, shown_url
 from warroom.adapters.redis.embedded import parent_death_signal
@@ -151,7 +151,11 @@ class Supervisor:
         while not stop["flag"]:
             for c in self.children:
                 if c.poll() is not None:
-                    log.error("child %s exited with %s; stopping", c.args[3:], c.returncode)
+                    log.error(
+                        "child %s exited with %s; stopping",
+                        cast(list[str], c.args)[3:],
+                        c.returncode,
+                    )
                     stop["flag"] = True
                     code = c.returncode or 1
                     break
@@ -171,7 +175,9 @@ class Supervisor:
             try:
                 c.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("child %s did not stop in time; killing it", c.args[3:])
+                log.warning(
+                    "child %s did not stop in time; killing it", cast(list[str], c.args)[3:]
+                )
                 c.kill()
                 c.wait()
         if self.embedded:

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -24,11 +24,13 @@ from warroom.adapters.sql.store import oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
 from warroom.core.live.figures import Figures, figures_of_totals
+from warroom.core.live.shapes import ReportItem, Snapshot, StimulusItem
 from warroom.core.live.snapshot import recent_from, snapshot_as_of
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report
+from warroom.core.reports.shapes import ReportExtra
 from warroom.services import snapshots
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import LiveState, ReportRecords, WebhookTargets
@@ -37,7 +39,7 @@ from warroom.services.watermark import Watermark
 log = logging.getLogger(__name__)
 
 
-def fire_view(row: Any, tz: str) -> dict[str, Any]:
+def fire_view(row: Any, tz: str) -> StimulusItem:
     return {
         "id": row.id,
         "rule": row.rule,
@@ -73,9 +75,7 @@ class Announcer:
         self._templates[campaign_id] = (time.monotonic(), found)
         return found
 
-    async def view_as_of(
-        self, record: CampaignRecord, due: DueReport
-    ) -> tuple[dict[str, Any], Figures]:
+    async def view_as_of(self, record: CampaignRecord, due: DueReport) -> tuple[Snapshot, Figures]:
         """The snapshot a report is written from, and its figures."""
         s = record.settings
         stimuli = await self.hot.read_feed(s.slug, "stimuli")
@@ -86,13 +86,13 @@ class Announcer:
         raw = await self.hot.read(s.slug, recent_from(as_of))
         return snapshot_as_of(s, raw, as_of, stimuli)
 
-    async def post_report(self, record: CampaignRecord, due: DueReport) -> dict[str, Any] | None:
+    async def post_report(self, record: CampaignRecord, due: DueReport) -> ReportItem | None:
         """Render and claim one report from the figures as of its instant; returns it
         if this call won the claim."""
         s = record.settings
         previous = await asyncio.to_thread(self.reports.last_report, record.id, (due.kind,))
         prev_memo = orjson.loads(previous.memo_json) if previous is not None else None
-        extra = dict(due.extra)
+        extra = cast(ReportExtra, dict(due.extra))  # a copy, still a ReportExtra
         extra.setdefault("at_ms", due.due_at_ms)
         if due.kind == "final":
             extra.setdefault("milestones_fen", list(s.milestones_fen))
@@ -122,7 +122,7 @@ class Announcer:
         action: StimulusAction,
         at_ms: int,
         settled_ms: int | None,
-    ) -> dict[str, Any] | None:
+    ) -> ReportItem | None:
         """Post a fire's `stimulus` report, with the figures of the last settled minute
         boundary before the fire; None (and nothing posted) while nothing is settled:
         the trigger worker announces it once figures are back."""
@@ -145,7 +145,7 @@ class Announcer:
         metric: str = "gmv_per_min",
         window_minutes: int = 10,
         manual: bool = False,
-    ) -> dict[str, Any] | None:
+    ) -> StimulusItem | None:
         """Claim one fire; if won, refresh the stimuli feed and post its report (from
         settled figures; while figures restore, the trigger worker posts it later)."""
         claim = await asyncio.to_thread(
@@ -173,7 +173,7 @@ class Announcer:
         log.info("stimulus %s fired for %s", key, record.settings.slug)
         return next(v for v in views if v["id"] == claim.id)
 
-    async def refresh_stimuli(self, record: CampaignRecord) -> list[dict[str, Any]]:
+    async def refresh_stimuli(self, record: CampaignRecord) -> list[StimulusItem]:
         fires = await asyncio.to_thread(self.reports.fires, record.id)
         items = [fire_view(r, record.settings.timezone) for r in fires]
         await self.hot.replace_feed(record.settings.slug, "stimuli", items)

@@ -9,6 +9,7 @@ from typing import Any
 
 from warroom.adapters.outbound.webhook import Job
 from warroom.core.campaign import StimulusAction
+from warroom.core.live.shapes import StimulusItem
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import OperatorContext
@@ -38,7 +39,7 @@ async def fire(
     kind: str | None,
     amount_fen: int | None,
     text: str | None,
-) -> dict[str, Any] | None:
+) -> StimulusItem | None:
     """A stimulus fired by hand (or an announcement: kind `announcement`, no cost).
     Raises ApiError 422 (bad input) or 409 (budget)."""
     s = record.settings

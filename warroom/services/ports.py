@@ -18,7 +18,7 @@ to the directory); until then the fakes carry stand-ins."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, overload
 
 from warroom.adapters.clock import Clock
 from warroom.adapters.outbound.delivery import Deliverer, Outcome
@@ -30,8 +30,8 @@ from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.report_store import Claim, ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.core.campaign import CampaignSettings, StimulusAction
-from warroom.core.live.shapes import RawState
-from warroom.core.records import CampaignRecord
+from warroom.core.live.shapes import RawState, ReportItem, StimulusItem
+from warroom.core.records import CampaignRecord, FireRecord, ReportRecord, WebhookTarget
 
 # -- SQL: adapters/sql/store.py `Store` satisfies both of these ----------------------
 
@@ -87,15 +87,15 @@ class ReportRecords(Protocol):
         self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
     ) -> Claim: ...
 
-    def report(self, report_id: int) -> Any | None: ...
+    def report(self, report_id: int) -> ReportRecord | None: ...
 
-    def reports(self, campaign_id: int) -> list[Any]: ...
+    def reports(self, campaign_id: int) -> list[ReportRecord]: ...
 
-    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> Any | None: ...
+    def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> ReportRecord | None: ...
 
     def claim_fire(self, **values: Any) -> Claim: ...
 
-    def fires(self, campaign_id: int) -> list[Any]: ...
+    def fires(self, campaign_id: int) -> list[FireRecord]: ...
 
     def spent_fen(self, campaign_id: int) -> int: ...
 
@@ -108,7 +108,7 @@ class ReportRecords(Protocol):
 class WebhookTargets(Protocol):
     """A campaign's webhook targets and the deliveries queued to them."""
 
-    def list(self, campaign_id: int) -> list[Any]: ...
+    def list(self, campaign_id: int) -> list[WebhookTarget]: ...
 
     def enqueue(self, campaign_id: int, report_id: int) -> int:
         """Queue one delivery of the report per enabled target, at most once per
@@ -130,13 +130,21 @@ class LiveState(Protocol):
         self, slug: str, recent_from_ms: int, top: int | None = None, prev: bool = True
     ) -> RawState: ...
 
+    @overload
     async def read_feed(
-        self, slug: str, kind: str, newest: int = FEED_KEEP
-    ) -> list[dict[str, Any]]: ...
+        self, slug: str, kind: Literal["reports"], newest: int = FEED_KEEP
+    ) -> list[ReportItem]: ...
 
-    async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None: ...
+    @overload
+    async def read_feed(
+        self, slug: str, kind: Literal["stimuli"], newest: int = FEED_KEEP
+    ) -> list[StimulusItem]: ...
 
-    async def replace_feed(self, slug: str, kind: str, items: list[dict[str, Any]]) -> None: ...
+    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> None: ...
+
+    async def replace_feed(
+        self, slug: str, kind: str, items: list[ReportItem] | list[StimulusItem]
+    ) -> None: ...
 
     async def restoring(self, slug: str) -> bool: ...
 
@@ -180,7 +188,7 @@ class FireRecorder(Protocol):
         metric: str = "gmv_per_min",
         window_minutes: int = 10,
         manual: bool = False,
-    ) -> dict[str, Any] | None: ...
+    ) -> StimulusItem | None: ...
 
 
 class SettingsUpdater(Protocol):

@@ -14,6 +14,7 @@ from typing import Any
 from warroom.adapters.sql.report_store import ReportStore, report_view
 from warroom.adapters.sql.review_store import ReviewStore
 from warroom.core.ingest.clock import rfc3339
+from warroom.core.live.shapes import ReportItem, StimulusItem
 from warroom.core.records import CampaignRecord
 from warroom.core.review.replay import Replay, ReplayBuilder
 from warroom.core.review.retrospective import Refund
@@ -23,8 +24,8 @@ from warroom.services.announcer import fire_view
 @dataclass(frozen=True)
 class LoadedReplay:
     replay: Replay
-    reports: list[tuple[int, dict[str, Any]]]  # (at_ms, view), by time then id
-    stimuli: list[dict[str, Any]]  # fire views, by time then id
+    reports: list[tuple[int, ReportItem]]  # (at_ms, view), by time then id
+    stimuli: list[StimulusItem]  # fire views, by time then id
     stimuli_at: list[int]
 
 

@@ -14,6 +14,7 @@ from warroom.adapters.sql.review_store import ReviewStore
 from warroom.core.ingest.clock import parse_instant
 from warroom.core.records import CampaignRecord
 from warroom.core.review.retrospective import Refund, ReviewBuilder
+from warroom.core.review.shapes import Review
 from warroom.core.review.view import Fire, Report, build_review, checkpoints
 from warroom.services.campaigns import clock_of
 
@@ -59,12 +60,12 @@ class ReviewLoader:
         self.reports = reports
         self.keep = keep
         self.live_reuse_s = live_reuse_s
-        self._cache: dict[tuple[Any, ...], tuple[dict[str, Any], int | None]] = {}
-        self._live: dict[int, tuple[float, tuple[dict[str, Any], int | None]]] = {}
+        self._cache: dict[tuple[Any, ...], tuple[Review, int | None]] = {}
+        self._live: dict[int, tuple[float, tuple[Review, int | None]]] = {}
         self._lock = threading.Lock()
         self._busy: dict[int, threading.Lock] = {}
 
-    def load(self, record: CampaignRecord, real_now: int) -> tuple[dict[str, Any], int | None]:
+    def load(self, record: CampaignRecord, real_now: int) -> tuple[Review, int | None]:
         """(review model, late cutoff). Blocking: call it in a thread."""
         s = record.settings
         now = clock_of(record).now_ms(real_now)
@@ -96,7 +97,7 @@ class ReviewLoader:
 
     def _compute(
         self, record: CampaignRecord, now: int, report_rows: list[Any], fire_rows: list[Any]
-    ) -> tuple[dict[str, Any], int | None]:
+    ) -> tuple[Review, int | None]:
         s = record.settings
         cutoff = late_cutoff_ms(record, report_rows)
         refunds = [

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from warroom.core.live.shapes import RawState
+from warroom.core.live.shapes import RawState, ReportItem, Snapshot, StimulusItem
 from warroom.core.live.snapshot import build_snapshot, recent_from
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
@@ -14,7 +13,7 @@ from warroom.services.ports import LiveState
 
 @dataclass
 class LoadedState:
-    snapshot: dict[str, Any]
+    snapshot: Snapshot
     raw: RawState
     now_ms: int  # campaign clock
 
@@ -23,8 +22,8 @@ async def load_state(
     hot: LiveState,
     record: CampaignRecord,
     real_now_ms: int,
-    reports: list[dict[str, Any]] | None = None,
-    stimuli: list[dict[str, Any]] | None = None,
+    reports: list[ReportItem] | None = None,
+    stimuli: list[StimulusItem] | None = None,
 ) -> LoadedState:
     slug = record.settings.slug
     if reports is None:
@@ -43,7 +42,7 @@ async def load_snapshot(
     hot: LiveState,
     record: CampaignRecord,
     real_now_ms: int,
-    reports: list[dict[str, Any]] | None = None,
-    stimuli: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+    reports: list[ReportItem] | None = None,
+    stimuli: list[StimulusItem] | None = None,
+) -> Snapshot:
     return (await load_state(hot, record, real_now_ms, reports, stimuli)).snapshot

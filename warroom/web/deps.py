@@ -46,7 +46,8 @@ GHOST = CampaignRecord(
 
 
 def runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    rt: Runtime = request.app.state.runtime  # set by bootstrap.build_app
+    return rt
 
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]

@@ -95,7 +95,7 @@ def _transport(websocket: WebSocket) -> Any:
 
 def _writable(websocket: WebSocket) -> Any:
     """uvicorn's default (sans-I/O websockets) protocol: can a send complete at once?"""
-    protocol = getattr(websocket.scope.get(RAW_SEND), "__self__", None)
+    protocol: Any = getattr(websocket.scope.get(RAW_SEND), "__self__", None)
     event = getattr(protocol, "writable", None)
     if not isinstance(event, asyncio.Event) or not hasattr(protocol, "disconnected"):
         return None

@@ -17,7 +17,7 @@ from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.core.campaign import StimulusAction
 from warroom.core.live.figures import activity_by_minute, first_activity_ms
-from warroom.core.live.shapes import RawState
+from warroom.core.live.shapes import Minutes, RawState
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.rules import (
     FeedState,
@@ -184,7 +184,7 @@ class Triggers:
         self,
         record: CampaignRecord,
         fires: list[Any],
-        minutes: dict[str, dict[int, int]],
+        minutes: Minutes,
         now: int,
     ) -> bool:
         changed, pending = False, False

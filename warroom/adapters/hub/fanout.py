@@ -29,6 +29,7 @@ from warroom.adapters.hub.room import Loaded, Room, RoomConfig
 from warroom.adapters.hub.viewer import Viewer
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
+from warroom.core.live.shapes import ReportItem, StimulusItem
 from warroom.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -51,8 +52,8 @@ class StateLoader(Protocol):
         hot: HotState,
         record: Any,
         real_now: int,
-        reports: list[dict[str, Any]],
-        stimuli: list[dict[str, Any]],
+        reports: list[ReportItem],
+        stimuli: list[StimulusItem],
         /,
     ) -> Awaitable[Any]: ...
 

@@ -14,7 +14,7 @@ screens say that their figures are delayed.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from redis.asyncio import Redis
 
@@ -79,7 +79,7 @@ async def _lag(
     if id_tuple(newest_id) > id_tuple(last):
         unread = await redis.xrange(name, min=b"(" + _id_bytes(last), count=1)
         if unread:
-            first_unread = _id_ms(unread[0][0])
+            first_unread = _id_ms(cast(bytes, unread[0][0]))  # XRANGE gives every id
             oldest = first_unread if oldest is None else min(oldest, first_unread)
     if oldest is not None:
         behind = max(0, real_now_ms - oldest)

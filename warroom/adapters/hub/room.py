@@ -24,6 +24,7 @@ from typing import Any
 
 from warroom.adapters.hub.viewer import Message, Viewer, message
 from warroom.core.live.frames import diff, lite, new_items
+from warroom.core.live.shapes import ReportItem, Snapshot, StimulusItem
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,9 @@ FANOUT_SLICE = 500  # viewers served before the fan-out yields to the event loop
 class Loaded:
     """What one render reads: the snapshot, the whole live feeds, the freshness."""
 
-    snapshot: dict[str, Any]
-    reports: list[dict[str, Any]]
-    stimuli: list[dict[str, Any]]
+    snapshot: Snapshot
+    reports: list[ReportItem]
+    stimuli: list[StimulusItem]
     fresh: dict[str, Any]
 
 
@@ -78,7 +79,7 @@ class Room:
         self.cfg = cfg
         self.viewers: set[Viewer] = set()
         self.seq = 0
-        self.snap: dict[str, Any] | None = None
+        self.snap: Snapshot | None = None
         self.fresh: dict[str, Any] = {}
         self._report_ids: set[Any] = set()
         self._stimulus_ids: set[Any] = set()

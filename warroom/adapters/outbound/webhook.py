@@ -7,6 +7,7 @@ post into a group chat."""
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import hmac
 from dataclasses import dataclass
@@ -115,11 +116,12 @@ class WebhookStore:
     def add(self, campaign_id: int, url: str, fmt: str, secret: str) -> int:
         t = WebhookRow.__table__
         with self.engine.begin() as conn:
-            return conn.execute(
+            new_id: int = conn.execute(
                 t.insert()
                 .values(campaign_id=campaign_id, url=url, format=fmt, secret=secret)
                 .returning(t.c.id)
             ).scalar_one()
+            return new_id
 
     def list(self, campaign_id: int) -> list[WebhookTarget]:
         t = WebhookRow.__table__
@@ -139,7 +141,9 @@ class WebhookStore:
             )
         return len(hooks)
 
-    def due(self, now_ms: int, limit: int = 50, busy: list[int] | None = None) -> list[Job]:
+    def due(
+        self, now_ms: int, limit: int = 50, busy: builtins.list[int] | None = None
+    ) -> builtins.list[Job]:
         """Due deliveries, oldest first, leaving out targets in `busy` (a worker is
         draining them already; their backlog must not crowd the others out)."""
         d, w, r = DeliveryRow.__table__, WebhookRow.__table__, ReportRow.__table__
@@ -186,7 +190,7 @@ class WebhookStore:
             )
             return res.rowcount == 1
 
-    def defer_many(self, delivery_ids: list[int], until_ms: int) -> None:
+    def defer_many(self, delivery_ids: builtins.list[int], until_ms: int) -> None:
         if not delivery_ids:
             return
         t = DeliveryRow.__table__
@@ -245,7 +249,7 @@ class WebhookStore:
                 )
             ).rowcount
 
-    def log(self, campaign_id: int) -> list[dict[str, Any]]:
+    def log(self, campaign_id: int) -> builtins.list[dict[str, Any]]:
         d, w = DeliveryRow.__table__, WebhookRow.__table__
         q = (
             select(d, w.c.url)

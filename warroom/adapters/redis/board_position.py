@@ -10,10 +10,12 @@ string order, so the two agree.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
+
+# The client does not decode replies: members come back as bytes (casts below).
 
 
 async def around(
@@ -41,10 +43,12 @@ async def around(
     if above is None and up:
         # the next score up; of its members, the one ranked last: the largest id
         s = int(up[0][1])
-        above = ((await hot.redis.zrevrangebyscore(key, s, s, start=0, num=1))[0].decode(), s)
+        top = cast(list[bytes], await hot.redis.zrevrangebyscore(key, s, s, start=0, num=1))
+        above = (top[0].decode(), s)
     if below is None and down:
         s = int(down[0][1])  # the next score down; its first-ranked member: the smallest id
-        below = ((await hot.redis.zrangebyscore(key, s, s, start=0, num=1))[0].decode(), s)
+        low = cast(list[bytes], await hot.redis.zrangebyscore(key, s, s, start=0, num=1))
+        below = (low[0].decode(), s)
     places = {"above": (above, rank - 1), "row": ((ident, score), rank), "below": (below, rank + 1)}
     ids = [p[0][0] for p in places.values() if p[0] is not None]
     pipe = hot.redis.pipeline(transaction=False)

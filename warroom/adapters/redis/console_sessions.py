@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -29,14 +30,6 @@ class Session:
     csrf: str
 
 
-def _sid_key(sid_hash: str) -> str:
-    return f"wr:console:session:{sid_hash}"
-
-
-def _fingerprint(admin_token: str) -> str:
-    return hashlib.sha256(b"warroom-console:" + admin_token.encode()).hexdigest()
-
-
 async def open_session(redis: Redis, admin_token: str, ttl_s: int) -> tuple[str, Session]:
     sid = secrets.token_urlsafe(32)
     sid_hash = hashlib.sha256(sid.encode()).hexdigest()
@@ -50,7 +43,7 @@ async def load_session(redis: Redis, admin_token: str | None, sid: str | None) -
     if not sid or not admin_token or len(sid) > 100:
         return None
     sid_hash = hashlib.sha256(sid.encode()).hexdigest()
-    data = await redis.hgetall(_sid_key(sid_hash))
+    data = cast(dict[bytes, bytes], await redis.hgetall(_sid_key(sid_hash)))  # not decoded
     fp = data.get(b"fp", b"").decode()
     if not fp or not hmac.compare_digest(fp, _fingerprint(admin_token)):
         return None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from importlib import resources
-from typing import Any
+from typing import Any, Literal, cast, overload
 
 import orjson
 from redis.asyncio import Redis
@@ -13,7 +13,7 @@ from warroom.adapters.redis import keys
 from warroom.adapters.redis.prevranks import PrevRanks
 from warroom.core.live.aggregate import BOARDS, BatchPlan, plan_batch
 from warroom.core.live.ranking import rank_order
-from warroom.core.live.shapes import RawState
+from warroom.core.live.shapes import RawState, RawTotals, ReportItem, StimulusItem
 
 log = logging.getLogger(__name__)
 _LUA = resources.files("warroom.adapters.redis").joinpath("lua")
@@ -47,6 +47,30 @@ def _ints(mapping: dict[bytes, bytes]) -> dict[int, int]:
 
 def _text_ints(mapping: dict[bytes, bytes]) -> dict[str, int]:
     return {k.decode(): int(v) for k, v in mapping.items()}
+
+
+def _filling(
+    raw: RawState,
+) -> tuple[
+    dict[str, dict[str, int]],
+    dict[str, dict[str, int]],
+    dict[str, dict[str, str]],
+    dict[str, dict[int, dict[str, int]]],
+    dict[str, dict[str, int | None]],
+]:
+    """The board fields of a `RawState` that `HotState._head` just built (empty dicts),
+    typed as the dicts they are while a read fills them (`RawState` shows them
+    read-only). The same objects: nothing is copied."""
+    return cast(
+        tuple[
+            dict[str, dict[str, int]],
+            dict[str, dict[str, int]],
+            dict[str, dict[str, str]],
+            dict[str, dict[int, dict[str, int]]],
+            dict[str, dict[str, int | None]],
+        ],
+        (raw.boards, raw.board_orders, raw.board_names, raw.board_minutes, raw.board_prev),
+    )
 
 
 async def init_generation(redis: Redis, slug: str) -> None:
@@ -116,7 +140,10 @@ class HotState:
         raise RuntimeError(f"generations of {slug!r} keep moving")
 
     async def _read_gens(self, slug: str) -> list[str]:
-        live, nxt = await self.redis.mget(keys.generation(slug), keys.next_generation(slug))
+        live, nxt = cast(  # not decoded: bytes
+            list[bytes | None],
+            await self.redis.mget(keys.generation(slug), keys.next_generation(slug)),
+        )
         gens = [g.decode() for g in (live, nxt) if g is not None]
         if len(gens) == 2 and gens[0] == gens[1]:
             gens.pop()
@@ -202,22 +229,23 @@ class HotState:
             pipe.hgetall(keys.board_names(slug, gen, b))
         res = await pipe.execute()
         raw = self._head(res, gen)
+        boards, board_orders, board_names, board_minutes, _ = _filling(raw)
         n = 1 + len(metrics)
         for i, b in enumerate(BOARDS):
             zs, orders, names = res[n + 3 * i : n + 3 + 3 * i]
-            raw.boards[b] = {k.decode(): int(v) for k, v in zs}
-            raw.board_orders[b] = _text_ints(orders)
-            raw.board_names[b] = {k.decode(): v.decode() for k, v in names.items()}
+            boards[b] = {k.decode(): int(v) for k, v in zs}
+            board_orders[b] = _text_ints(orders)
+            board_names[b] = {k.decode(): v.decode() for k, v in names.items()}
         recent = sorted(m for m in raw.minutes["gmv"] if m >= recent_from_ms)
         if recent:
             pipe = self.redis.pipeline(transaction=False)
             for b in BOARDS:
-                for m in recent:
-                    pipe.zrange(keys.board_minute(slug, gen, b, m), 0, -1, withscores=True)
-            res = iter(await pipe.execute())
+                for minute in recent:
+                    pipe.zrange(keys.board_minute(slug, gen, b, minute), 0, -1, withscores=True)
+            replies = iter(await pipe.execute())
             for b in BOARDS:
-                raw.board_minutes[b] = {
-                    m: {k.decode(): int(v) for k, v in next(res)} for m in recent
+                board_minutes[b] = {
+                    m: {k.decode(): int(v) for k, v in next(replies)} for m in recent
                 }
         return raw
 
@@ -234,7 +262,7 @@ class HotState:
         return self._head(await pipe.execute(), gen)
 
     def _head(self, res: list[Any], gen: int) -> RawState:
-        totals = {k.decode(): int(v) for k, v in res[0].items()}
+        totals = cast(RawTotals, {k.decode(): int(v) for k, v in res[0].items()})
         minutes = {m: _ints(res[1 + i]) for i, m in enumerate(MINUTE_METRICS)}
         return RawState(
             totals=totals,
@@ -276,25 +304,26 @@ class HotState:
                     withscores=True, score_cast_func=int,
                 )  # fmt: skip
             self.prev.queue_rows(pipe, slug, gen, b, list(head), prev)
-        res = iter(await pipe.execute())
+        replies = iter(await pipe.execute())
+        boards, board_orders, board_names, _, board_prev = _filling(raw)
         for b in BOARDS:
             scores = dict(heads[b])
             if cut[b]:
-                scores.update({k.decode(): int(v) for k, v in next(res)})
-            rows = self.prev.take_rows(res, list(heads[b]), prev)
+                scores.update({k.decode(): int(v) for k, v in next(replies)})
+            rows = self.prev.take_rows(replies, list(heads[b]), prev)
             chosen = rank_order(scores)[:top]
             missing = [x for x in chosen if x not in rows]
             if missing:  # a tie at the cut brought in rows not fetched yet (rare)
                 more = self.redis.pipeline(transaction=False)
                 self.prev.queue_rows(more, slug, gen, b, missing, prev)
                 rows.update(self.prev.take_rows(iter(await more.execute()), missing, prev))
-            raw.boards[b] = {x: scores[x] for x in chosen}
-            raw.board_orders[b] = {x: rows[x][1] for x in chosen}
-            raw.board_names[b] = {x: rows[x][0] for x in chosen if rows[x][0] is not None}
-            raw.board_prev[b] = {x: rows[x][2] for x in chosen}
+            boards[b] = {x: scores[x] for x in chosen}
+            board_orders[b] = {x: rows[x][1] for x in chosen}
+            board_names[b] = {x: cast(str, rows[x][0]) for x in chosen if rows[x][0] is not None}
+            board_prev[b] = {x: rows[x][2] for x in chosen}
         return raw
 
-    async def push_feed(self, slug: str, kind: str, item: dict[str, Any]) -> None:
+    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> None:
         """Append a report or stimulus to the live feed and hint every web process."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.rpush(keys.feed(slug, kind), orjson.dumps(item))
@@ -303,7 +332,9 @@ class HotState:
         # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
         await self.redis.publish(keys.CHANGED_CHANNEL, slug)
 
-    async def replace_feed(self, slug: str, kind: str, items: list[dict[str, Any]]) -> None:
+    async def replace_feed(
+        self, slug: str, kind: str, items: list[ReportItem] | list[StimulusItem]
+    ) -> None:
         """Rewrite a feed whose entries changed (a fire's uplift became known)."""
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(keys.feed(slug, kind))
@@ -313,9 +344,18 @@ class HotState:
         # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
         await self.redis.publish(keys.CHANGED_CHANNEL, slug)
 
+    @overload
     async def read_feed(
-        self, slug: str, kind: str, newest: int = keys.FEED_KEEP
-    ) -> list[dict[str, Any]]:
+        self, slug: str, kind: Literal["reports"], newest: int = keys.FEED_KEEP
+    ) -> list[ReportItem]: ...
+
+    @overload
+    async def read_feed(
+        self, slug: str, kind: Literal["stimuli"], newest: int = keys.FEED_KEEP
+    ) -> list[StimulusItem]: ...
+
+    async def read_feed(self, slug: str, kind: str, newest: int = keys.FEED_KEEP) -> list[Any]:
+        """A live feed as pushed: `report_view` items or `fire_view` items."""
         items = await self.redis.lrange(keys.feed(slug, kind), -newest, -1)
         return [orjson.loads(i) for i in items]
 

@@ -7,6 +7,7 @@ row. See docs/hotstate.md."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -29,7 +30,7 @@ class PrevRanks:
         self._fold_script = redis.register_script(_FOLD_LUA)
 
     async def fold_to(
-        self, slug: str, gen: int, recent_from_ms: int, gmv_minutes: dict[int, int]
+        self, slug: str, gen: int, recent_from_ms: int, gmv_minutes: Mapping[int, int]
     ) -> None:
         """What a bounded read with `prev` does first: bring the prev sets up to the
         recent window (for `board_position.around` after a read without prev)."""
@@ -43,7 +44,7 @@ class PrevRanks:
         gen: int,
         frontier: int | None,
         target: int,
-        gmv_minutes: dict[int, int],
+        gmv_minutes: Mapping[int, int],
     ) -> None:
         """Fold the minutes that left the recent window into the `prev` sets, once."""
         for _ in range(5):

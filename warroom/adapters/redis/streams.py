@@ -5,15 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
+from redis.typing import EncodableT, FieldT, KeyT, StreamIdT
 
 from warroom.adapters.redis import keys
 
 log = logging.getLogger(__name__)
+
+# XREADGROUP's reply as this client gets it (RESP2, bytes): [(stream, [(id, fields)])],
+# fields None for an entry deleted while pending. redis-py types it for every protocol.
+_GroupRead = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]]]]
 
 
 @dataclass
@@ -57,7 +62,7 @@ class EventStream:
         await pipe.execute()
 
     async def campaigns(self) -> list[str]:
-        return sorted(s.decode() for s in await self.redis.smembers(keys.CAMPAIGNS))
+        return sorted(cast(bytes, s).decode() for s in await self.redis.smembers(keys.CAMPAIGNS))
 
     async def read(
         self, slugs: list[str], consumer: str, count: int, block_ms: int | None
@@ -66,7 +71,7 @@ class EventStream:
             return []
         if self.cluster and len(slugs) > 1:
             return await self._read_each(slugs, consumer, count, block_ms)
-        streams = {keys.stream(s): ">" for s in slugs}
+        streams: dict[KeyT, StreamIdT] = {keys.stream(s): ">" for s in slugs}
         try:
             res = await self.redis.xreadgroup(
                 self.group, consumer, streams, count=count, block=block_ms
@@ -81,7 +86,7 @@ class EventStream:
             return []
         return [
             Entry(_slug_of(name), eid, fields)
-            for name, entries in res or []
+            for name, entries in cast(_GroupRead, res) or []
             for eid, fields in entries
             if fields is not None
         ]
@@ -122,7 +127,8 @@ class EventStream:
         fields = dict(entry.fields)
         fields[b"error"] = error.encode()[:2000]
         fields[b"source_id"] = entry.entry_id
-        await self.redis.xadd(keys.dead_letters(entry.slug), fields)
+        # redis-py's `Dict[FieldT, EncodableT]` is invariant: bytes to bytes fits at run time
+        await self.redis.xadd(keys.dead_letters(entry.slug), cast(dict[FieldT, EncodableT], fields))
         await self.ack([entry])
 
     async def trim(self, slug: str) -> None:
@@ -137,7 +143,9 @@ class EventStream:
             if summary["pending"]:
                 floor = min(floor, id_tuple(summary["min"]))
         if floor > (0, 0):
-            await self.redis.execute_command("XTRIM", name, "MINID", f"{floor[0]}-{floor[1]}")
+            await self.redis.execute_command(  # type: ignore[no-untyped-call]  # unannotated in redis-py
+                "XTRIM", name, "MINID", f"{floor[0]}-{floor[1]}"
+            )
 
 
 def _slug_of(stream_name: bytes) -> str:
@@ -181,5 +189,5 @@ async def applied_before_real_ms(redis: Redis, slug: str, now_real_ms: int) -> i
             raw_last = last if isinstance(last, bytes) else str(last).encode()
             unread = await redis.xrange(name, min=b"(" + raw_last, count=1)
             if unread:
-                frontier = min(frontier, id_tuple(unread[0][0])[0])
+                frontier = min(frontier, id_tuple(cast(bytes, unread[0][0]))[0])  # XRANGE: ids
     return frontier

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from warroom.adapters.sql.tables import ReportRow, StimulusRow, TemplateRow
+from warroom.core.live.shapes import ReportItem
 from warroom.core.records import FireRecord, ReportRecord
 
 
@@ -22,7 +23,7 @@ class Claim:
     won: bool
 
 
-def report_view(row: Any, tz_render: Any) -> dict[str, Any]:
+def report_view(row: Any, tz_render: Any) -> ReportItem:
     """A report as the API, the feeds and the frames show it: `figures` are the totals
     its text was written from (contract v2), `n` its number within the campaign (so a
     screen can say how many exist while the live feed keeps only the newest)."""

@@ -19,6 +19,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from warroom.adapters.sql.tables import AuditRow, CampaignRow, DeliveryRow, LedgerEvent, WebhookRow
 from warroom.core.campaign import CampaignSettings
@@ -103,7 +104,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(
                 update(CampaignRow)
-                .where(CampaignRow.slug == slug)
+                .where(col(CampaignRow.slug) == slug)
                 .values(settings_json=settings.model_dump_json())
             )
 
@@ -117,7 +118,9 @@ class Store:
             values["viewer_token_hash"] = viewer_hash
         if values:
             with self.engine.begin() as conn:
-                conn.execute(update(CampaignRow).where(CampaignRow.slug == slug).values(**values))
+                conn.execute(
+                    update(CampaignRow).where(col(CampaignRow.slug) == slug).values(**values)
+                )
 
     def audit(self, campaign_id: int, at_ms: int, action: str, detail: dict[str, Any]) -> None:
         row = {
@@ -154,17 +157,19 @@ class Store:
 
     def get_campaign(self, slug: str) -> CampaignRecord | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(CampaignRow).where(CampaignRow.slug == slug)).first()
+            row = conn.execute(select(CampaignRow).where(col(CampaignRow.slug) == slug)).first()
         return _record(row) if row else None
 
     def settings_of(self, campaign_id: int) -> CampaignSettings | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(CampaignRow).where(CampaignRow.id == campaign_id)).first()
+            row = conn.execute(
+                select(CampaignRow).where(col(CampaignRow.id) == campaign_id)
+            ).first()
         return _record(row).settings if row is not None else None
 
     def list_campaigns(self) -> list[CampaignRecord]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(CampaignRow).order_by(CampaignRow.id)).all()
+            rows = conn.execute(select(CampaignRow).order_by(col(CampaignRow.id))).all()
         return [_record(r) for r in rows]
 
     # ledger
@@ -244,7 +249,7 @@ class Store:
                 .order_by(table.c.id)
                 .limit(limit)
             ).all()
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
     def iter_ledger(self, campaign_id: int, chunk: int = 5000) -> Iterator[list[dict[str, Any]]]:
         """The whole ledger of a campaign in id order, as normalized events with `lid`."""
@@ -292,9 +297,10 @@ class Store:
 
         table = LedgerEvent.__table__
         with self.engine.connect() as conn:
-            return conn.execute(
+            oldest: int | None = conn.execute(  # MIN() of a BIGINT column, NULL when none
                 select(func.min(table.c.received_ms)).where(table.c.relayed == False)  # noqa: E712
             ).scalar_one()
+            return oldest
 
 
 def oldest_unrelayed_ts(engine: Engine, campaign_id: int) -> int | None:
@@ -302,9 +308,10 @@ def oldest_unrelayed_ts(engine: Engine, campaign_id: int) -> int | None:
     watermark stops before it), or None."""
     t = LedgerEvent.__table__
     with engine.connect() as conn:
-        return conn.execute(
+        oldest: int | None = conn.execute(  # MIN() of a BIGINT column, NULL when none
             select(func.min(t.c.ts_ms)).where(
                 t.c.relayed == False,  # noqa: E712  (the partial index)
                 t.c.campaign_id == campaign_id,
             )
         ).scalar_one()
+        return oldest

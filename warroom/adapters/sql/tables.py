@@ -3,7 +3,9 @@ migrations (alembic, migrations/) compare against them. Changing one needs a rev
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Integer, Text, UniqueConstraint
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import BigInteger, Column, Index, Integer, Table, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
@@ -11,6 +13,8 @@ BigId = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements IN
 
 class CampaignRow(SQLModel, table=True):
     __tablename__ = "campaign"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(max_length=63, unique=True, index=True)
     settings_json: str
@@ -21,6 +25,8 @@ class CampaignRow(SQLModel, table=True):
 
 class LedgerEvent(SQLModel, table=True):
     __tablename__ = "ledger_event"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     __table_args__ = (
         UniqueConstraint("campaign_id", "key", name="uq_ledger_identity"),
         Index(
@@ -47,6 +53,8 @@ class AuditRow(SQLModel, table=True):
     manual fires, webhook changes. `detail_json` says what, never a secret."""
 
     __tablename__ = "console_audit"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(index=True)
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -57,6 +65,8 @@ class AuditRow(SQLModel, table=True):
 class ReportRow(SQLModel, table=True):
     __tablename__ = "report"
     __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_report_key"),)
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
@@ -71,6 +81,8 @@ class ReportRow(SQLModel, table=True):
 class StimulusRow(SQLModel, table=True):
     __tablename__ = "stimulus_fire"
     __table_args__ = (UniqueConstraint("campaign_id", "key", name="uq_stimulus_key"),)
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )
@@ -90,6 +102,8 @@ class StimulusRow(SQLModel, table=True):
 class TemplateRow(SQLModel, table=True):
     __tablename__ = "report_template"
     __table_args__ = (UniqueConstraint("campaign_id", "kind", name="uq_template_kind"),)
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(index=True)
     kind: str = Field(max_length=20)
@@ -98,6 +112,8 @@ class TemplateRow(SQLModel, table=True):
 
 class WebhookRow(SQLModel, table=True):
     __tablename__ = "webhook"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(index=True)
     url: str = Field(max_length=2000)
@@ -109,6 +125,8 @@ class WebhookRow(SQLModel, table=True):
 class DeliveryRow(SQLModel, table=True):
     __tablename__ = "webhook_delivery"
     __table_args__ = (UniqueConstraint("webhook_id", "report_id", name="uq_delivery_once"),)
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
     id: int | None = Field(
         default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
     )

@@ -13,6 +13,7 @@ from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.events import (
     BodyError,
     EventError,
+    NormalizedEvent,
     is_unparsed,
     normalize,
     split_body,
@@ -104,7 +105,7 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
     s = record.settings
     arrival_ms = clock_of(record).now_ms(rt.clock.now_ms())
     window = ts_window(s.starts_at, s.ends_at, arrival_ms, s.timezone)
-    good: list[dict[str, Any]] = []
+    good: list[NormalizedEvent] = []
     where: list[int] = []  # the request index of each good event
     stamped: set[int] = set()  # good events without a `ts` of their own
     rejected: list[dict[str, Any]] = []

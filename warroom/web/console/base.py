@@ -14,6 +14,7 @@ from jinja2 import Environment
 
 from warroom.core.ingest.clock import from_ms
 from warroom.core.ingest.money import format_yuan
+from warroom.core.live.shapes import BoardRow
 from warroom.core.records import CampaignRecord
 from warroom.services import operator
 from warroom.services.campaigns import clock_of
@@ -131,7 +132,7 @@ ConsoleCampaign = Annotated[CampaignRecord, Depends(admin_record)]
 
 
 def links(
-    request: Request, slug: str, viewer_token: str, sellers: list[dict[str, Any]]
+    request: Request, slug: str, viewer_token: str, sellers: list[BoardRow]
 ) -> dict[str, Any]:
     """Every link a viewer token opens, and a QR code (inline SVG) of the host view."""
     import segno

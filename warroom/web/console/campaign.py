@@ -4,11 +4,12 @@ and the actions during the sale (links, tokens and webhooks: `admin_links.py`)."
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from warroom.core.live.shapes import StimulusItem
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.render import (
     TemplateProblem,
@@ -244,7 +245,11 @@ async def fire(
     except ApiError as exc:
         msg = {409: "刺激预算不足：", 422: "无法触发："}.get(exc.status, "") + exc.message
         return await live_fragment(request, session, record, fire_error=msg)
-    done = "已发布通知" if (fired or {}).get("kind") == "announcement" else "已触发刺激"
+    done = (
+        "已发布通知"
+        if cast(StimulusItem, fired or {}).get("kind") == "announcement"
+        else "已触发刺激"
+    )
     return await live_fragment(request, session, record, notice=done)
 
 

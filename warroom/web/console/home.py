@@ -69,7 +69,7 @@ async def login(request: Request) -> Response:
     wait = await auth.login_wait_s(rt.redis, client, cfg.max_failed_logins)
     if wait:
         ctx = {"error": f"登录失败次数过多，请 {wait} 秒后再试"}
-        res = render(request, "admin/login.html", ctx, 429)
+        res: Response = render(request, "admin/login.html", ctx, 429)
         res.headers["Retry-After"] = str(wait)
         return res
     form = await form_of(request)

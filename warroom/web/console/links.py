@@ -10,6 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_url
+from warroom.core.live.shapes import BoardRow
 from warroom.core.records import CampaignRecord
 from warroom.services import operator
 from warroom.services.campaigns import token_matches
@@ -22,7 +23,7 @@ from warroom.web.errors import ApiError
 # -- links and tokens ----------------------------------------------------------------------
 
 
-async def sellers_of(request: Request, record: CampaignRecord) -> list[dict[str, Any]]:
+async def sellers_of(request: Request, record: CampaignRecord) -> list[BoardRow]:
     snap = await load_snapshot(deps.runtime(request).hot, record, deps.now_ms(request))
     return list(snap["leaderboards"]["sellers"])
 

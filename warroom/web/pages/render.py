@@ -13,6 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from warroom.core.live.shapes import Snapshot
 from warroom.core.records import CampaignRecord
 from warroom.web import deps
 from warroom.web.errors import ApiError
@@ -117,7 +118,7 @@ def quiet_ms(request: Request) -> int | None:
     return int(min(max(seconds, 1.0), 3600.0) * 1000)
 
 
-def base_context(request: Request, record: CampaignRecord, snap: dict[str, Any]) -> dict[str, Any]:
+def base_context(request: Request, record: CampaignRecord, snap: Snapshot) -> dict[str, Any]:
     ctx: dict[str, Any] = {}
     if (quiet := quiet_ms(request)) is not None:
         ctx["quiet_ms"] = quiet

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import orjson
@@ -22,6 +22,7 @@ from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
 from warroom.core.ingest.clock import MINUTE_MS, parse_instant, rfc3339
+from warroom.core.live.shapes import Snapshot
 from warroom.core.records import CampaignRecord
 from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
 from warroom.services.campaigns import clock_of
@@ -108,7 +109,7 @@ def _decorate(
     }
 
 
-def _snapshot(loaded: LoadedReplay, speed: float, virtual_ms: int) -> dict[str, Any]:
+def _snapshot(loaded: LoadedReplay, speed: float, virtual_ms: int) -> Snapshot:
     r = loaded.replay
     as_of = r.as_of(virtual_ms)
     fired = [v for at, v in zip(loaded.stimuli_at, loaded.stimuli, strict=True) if at < as_of]
@@ -239,7 +240,7 @@ async def _play(
     as_of = r.as_of(v)
     sent_reports = sum(1 for at, _ in loaded.reports if at < as_of)
     sent_stimuli = sum(1 for at in loaded.stimuli_at if at < as_of)
-    _decorate(cur, loaded, speed, v, as_of == r.final_ms, now_ms())
+    _decorate(cast(dict[str, Any], cur), loaded, speed, v, as_of == r.final_ms, now_ms())
     await send({"type": "snapshot", **cur})
     last_sent = time.monotonic()
     while as_of != r.final_ms:
@@ -257,7 +258,7 @@ async def _play(
         else:
             now = rfc3339(min(v, r.end_ms), r.settings.timezone)
             nxt = {**cur, "campaign": {**cur["campaign"], "now": now}}
-        frame = update_of(cur, nxt)
+        frame = cast(dict[str, Any], update_of(cur, nxt))  # _decorate adds `replay`, `fresh`
         _decorate(frame, loaded, speed, v, ended, now_ms())
         await send(frame)
         cur, as_of = nxt, new_as_of
@@ -267,10 +268,10 @@ async def _play(
             sent_reports += 1
             await send({"type": "report", "report": view})
         later = zip(loaded.stimuli_at[sent_stimuli:], loaded.stimuli[sent_stimuli:], strict=True)
-        for at, view in later:
+        for at, fired in later:
             if at >= as_of and not ended:
                 break
             sent_stimuli += 1
-            await send({"type": "stimulus", "stimulus": view})
+            await send({"type": "stimulus", "stimulus": fired})
         last_sent = time.monotonic()
     await websocket.close(code=CLOSE_ENDED, reason="replay ended")

@@ -3,7 +3,7 @@ warroom.adapters.sql.migrations.migrate (under its lock), never from an ini file
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlmodel.sql.sqltypes import AutoString
@@ -18,7 +18,7 @@ if connection is None:
     )
 
 
-def render_item(kind: str, obj: Any, _ctx: Any) -> str | bool:
+def render_item(kind: str, obj: Any, _ctx: Any) -> str | Literal[False]:
     """New revisions say sa.String, not SQLModel's AutoString (revisions import only
     sqlalchemy and alembic, so they never depend on the models' library)."""
     if kind == "type" and isinstance(obj, AutoString):
