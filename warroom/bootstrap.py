@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import require_noeviction
@@ -27,12 +27,9 @@ from warroom.services.review_loader import ReviewLoader
 from warroom.services.runtime import Edge, Runtime
 from warroom.services.snapshots import load_state
 from warroom.settings import Settings
-from warroom.web.app import App, create_app
-from warroom.workers import delivery
-from warroom.workers.aggregator import Aggregator
-from warroom.workers.rebuild import Restorer
-from warroom.workers.relay import Relay
-from warroom.workers.triggers import Triggers
+
+if TYPE_CHECKING:
+    from warroom.web.app import App
 
 
 def sync_store(settings: Settings) -> Store:
@@ -102,6 +99,11 @@ def build_edge(settings: Settings) -> Edge:
 
 
 def web_app(settings: Settings | None = None) -> App:
+    # Imported here, not at the top: `warroom worker`, `rebuild` and `migrate` start
+    # without loading the web edge (FastAPI and every route), and the web without the
+    # worker loops.
+    from warroom.web.app import create_app
+
     return create_app(settings or Settings(), build_edge)
 
 
@@ -111,6 +113,12 @@ Loop = Callable[[Any], Coroutine[Any, Any, None]]
 def worker_loops(rt: Runtime) -> dict[str, Loop]:
     """Every loop a worker process runs, by name; each takes the stop event. The
     restorer repairs a wipe while running (FLUSHALL, an empty replica) in seconds."""
+    from warroom.workers import delivery
+    from warroom.workers.aggregator import Aggregator
+    from warroom.workers.rebuild import Restorer
+    from warroom.workers.relay import Relay
+    from warroom.workers.triggers import Triggers
+
     settings = rt.settings
     feeds = rt.announcer.restore_feeds
     idle_ms = int(settings.warroom_reclaim_idle_s * 1000)
