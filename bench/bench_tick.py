@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import warroom
+from warroom.adapters.clock import real_now_ms
 from warroom.adapters.redis.embedded import EmbeddedRedis
 from warroom.bootstrap import build_runtime
 from warroom.core.campaign import CampaignSettings
 from warroom.services import snapshots
-from warroom.services.campaigns import real_now_ms
 from warroom.settings import Settings
 from warroom.workers.triggers import Triggers
 
