@@ -25,7 +25,7 @@ from warroom.adapters.outbound.delivery import Outcome
 from warroom.adapters.outbound.webhook import Job
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import MINUTE_METRICS, empty_raw
-from warroom.adapters.sql.report_store import Claim
+from warroom.adapters.sql.report_store import Claim, Written
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
 from warroom.core.live.aggregate import BOARDS
@@ -183,11 +183,14 @@ class FakeLedgerStore:
 class FakeReportRecords:
     """Reports, fires and template overrides. A claim is a unique (campaign, key) row:
     the winner gets `Claim(id, True)`, everyone after it `Claim(that id, False)`. The
-    winning report is numbered in the same step (`n` in its memo), as the real one is."""
+    winning report is numbered in the same step (`n` in its memo), and one pending
+    delivery per enabled target of `webhooks` is queued with it, as the real one does
+    in the claim's transaction."""
 
     engine: Any = None  # stands in for the SQL engine the announcer hands its watermark
 
-    def __init__(self) -> None:
+    def __init__(self, webhooks: FakeWebhookTargets | None = None) -> None:
+        self.webhooks = webhooks if webhooks is not None else FakeWebhookTargets()
         self._reports: list[ReportRecord] = []
         self._fires: list[FireRecord] = []
         self._templates: dict[int, dict[str, str]] = {}
@@ -205,6 +208,7 @@ class FakeReportRecords:
             memo["n"] = 1 + sum(1 for r in self._reports if r.campaign_id == campaign_id)
             memo_text = orjson.dumps(memo).decode()
             self._reports.append(ReportRecord(rid, campaign_id, key, kind, at_ms, text, memo_text))
+            self.webhooks.queue(campaign_id, rid)
             return Claim(rid, True)
 
     def report(self, report_id: int) -> ReportRecord | None:
@@ -216,6 +220,11 @@ class FakeReportRecords:
     def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> ReportRecord | None:
         found = [r for r in self.reports(campaign_id) if r.kind in kinds]
         return found[-1] if found else None
+
+    def written_since(self, report_after: int, fire_after: int) -> list[Written]:
+        return [
+            Written("reports", r.id, r.campaign_id) for r in self._reports if r.id > report_after
+        ] + [Written("stimuli", f.id, f.campaign_id) for f in self._fires if f.id > fire_after]
 
     def claim_fire(self, **values: Any) -> Claim:
         with self._lock:
@@ -247,8 +256,9 @@ class FakeReportRecords:
 
 
 class FakeWebhookTargets:
-    """Targets, and deliveries unique per (target, report): enqueueing a report twice
-    queues it once. Only enabled targets get a delivery."""
+    """Targets, and deliveries unique per (target, report), queued by the report's
+    claim (`FakeReportRecords.claim_report`, as report_store.queue_deliveries does in
+    the claim's transaction). Only enabled targets get a delivery."""
 
     def __init__(self) -> None:
         self._hooks: list[WebhookTarget] = []
@@ -267,7 +277,7 @@ class FakeWebhookTargets:
     def list(self, campaign_id: int) -> list[WebhookTarget]:
         return [h for h in self._hooks if h.campaign_id == campaign_id]
 
-    def enqueue(self, campaign_id: int, report_id: int) -> int:
+    def queue(self, campaign_id: int, report_id: int) -> int:
         hooks = [h for h in self.list(campaign_id) if h.enabled]
         with self._lock:
             for h in hooks:
@@ -360,11 +370,17 @@ class FakeLiveState:
             before[b] = {x: None for x in chosen}
         return RawState(totals, minutes, boards, orders, names, generation=1, board_prev=before)
 
-    async def push_feed(self, slug: str, kind: str, item: Any) -> None:
+    async def push_feed(self, slug: str, kind: str, item: Any) -> bool:
+        """Once per id, in id order, the newest FEED_KEEP kept (lua/push_feed.lua)."""
         feed = self._feeds.setdefault((slug, kind), [])
-        feed.append(orjson.dumps(item))
+        ids = [orjson.loads(i)["id"] for i in feed]
+        if item["id"] in ids:
+            return False
+        at = next((n for n, other in enumerate(ids) if other > item["id"]), len(feed))
+        feed.insert(at, orjson.dumps(item))
         del feed[: -keys.FEED_KEEP]
         self.hints.append(slug)
+        return True
 
     async def replace_feed(self, slug: str, kind: str, items: list[Any]) -> None:
         self._feeds[(slug, kind)] = [orjson.dumps(i) for i in items[-keys.FEED_KEEP :]]
@@ -496,9 +512,10 @@ class FixedClock:
 def fake_runtime(now_ms: int = 1_700_000_000_000, settled: int | None = None) -> FakeRuntime:
     """The real services (announcer, campaign directory) over fakes, wired as
     bootstrap.build_runtime wires them over the real adapters."""
-    store, reports, webhooks = FakeCampaignStore(), FakeReportRecords(), FakeWebhookTargets()
+    store, webhooks = FakeCampaignStore(), FakeWebhookTargets()
+    reports = FakeReportRecords(webhooks)
     hot, streams = FakeLiveState(), FakeCampaignStreams()
-    announcer = Announcer(hot, reports, webhooks)
+    announcer = Announcer(hot, reports)
     watermark = FakeWatermark(settled)
     announcer.watermark = watermark  # type: ignore[assignment]
     sender = FakeSender()

@@ -78,7 +78,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         campaigns=CampaignDirectory(store, stream, clock=clock),
         reports=reports,
         webhooks=webhooks,
-        announcer=Announcer(hot, reports, webhooks, clock=clock),
+        announcer=Announcer(hot, reports, clock=clock),
         deliverer=deliverer,
         review=ReviewLoader(store.engine, reports),
         replay=ReplayLoader(store.engine, reports),

@@ -105,7 +105,7 @@ async def test_two_workers_racing_for_one_report_post_it_once():
     with_targets(rt, record)
     minute = sold(rt, record, 12, "2024-05-20 10:05")
     (due,) = due_now(record.settings, {minute: 12 * WAN}, local("2024-05-20 10:06"))
-    other = Announcer(rt.hot, rt.reports, rt.webhooks)  # a second worker, same stores
+    other = Announcer(rt.hot, rt.reports)  # a second worker, same stores
 
     results = await asyncio.gather(
         rt.announcer.post_report(record, due), other.post_report(record, due)

@@ -1,5 +1,8 @@
 """Post battle reports and record stimulus fires, exactly once each: render from settled
-figures, claim a unique SQL row, then push to the live feed and queue webhooks.
+figures, claim a unique SQL row (which queues the report's webhook deliveries in the
+same transaction), then push it to the live feed. A poster that dies after the claim
+leaves nothing lost: the deliveries are rows already, and the trigger worker's next
+tick puts the report on the feed (services/feeds.py).
 
 A report describes one instant (`DueReport.figures_as_of`): the announcer reads hot
 state and rebuilds the snapshot as it stood then (core/snapshot.snapshot_as_of), so its
@@ -33,7 +36,7 @@ from warroom.core.reports.schedule import DueReport, stimulus_report
 from warroom.core.reports.shapes import ReportExtra
 from warroom.services import snapshots
 from warroom.services.campaigns import clock_of
-from warroom.services.ports import LiveState, ReportRecords, WebhookTargets
+from warroom.services.ports import LiveState, ReportRecords
 from warroom.services.watermark import Watermark
 
 log = logging.getLogger(__name__)
@@ -57,12 +60,10 @@ class Announcer:
         self,
         hot: LiveState,
         reports: ReportRecords,
-        webhooks: WebhookTargets,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.hot = hot
         self.reports = reports
-        self.webhooks = webhooks
         self.clock = clock
         self.watermark = Watermark(hot, partial(oldest_unrelayed_ts, reports.engine), clock=clock)
         self._templates: dict[int, tuple[float, dict[str, str]]] = {}
@@ -110,7 +111,6 @@ class Announcer:
         row = await asyncio.to_thread(self.reports.report, claim.id)
         item = report_view(row, lambda ms: rfc3339(ms, s.timezone))
         await self.hot.push_feed(s.slug, "reports", item)
-        await asyncio.to_thread(self.webhooks.enqueue, record.id, claim.id)
         log.info("report %s posted for %s", due.key, s.slug)
         return item
 

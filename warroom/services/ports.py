@@ -27,7 +27,7 @@ from warroom.adapters.redis.client import Redis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.keys import FEED_KEEP
 from warroom.adapters.redis.streams import EventStream
-from warroom.adapters.sql.report_store import Claim, ReportStore
+from warroom.adapters.sql.report_store import Claim, ReportStore, Written
 from warroom.adapters.sql.store import Store
 from warroom.core.campaign import CampaignSettings, StimulusAction
 from warroom.core.live.shapes import RawState, ReportItem, StimulusItem
@@ -76,9 +76,11 @@ class LedgerStore(Protocol):
 
 
 class ReportRecords(Protocol):
-    """Reports, stimulus fires and template overrides (the announcer, the operator).
-    A claim is a unique (campaign, key) row: the first caller wins, later ones get
-    `Claim(existing_id, won=False)`. Rows are read by attribute (`row.id`, ...)."""
+    """Reports, stimulus fires and template overrides (the announcer, the operator,
+    the feeds' catch-up). A claim is a unique (campaign, key) row: the first caller
+    wins, later ones get `Claim(existing_id, won=False)`. A won report claim queues one
+    pending delivery per enabled webhook target of the campaign in the same
+    transaction. Rows are read by attribute (`row.id`, ...)."""
 
     @property
     def engine(self) -> Any: ...  # a leak: see the module's docstring
@@ -93,6 +95,8 @@ class ReportRecords(Protocol):
 
     def last_report(self, campaign_id: int, kinds: tuple[str, ...]) -> ReportRecord | None: ...
 
+    def written_since(self, report_after: int, fire_after: int) -> list[Written]: ...
+
     def claim_fire(self, **values: Any) -> Claim: ...
 
     def fires(self, campaign_id: int) -> list[FireRecord]: ...
@@ -106,14 +110,10 @@ class ReportRecords(Protocol):
 
 
 class WebhookTargets(Protocol):
-    """A campaign's webhook targets and the deliveries queued to them."""
+    """A campaign's webhook targets (their deliveries are queued by the report's claim,
+    `ReportRecords.claim_report`)."""
 
     def list(self, campaign_id: int) -> list[WebhookTarget]: ...
-
-    def enqueue(self, campaign_id: int, report_id: int) -> int:
-        """Queue one delivery of the report per enabled target, at most once per
-        (target, report); returns how many targets are enabled."""
-        ...
 
 
 # -- Redis: adapters/redis/hotstate.py `HotState` ------------------------------------
@@ -140,7 +140,10 @@ class LiveState(Protocol):
         self, slug: str, kind: Literal["stimuli"], newest: int = FEED_KEEP
     ) -> list[StimulusItem]: ...
 
-    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> None: ...
+    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> bool:
+        """Put the item on the feed once (by its id, in id order); False when it was
+        there already."""
+        ...
 
     async def replace_feed(
         self, slug: str, kind: str, items: list[ReportItem] | list[StimulusItem]

@@ -1,7 +1,8 @@
 """The trigger worker: ticks on the campaign clock, posts due battle reports once their
 figures are settled (the watermark, services/watermark.py), evaluates stimulus rules on
-settled minutes only (held on a dead feed or while figures restore), and scores past
-fires' uplift."""
+settled minutes only (held on a dead feed or while figures restore), scores past
+fires' uplift, and puts on the screens' feeds any report or fire whose poster died
+before pushing it (services/feeds.py)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from warroom.core.reports.rules import (
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import clock_of
+from warroom.services.feeds import FeedCatchUp
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class Triggers:
         self._claimed: dict[int, set[str]] = {}  # report keys known taken, per campaign
         self._finished: set[int] = set()
         self._outages: dict[int, OutageLog] = {}
+        self.feeds = FeedCatchUp(hot, reports, announcer)
+        self._feeds_outage = OutageLog(log, "trigger tick: the feeds' catch-up")
 
     async def tick(self) -> None:
         listing = self._outages.setdefault(0, OutageLog(log, "trigger tick"))
@@ -72,6 +76,12 @@ class Triggers:
                 outage.ok()
             except Exception as exc:
                 outage.failed(exc)
+        # After the campaigns: what this tick posted is on its feed already.
+        try:
+            await self.feeds.tick(records)
+            self._feeds_outage.ok()
+        except Exception as exc:
+            self._feeds_outage.failed(exc)
 
     async def tick_campaign(self, record: CampaignRecord) -> None:
         s = record.settings

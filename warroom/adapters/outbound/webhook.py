@@ -1,7 +1,8 @@
 """Outgoing webhooks: WeCom group robots and a generic signed JSON hook.
 
 Each report is delivered at most once per target: a delivery row is unique per
-(webhook, report), and a row is claimed (`sending`) before the POST. A worker that dies
+(webhook, report), written with the report itself (adapters/sql/report_store.py
+`claim_report`), and a row is claimed (`sending`) before the POST. A worker that dies
 mid-POST leaves it `sending`; the sweeper marks it failed rather than risk a second
 post into a group chat."""
 
@@ -16,7 +17,6 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from warroom.adapters.outbound.netguard import literal_ip, redact_url, refusal, resolve
@@ -111,7 +111,6 @@ class Job:
 class WebhookStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
 
     def add(self, campaign_id: int, url: str, fmt: str, secret: str) -> int:
         t = WebhookRow.__table__
@@ -128,18 +127,6 @@ class WebhookStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id))
             return [WebhookTarget(**r._mapping) for r in rows]
-
-    def enqueue(self, campaign_id: int, report_id: int) -> int:
-        hooks = [h for h in self.list(campaign_id) if h.enabled]
-        if not hooks:
-            return 0
-        t = DeliveryRow.__table__
-        stmt = self._insert(t).on_conflict_do_nothing(index_elements=["webhook_id", "report_id"])
-        with self.engine.begin() as conn:
-            conn.execute(
-                stmt, [{"webhook_id": h.id, "report_id": report_id, "next_at_ms": 0} for h in hooks]
-            )
-        return len(hooks)
 
     def due(
         self, now_ms: int, limit: int = 50, busy: builtins.list[int] | None = None

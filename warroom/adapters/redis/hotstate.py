@@ -18,6 +18,7 @@ from warroom.core.live.shapes import RawState, RawTotals, ReportItem, StimulusIt
 log = logging.getLogger(__name__)
 _LUA = resources.files("warroom.adapters.redis").joinpath("lua")
 _APPLY_LUA = _LUA.joinpath("apply.lua").read_text()
+_PUSH_FEED_LUA = _LUA.joinpath("push_feed.lua").read_text()
 
 
 def _tied_at_cut(head: dict[str, int], top: int) -> bool:
@@ -85,6 +86,7 @@ class HotState:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self._apply = redis.register_script(_APPLY_LUA)
+        self._push_feed = redis.register_script(_PUSH_FEED_LUA)
         self.prev = PrevRanks(redis)
         self._gens: dict[str, list[str]] = {}  # slug -> generations last seen
 
@@ -323,14 +325,16 @@ class HotState:
             board_prev[b] = {x: rows[x][2] for x in chosen}
         return raw
 
-    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> None:
-        """Append a report or stimulus to the live feed and hint every web process."""
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.rpush(keys.feed(slug, kind), orjson.dumps(item))
-        pipe.ltrim(keys.feed(slug, kind), -keys.FEED_KEEP, -1)
-        await pipe.execute()
-        # after the transaction: a cluster pipeline refuses PUBLISH (it is broadcast)
+    async def push_feed(self, slug: str, kind: str, item: ReportItem | StimulusItem) -> bool:
+        """Put a report or stimulus on the live feed once (by its id, in id order) and
+        hint every web process; False (and no hint) when it was there already."""
+        key = keys.feed(slug, kind)
+        args = [orjson.dumps(item), item["id"], keys.FEED_KEEP]
+        if not int(await self._push_feed(keys=[key], args=args)):
+            return False
+        # after the script: a cluster pipeline refuses PUBLISH (it is broadcast)
         await self.redis.publish(keys.CHANGED_CHANNEL, slug)
+        return True
 
     async def replace_feed(
         self, slug: str, kind: str, items: list[ReportItem] | list[StimulusItem]

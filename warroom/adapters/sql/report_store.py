@@ -1,6 +1,10 @@
 """SQL for what the trigger worker produces: battle reports, stimulus fires, template
 overrides, webhooks and their delivery log. A unique (campaign, key) row is the
-exactly-once claim: whoever inserts it first acts; everyone else sees a conflict."""
+exactly-once claim: whoever inserts it first acts; everyone else sees a conflict.
+
+A report's claim is also its outbox: the same transaction writes one delivery row per
+enabled webhook target, so the deliveries exist if and only if the report does. The
+screens' feeds are driven from the rows too (`written_since`, services/feeds.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import BigInteger, func, literal, literal_column, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from warroom.adapters.sql.tables import ReportRow, StimulusRow, TemplateRow
+from warroom.adapters.sql.tables import DeliveryRow, ReportRow, StimulusRow, TemplateRow, WebhookRow
 from warroom.core.live.shapes import ReportItem
 from warroom.core.records import FireRecord, ReportRecord
 
@@ -21,6 +25,32 @@ from warroom.core.records import FireRecord, ReportRecord
 class Claim:
     id: int
     won: bool
+
+
+@dataclass(frozen=True)
+class Written:
+    """A report or fire row, as the feeds' catch-up sees it: the feed it belongs on
+    (`reports` or `stimuli`), its id and its campaign."""
+
+    feed: str
+    id: int
+    campaign_id: int
+
+
+def queue_deliveries(conn: Any, campaign_id: int, report_id: int) -> int:
+    """One pending delivery of the report per enabled target of the campaign, inside
+    the caller's transaction (the report is new: no (target, report) pair exists yet)."""
+    w, d = WebhookRow.__table__, DeliveryRow.__table__
+    targets = select(
+        w.c.id,
+        literal(report_id, BigInteger),
+        literal("pending"),
+        literal(0),
+        literal(0, BigInteger),
+        literal(""),
+    ).where(w.c.campaign_id == campaign_id, w.c.enabled == true())
+    cols = ["webhook_id", "report_id", "status", "attempts", "next_at_ms", "last_error"]
+    return int(conn.execute(d.insert().from_select(cols, targets)).rowcount or 0)
 
 
 def report_view(row: Any, tz_render: Any) -> ReportItem:
@@ -67,8 +97,8 @@ class ReportStore:
         self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
     ) -> Claim:
         """Insert the report unless its key exists. The winner also numbers it (`n` in
-        its memo: how many reports the campaign has up to this one), in the same
-        transaction."""
+        its memo: how many reports the campaign has up to this one) and queues one
+        delivery per enabled webhook target, in the same transaction."""
         t = ReportRow.__table__
         stmt = (
             self._insert(t)
@@ -96,6 +126,7 @@ class ReportStore:
                 conn.execute(
                     update(t).where(t.c.id == row[0]).values(memo_json=orjson.dumps(memo).decode())
                 )
+                queue_deliveries(conn, campaign_id, row[0])
                 return Claim(row[0], True)
             existing = conn.execute(
                 select(t.c.id).where(t.c.campaign_id == campaign_id, t.c.key == key)
@@ -140,6 +171,20 @@ class ReportStore:
                 .limit(1)
             ).first()
         return ReportRecord(**row._mapping) if row is not None else None
+
+    def written_since(self, report_after: int, fire_after: int) -> list[Written]:
+        """Reports with an id above `report_after` and fires above `fire_after`, in one
+        round trip: two range reads of the primary keys (the feeds' catch-up asks for
+        the rows of the last seconds, a handful)."""
+        r, f = ReportRow.__table__, StimulusRow.__table__
+        q = union_all(
+            select(literal_column("'reports'"), r.c.id, r.c.campaign_id).where(
+                r.c.id > report_after
+            ),
+            select(literal_column("'stimuli'"), f.c.id, f.c.campaign_id).where(f.c.id > fire_after),
+        )
+        with self.engine.connect() as conn:
+            return [Written(str(feed), int(i), int(c)) for feed, i, c in conn.execute(q)]
 
     # stimuli
 
