@@ -157,3 +157,28 @@ async def test_no_robot_key_or_secret_in_any_log_line(
         line = logging.Formatter().format(record)
         assert key not in line and secret not in line, line
     assert all(key not in x["url"] for x in log)
+
+
+async def test_an_interrupted_send_says_its_outcome_is_unknown(
+    settings, receiver: Receiver
+) -> None:
+    """It may have arrived: the log says so rather than "failed", and nothing is re-sent
+    (a WeCom group robot cannot tell a repeat)."""
+    settings.warroom_allow_private_webhooks = True
+    async with harness_for(settings) as h:
+        await h.create_campaign()
+        await add_hook(h, receiver.url, "wecom")
+        await fire(h, "公告")
+        rt = h.runtime
+        job = (await asyncio.to_thread(rt.webhooks.due, 10**15))[0]
+        assert await asyncio.to_thread(rt.webhooks.claim, job.delivery_id, 0)
+        d = Deliverer(rt.webhooks, rt.redis, allow_private=True)
+        assert await d.run_once() == 0
+        assert await d.run_once() == 0
+        await d.close()
+        log = (await h.client.get("/api/v1/campaigns/sale/deliveries", headers=ADMIN_H)).json()
+        assert [(x["status"], x["outcome"], x["attempts"]) for x in log] == [
+            ("failed", "unknown", 0)
+        ]
+        assert log[0]["last_error"].startswith("unknown (interrupted)")
+        assert receiver.requests == []

@@ -171,7 +171,8 @@ class Deliverer:
 
     async def close(self, grace_s: float = 0.0) -> None:
         """Let in-flight posts finish for up to `grace_s`, cancel the rest (their rows stay
-        `sending` and are swept as failed: never posted twice), close the client."""
+        `sending` and are swept with the outcome unknown: never posted twice), close
+        the client."""
         pending = list(self._busy.values())
         if pending and grace_s > 0:
             _, pending_set = await asyncio.wait(pending, timeout=grace_s)
@@ -184,7 +185,9 @@ class Deliverer:
     async def dispatch(self) -> list[asyncio.Task[int]]:
         """One pass: a task per target with due deliveries and none running already."""
         now = self.clock.now_ms()
-        await asyncio.to_thread(self.store.sweep_interrupted, now - 60_000, now)
+        swept = await asyncio.to_thread(self.store.sweep_interrupted, now - 60_000, now)
+        if swept:
+            log.warning("%d webhook deliveries interrupted mid-send: outcome unknown", swept)
         jobs = await asyncio.to_thread(self.store.due, now, 200, list(self._busy))
         queues: dict[int, list[Job]] = {}
         for job in jobs:

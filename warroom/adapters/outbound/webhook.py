@@ -3,8 +3,9 @@
 Each report is delivered at most once per target: a delivery row is unique per
 (webhook, report), written with the report itself (adapters/sql/report_store.py
 `claim_report`), and a row is claimed (`sending`) before the POST. A worker that dies
-mid-POST leaves it `sending`; the sweeper marks it failed rather than risk a second
-post into a group chat."""
+mid-POST leaves it `sending`; the sweeper ends it (status `failed`: never retried)
+with the outcome `unknown`, since the post may well have arrived, rather than risk a
+second post into a group chat that cannot tell a repeat."""
 
 from __future__ import annotations
 
@@ -24,6 +25,26 @@ from warroom.adapters.sql.tables import DeliveryRow, ReportRow, WebhookRow
 from warroom.core.records import WebhookTarget
 
 MAX_ATTEMPTS = 6
+# What the sweeper writes on a post that was in flight when its worker died: the row's
+# status is `failed` (ended, not retried) and its outcome, read from this, `unknown`.
+UNKNOWN = "unknown (interrupted)"
+INTERRUPTED = (
+    f"{UNKNOWN}: in flight when its worker stopped, it may have arrived; "
+    "not retried, so a group never sees it twice"
+)
+
+
+def outcome(status: str, last_error: str) -> str:
+    """What is known of a delivery: `pending` or `sending` (not ended), `sent` (the
+    target answered 2xx), `failed` (it did not, or never will be posted) or `unknown`
+    (interrupted mid-send: it may have arrived)."""
+    if status == "delivered":
+        return "sent"
+    if status == "failed" and last_error.startswith(UNKNOWN):
+        return "unknown"
+    return status
+
+
 # `wecom_image*`: the report's poster as a WeCom robot image message (the `_masked`
 # one hides money, for groups that see progress but not turnover).
 FORMATS = ("wecom", "wecom_text", "wecom_image", "wecom_image_masked", "json")
@@ -224,6 +245,8 @@ class WebhookStore:
             conn.execute(update(t).where(t.c.id == delivery_id).values(**values))
 
     def sweep_interrupted(self, older_than_ms: int, now_ms: int) -> int:
+        """End the posts left `sending` since before `older_than_ms` (their worker
+        died): outcome unknown, never retried (at most once)."""
         t = DeliveryRow.__table__
         with self.engine.begin() as conn:
             return conn.execute(
@@ -232,7 +255,7 @@ class WebhookStore:
                 .values(
                     status="failed",
                     done_at_ms=now_ms,
-                    last_error="interrupted mid-send; not retried to avoid a duplicate post",
+                    last_error=INTERRUPTED,
                 )
             ).rowcount
 
@@ -252,6 +275,7 @@ class WebhookStore:
                     "url": redact_url(r.url),
                     "report_id": r.report_id,
                     "status": r.status,
+                    "outcome": outcome(r.status, r.last_error),
                     "attempts": r.attempts,
                     "last_status": r.last_status,
                     "last_error": r.last_error,

@@ -52,7 +52,9 @@ DELIVERY_LABELS = {
     "pending": "排队中",
     "sending": "发送中",
     "delivered": "已送达",
+    "sent": "已送达",
     "failed": "失败",
+    "unknown": "未知（发送中断）",
 }
 FORMAT_LABELS = {
     "wecom": "企业微信 Markdown",
