@@ -52,7 +52,14 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     # An evicting Redis would silently drop stream entries and counters: refuse it.
     require_noeviction(settings.redis_url, settings.warroom_dependency_timeout_s)
     redis = redis_client(
-        settings.redis_url, settings.warroom_redis_cluster, settings.warroom_dependency_timeout_s
+        settings.redis_url,
+        settings.warroom_redis_cluster,
+        settings.warroom_dependency_timeout_s,
+        max_connections=settings.warroom_redis_max_connections,
+        # A short wait for a connection: never longer than the dependency bound.
+        pool_timeout_s=min(
+            settings.warroom_redis_pool_timeout_s, settings.warroom_dependency_timeout_s
+        ),
     )
     store = sync_store(settings)
     stream = EventStream(redis)

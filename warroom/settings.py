@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # REDIS_URL names any node of a Redis Cluster (every key of a campaign shares its
     # hash tag, so one campaign lives on one slot).
     warroom_redis_cluster: bool = False
+    # Redis connections per process (web or worker), in a blocking pool: a burst larger
+    # than this waits up to WARROOM_REDIS_POOL_TIMEOUT_S for a free connection, then 503.
+    warroom_redis_max_connections: int = Field(default=64, ge=4)
+    warroom_redis_pool_timeout_s: float = Field(default=2.0, gt=0)
     database_url: str | None = None
     warroom_admin_token: str | None = None
     port: int = 8000
