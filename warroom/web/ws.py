@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import resource
 import socket
@@ -24,9 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.hub.viewer import Viewer
+from warroom.adapters.redis.throttle import ADMIN_AS_VIEWER
 from warroom.services.campaigns import token_matches
 from warroom.web import deps
-from warroom.web.errors import JSONBytes
+from warroom.web.errors import ApiError, JSONBytes
 from warroom.web.pages.replay import replay_socket, replay_stats
 
 log = logging.getLogger(__name__)
@@ -69,15 +69,6 @@ def origin_allowed(origin: str | None, host: str | None, allowed: str) -> bool:
         return True
     listed = {o.strip().rstrip("/").lower() for o in allowed.split(",") if o.strip()}
     return "*" in listed or origin.rstrip("/").lower() in listed
-
-
-def header_token_of(websocket: WebSocket) -> str | None:
-    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
-def _is_admin(token: str | None, expected: str | None) -> bool:
-    return bool(token and expected and hmac.compare_digest(token.encode(), expected.encode()))
 
 
 async def _deny(websocket: WebSocket, status: int, error: str) -> None:
@@ -138,10 +129,15 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
     # where it would end up in logs and browser history). An unknown campaign answers
     # as a wrong token, so campaign names cannot be probed.
     token = websocket.query_params.get("token")
-    if record is None or not (
-        token_matches(token, record.viewer_token_hash)
-        or _is_admin(header_token_of(websocket), rt.settings.warroom_admin_token)
-    ):
+    admin = False
+    by_link = record is not None and token_matches(token, record.viewer_token_hash)
+    if not by_link:
+        try:
+            admin = await deps.is_admin(websocket, ADMIN_AS_VIEWER)  # counted (throttle.py)
+        except ApiError as exc:
+            await _deny(websocket, exc.status, exc.message)
+            return
+    if record is None or not (by_link or admin):
         await _deny(websocket, 401, "missing or wrong viewer token")
         return
     if "replay" in websocket.query_params:  # time travel: its own task, not the live room
@@ -204,7 +200,7 @@ def _rss_kib() -> int:
 @router.get("/ws/stats", include_in_schema=False)
 async def hub_stats(request: Request) -> JSONBytes:
     """Operators and tests: rooms, viewers, queue depths, evictions, memory (admin)."""
-    deps.require_admin(request)
+    await deps.require_admin(request)
     hub: Hub = request.app.state.hub
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     return JSONBytes(
