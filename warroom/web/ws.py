@@ -14,6 +14,7 @@ import logging
 import resource
 import socket
 import sys
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.hub.viewer import Viewer
-from warroom.adapters.redis.throttle import ADMIN_AS_VIEWER
+from warroom.adapters.redis.throttle import ADMIN_AS_VIEWER, client_of
 from warroom.services.campaigns import token_matches
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
@@ -53,6 +54,7 @@ class RawSendMiddleware:
 
 
 def install(app: FastAPI) -> None:
+    app.state.ws_per_address = Counter()  # open sockets per client address (this process)
     app.include_router(router)
     app.add_middleware(RawSendMiddleware)
 
@@ -110,6 +112,24 @@ def _aborter(transport: Any) -> Any:
 
 @router.websocket("/ws/campaigns/{slug}")
 async def campaign_socket(websocket: WebSocket, slug: str) -> None:
+    """At most WARROOM_WS_MAX_PER_ADDRESS sockets per client address (an IPv6 /64): one
+    client cannot hold thousands of sockets. Beyond it the handshake hears 429."""
+    rt = websocket.app.state.runtime
+    open_now: Counter[str] = websocket.app.state.ws_per_address
+    address = client_of(websocket.client.host if websocket.client else None)
+    if open_now[address] >= rt.settings.ws.max_per_address:
+        await _deny(websocket, 429, "too many open sockets from this address")
+        return
+    open_now[address] += 1
+    try:
+        await _campaign_socket(websocket, slug)
+    finally:
+        open_now[address] -= 1
+        if open_now[address] <= 0:
+            del open_now[address]
+
+
+async def _campaign_socket(websocket: WebSocket, slug: str) -> None:
     rt = websocket.app.state.runtime
     hub: Hub = websocket.app.state.hub
     headers = websocket.headers
