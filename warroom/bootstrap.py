@@ -13,6 +13,7 @@ from warroom.adapters.health import require_noeviction
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import WebhookStore
+from warroom.adapters.private import private_dir, private_file
 from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 
 def sync_store(settings: Settings) -> Store:
     if not settings.database_url:
-        settings.warroom_data_dir.mkdir(parents=True, exist_ok=True)
+        # 0700, and the database 0600 before SQLite opens it (its WAL and SHM follow).
+        private_dir(settings.warroom_data_dir)
+        private_file(settings.sqlite_path)
     timeout_s = settings.warroom_dependency_timeout_s
     engine = make_engine(
         settings.effective_database_url,
@@ -52,7 +55,14 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     # An evicting Redis would silently drop stream entries and counters: refuse it.
     require_noeviction(settings.redis_url, settings.warroom_dependency_timeout_s)
     redis = redis_client(
-        settings.redis_url, settings.warroom_redis_cluster, settings.warroom_dependency_timeout_s
+        settings.redis_url,
+        settings.warroom_redis_cluster,
+        settings.warroom_dependency_timeout_s,
+        max_connections=settings.warroom_redis_max_connections,
+        # A short wait for a connection: never longer than the dependency bound.
+        pool_timeout_s=min(
+            settings.warroom_redis_pool_timeout_s, settings.warroom_dependency_timeout_s
+        ),
     )
     store = sync_store(settings)
     stream = EventStream(redis)

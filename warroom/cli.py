@@ -21,6 +21,8 @@ def _web(settings: Settings, host: str, port: int) -> int:
     from warroom.web.shutdown import GoingAway, Server
 
     app = GoingAway(web_app(settings))
+    trusted = [p.strip() for p in settings.warroom_trusted_proxies.split(",") if p.strip()]
+    http = settings.http
     config = uvicorn.Config(
         app,
         host=host,
@@ -38,6 +40,16 @@ def _web(settings: Settings, host: str, port: int) -> int:
         # before it is buffered (the server default would take 16 MiB).
         ws_max_size=settings.warroom_ws_max_message_bytes,
         timeout_graceful_shutdown=5,
+        # The client address is the socket's peer unless a named proxy sent the request
+        # (uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1, so a fresh
+        # header reset every per-address limit).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or [],
+        # Limits of the HTTP server itself (docs/operations.md).
+        http=http.parser,
+        h11_max_incomplete_event_size=http.max_header_bytes,
+        limit_concurrency=http.limit_concurrency,
+        timeout_keep_alive=http.keepalive_s,
     )
     server = Server(config, app)
     server.run()

@@ -30,6 +30,10 @@ class HubSettings(BaseSettings):
     # few KiB, so a fixed 128 KiB (Linux doubles it) bounds a stalled viewer and lets
     # the stall be noticed. 0 leaves the kernel's default.
     sndbuf_bytes: int = 128 * 1024
+    # Dashboard sockets open at once from one client address (an IPv6 /64), per web
+    # process; beyond it the handshake is refused with 429. Behind a reverse proxy, set
+    # WARROOM_TRUSTED_PROXIES, or every viewer shares the proxy's address.
+    max_per_address: int = Field(default=200, ge=1)
 
 
 class ConsoleSettings(BaseSettings):
@@ -38,24 +42,54 @@ class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_CONSOLE_", extra="ignore")
 
     session_hours: float = 12.0
-    max_failed_logins: int = 10  # per client per minute; then 429 with Retry-After
+    # Wrong admin tokens per client address per minute (console sign-in and the API's
+    # admin bearer share it); then 429 with Retry-After (adapters/redis/throttle.py).
+    max_failed_logins: int = Field(default=10, ge=1)
+
+
+class HttpSettings(BaseSettings):
+    """WARROOM_HTTP_* from the environment: the HTTP server's own limits (uvicorn),
+    docs/operations.md says what a client sees at each."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_HTTP_", extra="ignore")
+
+    # Connections and tasks at once per web process (sockets included); beyond it new
+    # requests get 503 at once. Keep it below the process's open-file limit.
+    limit_concurrency: int = Field(default=10_000, ge=1)
+    # h11 parses requests: it refuses a request line plus headers larger than this
+    # (400) instead of buffering it; httptools is faster and has no such limit (use it
+    # only behind a proxy that caps headers).
+    parser: Literal["h11", "httptools"] = "h11"
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096)
+    # An idle keep-alive connection is closed after this long.
+    keepalive_s: int = Field(default=5, ge=1)
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
-    # Sections with their own prefixes (WARROOM_WS_*, WARROOM_CONSOLE_*), read with the rest.
+    # Sections with their own prefixes (WARROOM_WS_*, WARROOM_CONSOLE_*, WARROOM_HTTP_*),
+    # read with the rest.
     ws: HubSettings = Field(default_factory=HubSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
 
     redis_url: str | None = None
     # REDIS_URL names any node of a Redis Cluster (every key of a campaign shares its
     # hash tag, so one campaign lives on one slot).
     warroom_redis_cluster: bool = False
+    # Redis connections per process (web or worker), in a blocking pool: a burst larger
+    # than this waits up to WARROOM_REDIS_POOL_TIMEOUT_S for a free connection, then 503.
+    warroom_redis_max_connections: int = Field(default=64, ge=4)
+    warroom_redis_pool_timeout_s: float = Field(default=2.0, gt=0)
     database_url: str | None = None
     warroom_admin_token: str | None = None
     port: int = 8000
     host: str = "127.0.0.1"
+    # Reverse proxies whose X-Forwarded-For (and -Proto) to believe: comma-separated IPs
+    # or CIDRs. Empty (the default): the client address is the socket's peer, whatever
+    # the headers say, so a forged X-Forwarded-For cannot dodge a per-address limit.
+    warroom_trusted_proxies: str = ""
     warroom_data_dir: Path = Path(".warroom")
     # Ingest limits: a whole request over these gets 413 / 429.
     warroom_max_body_bytes: int = 8 * 1024 * 1024

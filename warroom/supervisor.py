@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from warroom.adapters.health import DatabaseError, ping_redis, require_noeviction, shown_url
+from warroom.adapters.private import private_dir
 from warroom.adapters.redis.embedded import parent_death_signal
 from warroom.bootstrap import sync_store
 from warroom.settings import Settings
@@ -72,6 +73,8 @@ class Supervisor:
 
     def _start(self) -> dict[str, str]:
         env = dict(os.environ)
+        if not (self.settings.redis_url and self.settings.database_url):
+            private_dir(Path(self.settings.warroom_data_dir))  # 0700 before anything in it
         if self.settings.redis_url:
             self._check_redis(self.settings.redis_url)
         else:
@@ -126,10 +129,10 @@ class Supervisor:
         """A fresh admin token, kept in the data directory (mode 600) rather than in the
         output, which often ends up in a log; shown on the terminal when there is one."""
         token = secrets.token_urlsafe(18)
-        data = Path(self.settings.warroom_data_dir)
-        data.mkdir(parents=True, exist_ok=True)
+        data = private_dir(Path(self.settings.warroom_data_dir))
         path = data / "admin-token"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an older file keeps its mode through O_TRUNC
         with os.fdopen(fd, "w") as f:
             f.write(token + "\n")
         if sys.stdout.isatty():

@@ -1,5 +1,9 @@
 """Campaign directory: create campaigns with fresh tokens, look them up with a short
-cache (every ingest request needs one), check tokens in constant time."""
+cache (every ingest request needs one), check tokens in constant time.
+
+The cache is bounded (the most recently used `max_entries`), expires after `cache_s`,
+and never keeps an unknown slug: 6,000 requests for random 60 KB slugs once grew a web
+process by 350 MB. A slug that cannot exist (not SLUG_RE) is not even looked up."""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import init_generation
-from warroom.core.campaign import CampaignSettings
+from warroom.core.campaign import SLUG_RE, CampaignSettings
 from warroom.core.ingest.clock import CampaignClock
 from warroom.core.records import CampaignRecord
 from warroom.services.ports import CampaignStore, CampaignStreams
@@ -58,12 +63,19 @@ class CampaignDirectory:
         stream: CampaignStreams,
         cache_s: float = 1.0,
         clock: Clock = SYSTEM_CLOCK,
+        max_entries: int = 1024,
     ) -> None:
         self.store = store
         self.stream = stream
         self.clock = clock
         self.cache_s = cache_s
-        self._cache: dict[str, tuple[float, CampaignRecord | None]] = {}
+        self.max_entries = max_entries
+        # slug -> (monotonic time it was read, record); known campaigns only.
+        self._cache: OrderedDict[str, tuple[float, CampaignRecord]] = OrderedDict()
+
+    @property
+    def cached(self) -> int:
+        return len(self._cache)
 
     async def create(self, settings: CampaignSettings) -> NewCampaign:
         ingest, viewer = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
@@ -80,12 +92,21 @@ class CampaignDirectory:
         return NewCampaign(record, ingest, viewer)
 
     async def get(self, slug: str) -> CampaignRecord | None:
+        if not SLUG_RE.match(slug):
+            return None  # no campaign has such a slug: nothing to read, nothing to keep
         hit = self._cache.get(slug)
         now = time.monotonic()
         if hit and now - hit[0] < self.cache_s:
+            self._cache.move_to_end(slug)
             return hit[1]
         record = await asyncio.to_thread(self.store.get_campaign, slug)
+        if record is None:
+            self._cache.pop(slug, None)
+            return None
         self._cache[slug] = (now, record)
+        self._cache.move_to_end(slug)
+        while len(self._cache) > self.max_entries:
+            self._cache.popitem(last=False)  # the least recently used
         return record
 
     def forget(self, slug: str) -> None:

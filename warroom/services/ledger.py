@@ -4,11 +4,14 @@ Requests hand their validated events to a single writer task. Whatever has queue
 while the previous write ran goes into the next SQL transaction and one stream entry
 per campaign, so a burst of single-event POSTs shares one commit and one round trip.
 
-Bounded waits: a job carries a deadline (WARROOM_DEPENDENCY_TIMEOUT_S after it was
-submitted). The writer drops a job whose deadline has passed before its write starts,
-and the database's own timeouts (SQLite busy wait, PostgreSQL statement timeout) end a
-write that waits longer, so a request that hears "503" was not recorded, and hears it
-within about twice the timeout even behind another stuck write.
+Bounded waits, in total: a job carries the request's deadline (WARROOM_DEPENDENCY_TIMEOUT_S
+after the request arrived). The writer drops a job whose deadline has passed before its
+write starts (503: nothing recorded); the stream append after a write waits only until
+the earliest deadline of the jobs in it (with Redis silent the answer is still 202: the
+events are durable and the relay re-publishes them); and a request stops waiting at
+its deadline plus a moment whatever the database does (503: the outcome is unknown, a
+retry is safe). Before, each step had a timeout of its own: with Redis paused an ingest
+answered after 8-11 s, a stream append's timeout after another's.
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from warroom.services.ports import CampaignStreams, LedgerStore
 
 log = logging.getLogger(__name__)
 NEW, DUPLICATE = "new", "duplicate"  # any other outcome is a `conflict: ...` error
+ANSWER_GRACE_S = 0.25  # past its deadline, a request waits this long for the writer
+MIN_APPEND_WAIT_S = 0.05  # a stream append gets at least this, even at the deadline
 
 
 class Overloaded(Exception):
@@ -104,11 +109,13 @@ class LedgerWriter:
         events: list[dict[str, Any]],
         received_ms: int,
         stamped: Collection[int] = (),
+        deadline: float | None = None,
     ) -> list[str]:
         """Record events durably; returns, per event, `new`, `duplicate` (the identity
         is recorded with the same fields) or a `conflict: ...` error (recorded with
         different fields: nothing changed). Raises on a failed or timed-out write, in
-        which case nothing was recorded (OutcomeUnknown: it may have been)."""
+        which case nothing was recorded (OutcomeUnknown: it may have been). `deadline`
+        (time.monotonic()) is the request's; by default the timeout from now."""
         if not events:
             return []
         if self._queued_events + len(events) > self.max_pending:
@@ -118,18 +125,18 @@ class LedgerWriter:
         fut: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
         # If this request gives up first, the writer's answer still counts as seen.
         fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        deadline = time.monotonic() + self.timeout_s
+        if deadline is None:
+            deadline = time.monotonic() + self.timeout_s
         self._queue.append(_Job(campaign_id, slug, events, received_ms, fut, deadline, stamped))
         self._queued_events += len(events)
         self._wake.set()
         try:
-            # The writer answers every job by about 2x the timeout; this only guards
-            # against a write stuck beyond the database's own timeouts.
-            return await asyncio.wait_for(asyncio.shield(fut), 2 * self.timeout_s + 1)
+            # The writer answers by the deadline unless a write is stuck in the
+            # database beyond it: then the request stops waiting anyway.
+            wait = max(0.0, deadline - time.monotonic()) + ANSWER_GRACE_S
+            return await asyncio.wait_for(asyncio.shield(fut), wait)
         except TimeoutError:
-            raise OutcomeUnknown(
-                f"the ledger did not answer within {2 * self.timeout_s + 1:.0f} s"
-            ) from None
+            raise OutcomeUnknown(f"the ledger did not answer within {self.timeout_s:g} s") from None
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -225,8 +232,13 @@ class LedgerWriter:
         # Redis down or full the answer is still a prompt 202 (the write is durable) and
         # the relay in the worker re-publishes the rows later.
         if batches:
+            # Only until the earliest deadline among these requests: their answers
+            # are due then, and the relay re-publishes whatever did not get through.
+            left = min(j.deadline for j in jobs) - time.monotonic()
             try:
-                await asyncio.wait_for(self.stream.publish(batches), self.timeout_s)
+                await asyncio.wait_for(
+                    self.stream.publish(batches), min(self.timeout_s, max(MIN_APPEND_WAIT_S, left))
+                )
                 self._to_mark.extend(lids)
                 self._stream_log.ok()
             except Exception as exc:

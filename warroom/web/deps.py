@@ -8,6 +8,10 @@ once:
 - The admin token is compared in one place (`admin_token_ok`) and read only from the
   `Authorization` header: a token in a URL ends up in logs and histories. (The console
   has its own session cookie, see admin_auth.py; the JSON API takes only the header.)
+- Every attempt at the admin token (console sign-in, an admin bearer on the API or a
+  socket) goes through `admin_attempt`: a wrong one is counted per client address
+  before it is answered, and past WARROOM_CONSOLE_MAX_FAILED_LOGINS a minute the
+  address hears 429 with Retry-After, for the right token too (adapters/redis/throttle.py).
 - Viewer tokens travel in links (`?token=`) as the contract says, or in the header.
 - An unknown campaign answers exactly as a wrong token does (401, same body), so
   campaign names cannot be probed. Only the admin, already authenticated, sees 404.
@@ -21,7 +25,15 @@ from typing import Annotated, TypeVar
 import orjson
 from fastapi import Depends, Request
 from pydantic import BaseModel, ValidationError
+from starlette.requests import HTTPConnection
 
+from warroom.adapters.redis.throttle import (
+    ADMIN,
+    ADMIN_AS_VIEWER,
+    client_of,
+    count_failure,
+    locked_for_s,
+)
 from warroom.core.campaign import CampaignSettings, settings_error
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import token_matches
@@ -45,7 +57,7 @@ GHOST = CampaignRecord(
 )
 
 
-def runtime(request: Request) -> Runtime:
+def runtime(request: HTTPConnection) -> Runtime:
     rt: Runtime = request.app.state.runtime  # set by bootstrap.build_app
     return rt
 
@@ -59,7 +71,7 @@ def now_ms(request: Request) -> int:
     return runtime(request).clock.now_ms()
 
 
-def header_token(request: Request) -> str | None:
+def header_token(request: HTTPConnection) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -79,14 +91,42 @@ def admin_token_ok(expected: str | None, given: str | None) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def is_admin(request: Request) -> bool:
-    return admin_token_ok(runtime(request).settings.warroom_admin_token, header_token(request))
+async def admin_attempt(conn: HTTPConnection, given: str | None, credential: str = ADMIN) -> int:
+    """One attempt at the admin token from this client: seconds to wait (answer 429
+    with Retry-After), or 0, and then `admin_token_ok` decides. A wrong token is counted
+    before it is answered; the right one only reads the count, so the admin's own
+    requests cost nothing and never lock anyone out."""
+    rt = runtime(conn)
+    limit = rt.settings.console.max_failed_logins
+    client = client_of(conn.client.host if conn.client else None)
+    if admin_token_ok(rt.settings.warroom_admin_token, given):
+        return await locked_for_s(rt.redis, credential, client, limit)
+    return await count_failure(rt.redis, credential, client, limit)
 
 
-def require_admin(request: Request) -> None:
+def too_many(wait_s: int) -> ApiError:
+    return ApiError(
+        429, "too many wrong tokens from this address; retry later", {"Retry-After": str(wait_s)}
+    )
+
+
+async def is_admin(conn: HTTPConnection, credential: str = ADMIN) -> bool:
+    """The admin token in the `Authorization` header, from an address that is not
+    locked out (429 if it is). No header: False, and nothing is counted. A viewer route
+    counts as ADMIN_AS_VIEWER (throttle.py)."""
+    given = header_token(conn)
+    if not given or not runtime(conn).settings.warroom_admin_token:
+        return False
+    wait = await admin_attempt(conn, given, credential)
+    if wait:
+        raise too_many(wait)
+    return admin_token_ok(runtime(conn).settings.warroom_admin_token, given)
+
+
+async def require_admin(request: Request) -> None:
     if not runtime(request).settings.warroom_admin_token:
         raise ApiError(401, "admin API disabled: set WARROOM_ADMIN_TOKEN")
-    if not is_admin(request):
+    if not await is_admin(request):
         raise ApiError(401, WRONG_ADMIN)
 
 
@@ -106,7 +146,7 @@ AdminCampaign = Annotated[CampaignRecord, Depends(admin_campaign)]
 async def viewer_campaign(request: Request, slug: str) -> CampaignRecord:
     """The campaign, for its viewer token (or the admin's)."""
     record = await campaign(request, slug)
-    require_viewer(request, record)
+    await require_viewer(request, record)
     return record
 
 
@@ -120,10 +160,10 @@ async def campaign(request: Request, slug: str) -> CampaignRecord:
     return GHOST if record is None else record
 
 
-def require_viewer(request: Request, record: CampaignRecord) -> None:
+async def require_viewer(request: Request, record: CampaignRecord) -> None:
     if record is not GHOST and token_matches(bearer(request), record.viewer_token_hash):
         return
-    if is_admin(request):
+    if await is_admin(request, ADMIN_AS_VIEWER):
         if record is GHOST:
             raise ApiError(404, "unknown campaign")
         return

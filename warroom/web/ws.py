@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import resource
 import socket
 import sys
+from collections import Counter
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +24,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.hub.viewer import Viewer
+from warroom.adapters.redis.throttle import ADMIN_AS_VIEWER, client_of
 from warroom.services.campaigns import token_matches
 from warroom.web import deps
-from warroom.web.errors import JSONBytes
+from warroom.web.errors import ApiError, JSONBytes
 from warroom.web.pages.replay import replay_socket, replay_stats
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ class RawSendMiddleware:
 
 
 def install(app: FastAPI) -> None:
+    app.state.ws_per_address = Counter()  # open sockets per client address (this process)
     app.include_router(router)
     app.add_middleware(RawSendMiddleware)
 
@@ -69,15 +71,6 @@ def origin_allowed(origin: str | None, host: str | None, allowed: str) -> bool:
         return True
     listed = {o.strip().rstrip("/").lower() for o in allowed.split(",") if o.strip()}
     return "*" in listed or origin.rstrip("/").lower() in listed
-
-
-def header_token_of(websocket: WebSocket) -> str | None:
-    scheme, _, value = websocket.headers.get("authorization", "").partition(" ")
-    return value.strip() or None if scheme.lower() == "bearer" else None
-
-
-def _is_admin(token: str | None, expected: str | None) -> bool:
-    return bool(token and expected and hmac.compare_digest(token.encode(), expected.encode()))
 
 
 async def _deny(websocket: WebSocket, status: int, error: str) -> None:
@@ -119,6 +112,24 @@ def _aborter(transport: Any) -> Any:
 
 @router.websocket("/ws/campaigns/{slug}")
 async def campaign_socket(websocket: WebSocket, slug: str) -> None:
+    """At most WARROOM_WS_MAX_PER_ADDRESS sockets per client address (an IPv6 /64): one
+    client cannot hold thousands of sockets. Beyond it the handshake hears 429."""
+    rt = websocket.app.state.runtime
+    open_now: Counter[str] = websocket.app.state.ws_per_address
+    address = client_of(websocket.client.host if websocket.client else None)
+    if open_now[address] >= rt.settings.ws.max_per_address:
+        await _deny(websocket, 429, "too many open sockets from this address")
+        return
+    open_now[address] += 1
+    try:
+        await _campaign_socket(websocket, slug)
+    finally:
+        open_now[address] -= 1
+        if open_now[address] <= 0:
+            del open_now[address]
+
+
+async def _campaign_socket(websocket: WebSocket, slug: str) -> None:
     rt = websocket.app.state.runtime
     hub: Hub = websocket.app.state.hub
     headers = websocket.headers
@@ -138,10 +149,15 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
     # where it would end up in logs and browser history). An unknown campaign answers
     # as a wrong token, so campaign names cannot be probed.
     token = websocket.query_params.get("token")
-    if record is None or not (
-        token_matches(token, record.viewer_token_hash)
-        or _is_admin(header_token_of(websocket), rt.settings.warroom_admin_token)
-    ):
+    admin = False
+    by_link = record is not None and token_matches(token, record.viewer_token_hash)
+    if not by_link:
+        try:
+            admin = await deps.is_admin(websocket, ADMIN_AS_VIEWER)  # counted (throttle.py)
+        except ApiError as exc:
+            await _deny(websocket, exc.status, exc.message)
+            return
+    if record is None or not (by_link or admin):
         await _deny(websocket, 401, "missing or wrong viewer token")
         return
     if "replay" in websocket.query_params:  # time travel: its own task, not the live room
@@ -204,7 +220,7 @@ def _rss_kib() -> int:
 @router.get("/ws/stats", include_in_schema=False)
 async def hub_stats(request: Request) -> JSONBytes:
     """Operators and tests: rooms, viewers, queue depths, evictions, memory (admin)."""
-    deps.require_admin(request)
+    await deps.require_admin(request)
     hub: Hub = request.app.state.hub
     cpu = resource.getrusage(resource.RUSAGE_SELF)
     return JSONBytes(

@@ -168,14 +168,29 @@ def guarded_client(
     )
 
 
-_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#\"'<>]*)[?#][^\s\"'<>]*", re.IGNORECASE)
+# Linear on any input (it runs on receivers' error messages, which they choose): a
+# "run" (no whitespace, quotes, <>, ? or #) may only start after a separator and is
+# consumed possessively, so each is scanned once; a run holding "://" that is followed
+# by "?" or "#" loses what follows. 20 KB of "a." once took a second under `\b[a-z]...`.
+_RUN_THEN_CUT = re.compile(r"""(?<![^\s?#"'<>])[^\s?#"'<>]++(?=[?#])""")
+_CUT_TAIL = re.compile(r"""[^\s"'<>]*+""")
+_USERINFO = re.compile(r"://[^/@\s]*+@")
 
 
 def redact_url(url: str) -> str:
     """A URL fit for a log line: no query (WeCom robot keys live there), no fragment,
     no user:password."""
-    redacted = _QUERY.sub(r"\1?…", url)
-    return re.sub(r"://[^/@\s]*@", "://", redacted)
+    out: list[str] = []
+    done = 0
+    for m in _RUN_THEN_CUT.finditer(url):
+        if m.start() < done or url.find("://", m.start(), m.end()) <= m.start():
+            continue  # inside a cut tail, or no scheme before "://"
+        tail = _CUT_TAIL.match(url, m.end())
+        assert tail is not None  # `*+` always matches
+        out += [url[done : m.end()], "?…"]
+        done = tail.end()
+    redacted = "".join([*out, url[done:]]) if out else url
+    return _USERINFO.sub("://", redacted)
 
 
 class RedactUrls:

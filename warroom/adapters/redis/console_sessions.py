@@ -1,5 +1,5 @@
-"""The console's sessions and its sign-in throttle, in Redis, so every web process sees
-the same sessions and sign-out ends one everywhere. A session is stored under its id's
+"""The console's sessions, in Redis, so every web process sees the same sessions and
+sign-out ends one everywhere (the sign-in throttle is throttle.py). A session is stored under its id's
 hash with its CSRF token and a fingerprint of the admin token it was opened with:
 changing WARROOM_ADMIN_TOKEN ends them all."""
 
@@ -52,21 +52,3 @@ async def load_session(redis: Redis, admin_token: str | None, sid: str | None) -
 
 async def close_session(redis: Redis, session: Session) -> None:
     await redis.delete(_sid_key(session.sid_hash))
-
-
-async def login_wait_s(redis: Redis, client: str, limit: int) -> int:
-    """Seconds this client must wait before trying again (0: go ahead)."""
-    key = keys.console_failures(client)
-    count = int(await redis.get(key) or 0)
-    if count < limit:
-        return 0
-    ttl = await redis.ttl(key)
-    return max(int(ttl), 1)
-
-
-async def count_failure(redis: Redis, client: str) -> None:
-    key = keys.console_failures(client)
-    pipe = redis.pipeline()
-    pipe.set(key, 0, ex=60, nx=True)  # the window opens at the first failure
-    pipe.incr(key)
-    await pipe.execute()

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import redis
 
+from warroom.adapters.private import CHILD_UMASK, private_dir
+
 log = logging.getLogger(__name__)
 
 
@@ -74,7 +76,7 @@ class EmbeddedRedis:
         return f"unix://{self.socket}"
 
     def start(self, timeout_s: float = 10.0) -> str:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.data_dir)
         if self.socket.exists():
             self.socket.unlink()
         args = [
@@ -99,6 +101,7 @@ class EmbeddedRedis:
             stderr=subprocess.PIPE,
             start_new_session=True,
             preexec_fn=preexec,  # noqa: PLW1509
+            umask=CHILD_UMASK,  # its AOF, log and rewrites: 0600
         )
         try:
             return self._await_ready(timeout_s)

@@ -130,5 +130,6 @@ def console_session(sid_hash: str) -> str:
     return f"wr:console:session:{sid_hash}"
 
 
-def console_failures(client: str) -> str:
-    return f"wr:console:fails:{client}"
+def auth_failures(credential: str, client: str) -> str:
+    """Failed attempts at one credential from one client address (adapters/redis/throttle.py)."""
+    return f"wr:auth:fails:{credential}:{client}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import orjson
@@ -92,6 +93,8 @@ async def rotate_token(
 async def ingest(request: Request, slug: str) -> JSONBytes:
     rt = deps.runtime(request)
     timeout_s = rt.settings.warroom_dependency_timeout_s
+    # One bound for the whole answer, not one per step (services/ledger.py).
+    deadline = time.monotonic() + timeout_s
     record = await bounded(deps.campaign(request, slug), timeout_s, "the campaign lookup")
     deps.require_ingest(request, record)
     body = await deps.read_body(request, rt.settings.warroom_max_body_bytes)
@@ -124,7 +127,7 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
         where.append(i)
     try:
         outcomes = await request.app.state.writer.submit(
-            record.id, slug, good, rt.clock.now_ms(), stamped
+            record.id, slug, good, rt.clock.now_ms(), stamped, deadline=deadline
         )
     except Overloaded as exc:
         raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None

@@ -17,9 +17,7 @@ from fastapi import Depends, Request
 from warroom.adapters.redis.console_sessions import (
     Session,
     close_session,
-    count_failure,
     load_session,
-    login_wait_s,
     open_session,
 )
 from warroom.web import deps
@@ -35,10 +33,6 @@ class NotSignedIn(Exception):
 
 class CsrfRefused(Exception):
     pass
-
-
-def client_key(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def is_https(request: Request) -> bool:
@@ -79,8 +73,6 @@ ConsoleChange = Annotated[Session, Depends(csrf_checked)]
 __all__ = [
     "Session",
     "close_session",
-    "count_failure",
     "load_session",
-    "login_wait_s",
     "open_session",
 ]

@@ -75,7 +75,7 @@ def block(request: Request, name: str, block: str, context: dict[str, Any]) -> H
 
 async def admit(request: Request, slug: str) -> CampaignRecord:
     record = await deps.campaign(request, slug)
-    deps.require_viewer(request, record)
+    await deps.require_viewer(request, record)
     return record
 
 

@@ -38,7 +38,7 @@ def _loader(request: Request) -> ReviewLoader:
 
 async def _viewer(request: Request, slug: str) -> CampaignRecord:
     record = await deps.campaign(request, slug)
-    deps.require_viewer(request, record)
+    await deps.require_viewer(request, record)
     return record
 
 

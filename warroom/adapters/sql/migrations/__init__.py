@@ -76,7 +76,9 @@ def _sqlite_lock(engine: Engine) -> Iterator[None]:
     if not path or path == ":memory:" or path.startswith("file:"):
         yield  # a private database: nobody to race with
         return
-    fd = os.open(f"{path}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(
+        f"{path}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o600
+    )  # in the private data dir: 0600 (adapters/private.py)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -1,0 +1,90 @@
+"""Sign-in limits that hold under concurrency (issue 17, item 2), in-process against a
+real Redis: wrong admin tokens are counted before they are answered, per client
+address, so 200 at once get at most the limit of "wrong" answers and the rest 429;
+the right token still works from another address; the API's admin bearer is limited
+the same way."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from tests.conftest import ADMIN, harness_for
+from warroom.settings import Settings
+
+LIMIT = 10  # WARROOM_CONSOLE_MAX_FAILED_LOGINS' default
+BURST = 200
+
+
+@asynccontextmanager
+async def client_from(app: object, address: str) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+async def test_concurrent_wrong_sign_ins_hold_the_limit(settings: Settings) -> None:
+    async with harness_for(settings) as h:
+        async with client_from(h.app, "203.0.113.7") as attacker:
+            answers = await asyncio.gather(
+                *(attacker.post("/admin/login", data={"token": f"guess{i}"}) for i in range(BURST))
+            )
+            codes = Counter(r.status_code for r in answers)
+            assert codes[503] == 0, codes
+            assert codes[401] <= LIMIT, codes  # at most the limit were checked
+            assert codes[401] + codes[429] == BURST, codes
+            for r in answers:
+                if r.status_code == 429:
+                    assert 1 <= int(r.headers["Retry-After"]) <= 60
+            # The locked-out address hears 429 for the right token too ...
+            again = await attacker.post("/admin/login", data={"token": ADMIN})
+            assert again.status_code == 429
+        # ... but the right token still signs in from elsewhere.
+        async with client_from(h.app, "198.51.100.20") as operator:
+            ok = await operator.post("/admin/login", data={"token": ADMIN})
+            assert ok.status_code == 303, ok.text
+
+
+async def test_admin_bearer_on_the_api_is_limited(settings: Settings) -> None:
+    async with harness_for(settings) as h:
+        async with client_from(h.app, "203.0.113.8") as attacker:
+            answers = await asyncio.gather(
+                *(
+                    attacker.get("/api/v1/campaigns", headers={"Authorization": f"Bearer wrong{i}"})
+                    for i in range(BURST)
+                )
+            )
+            codes = Counter(r.status_code for r in answers)
+            assert codes[503] == 0, codes
+            assert codes[401] <= LIMIT, codes
+            assert codes[401] + codes[429] == BURST, codes
+            assert all("Retry-After" in r.headers for r in answers if r.status_code == 429)
+            res = await attacker.get(
+                "/api/v1/campaigns", headers={"Authorization": f"Bearer {ADMIN}"}
+            )
+            assert res.status_code == 429
+        async with client_from(h.app, "2001:db8::1") as operator:
+            res = await operator.get(
+                "/api/v1/campaigns", headers={"Authorization": f"Bearer {ADMIN}"}
+            )
+            assert res.status_code == 200, res.text
+            # The admin's own requests are not counted: many in a row stay 200.
+            many = await asyncio.gather(
+                *(
+                    operator.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {ADMIN}"})
+                    for _ in range(3 * LIMIT)
+                )
+            )
+            assert {r.status_code for r in many} == {200}
+
+
+async def test_no_bearer_is_not_counted(settings: Settings) -> None:
+    async with harness_for(settings) as h, client_from(h.app, "203.0.113.9") as c:
+        for _ in range(2 * LIMIT):
+            assert (await c.get("/api/v1/campaigns")).status_code == 401
+        res = await c.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {ADMIN}"})
+        assert res.status_code == 200
