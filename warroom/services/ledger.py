@@ -124,8 +124,12 @@ class LedgerWriter:
         self._wake.set()
         try:
             # The writer answers every job by about 2x the timeout; this only guards
-            # against a write stuck beyond the database's own timeouts.
-            return await asyncio.wait_for(asyncio.shield(fut), 2 * self.timeout_s + 1)
+            # against a write stuck beyond the database's own timeouts. asyncio.timeout,
+            # not wait_for: Python 3.11's wait_for swallows a cancellation that arrives
+            # in the loop step in which the answer does, and the cancelled caller then
+            # carries on as if nothing happened (a request's task, a test's loop).
+            async with asyncio.timeout(2 * self.timeout_s + 1):
+                return await asyncio.shield(fut)
         except TimeoutError:
             raise OutcomeUnknown(
                 f"the ledger did not answer within {2 * self.timeout_s + 1:.0f} s"
