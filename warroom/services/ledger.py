@@ -84,6 +84,12 @@ class LedgerWriter:
         """The last stream append failed: new events wait in SQL for the relay."""
         return self._stream_log.state is not None
 
+    def stream_probed(self) -> None:
+        """A health probe found Redis taking writes again: the failure flag of the last
+        append is stale. Without this it stayed set (and /healthz said `aggregation:
+        stalled`) until the next event, however long after the recovery that came."""
+        self._stream_log.ok()
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
