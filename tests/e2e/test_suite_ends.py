@@ -18,7 +18,7 @@ def run_pytest(tmp: Path, source: str, bound_s: float, **env: str) -> tuple[int,
     test = tmp / "test_inner.py"
     test.write_text(textwrap.dedent(source))
     argv = [sys.executable, "-m", "pytest", "-p", "tests.conftest", "-c", "pyproject.toml"]
-    argv += ["--rootdir", str(tmp), str(test), "-q", "-p", "no:cacheprovider"]
+    argv += ["--rootdir", str(tmp), str(test), "-p", "no:cacheprovider"]
     full_env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     started = time.monotonic()
     try:
