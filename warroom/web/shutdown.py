@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import socket
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from warroom.web.headlimit import BoundedHeadProtocol
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,9 @@ class GoingAway:
 
 class Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, going_away: GoingAway) -> None:
+        # The request head is bounded (web/headlimit.py) wherever the fast parser runs.
+        if config.http == "auto" and importlib.util.find_spec("httptools") is not None:
+            config.http = BoundedHeadProtocol
         super().__init__(config)
         self.going_away = going_away
 
