@@ -46,7 +46,10 @@ async def cancel_all(
         t.cancel()
     if not pending:
         return
-    _, stuck = await asyncio.wait(pending, timeout=deadline_s)
+    done, stuck = await asyncio.wait(pending, timeout=deadline_s)
+    for t in done:  # retrieved, so that asyncio does not report them at exit
+        if not t.cancelled():
+            t.exception()
     if stuck:
         names = sorted(t.get_name() for t in stuck)
         for t in stuck:
