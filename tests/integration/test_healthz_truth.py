@@ -98,3 +98,31 @@ async def test_stalled_clears_by_probe_once_redis_takes_writes_again(
             assert res.json()["parts"]["aggregation"] == "ok"
     finally:
         r.close()
+
+
+async def test_database_failing_clears_by_probe_once_writes_can_start(
+    redis_url: str, database_url: str, tmp_path: Path
+) -> None:
+    """A ledger write that failed (SQLite locked by another writer) left `database:
+    failing` until the next event; a probe that can take the write lock clears it."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("locks the SQLite file from a second connection")
+    import sqlite3
+
+    settings = clean_settings(redis_url, database_url, tmp_path, warroom_dependency_timeout_s=0.5)
+    async with harness_for(settings) as h:
+        c = await h.create_campaign()
+        other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+            res = await h.post_events("sale", c["ingest_token"], [order(1)])
+            assert res.status_code == 503, res.text
+            assert h.app.state.writer.sql_failing
+            bad = await h.client.get("/healthz")
+            assert bad.status_code == 503 and bad.json()["parts"]["database"] == "failing"
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        res = await h.client.get("/healthz")
+        assert res.status_code == 200, res.text
+        assert res.json()["parts"]["database"] == "ok"

@@ -84,6 +84,10 @@ class LedgerWriter:
         """The last stream append failed: new events wait in SQL for the relay."""
         return self._stream_log.state is not None
 
+    def sql_probed(self) -> None:
+        """A health probe could start a write again: the last write's failure is stale."""
+        self._sql_log.ok()
+
     def stream_probed(self) -> None:
         """A health probe found Redis taking writes again: the failure flag of the last
         append is stale. Without this it stayed set (and /healthz said `aggregation:

@@ -39,7 +39,12 @@ async def healthz_response(app: Any) -> JSONBytes:
     )
     database = OK if db_up else "down"
     if db_up and writer is not None and writer.sql_failing:
-        database = "failing"
+        # Stale once a write could start again (no new event needed to clear it).
+        can_write, _ = await _sql(rt.store.probe_write, timeout_s)
+        if can_write:
+            writer.sql_probed()
+        else:
+            database = "failing"
     stuck = oldest is not None and rt.clock.now_ms() - oldest > STALLED_AFTER_MS
     if redis_part == OK and writer is not None and writer.stream_failing:
         writer.stream_probed()  # Redis takes writes again: the flag is stale
