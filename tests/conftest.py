@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +15,7 @@ import httpx
 import pytest
 import redis
 
+from tests.bounded import bounded, cancel_leftovers
 from warroom.adapters.redis.embedded import EmbeddedRedis
 from warroom.adapters.sql.engine import make_engine
 from warroom.adapters.sql.store import Store
@@ -37,6 +39,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         tier = rel.parts[0] if len(rel.parts) > 1 else None
         if tier in TIERS:
             item.add_marker(getattr(pytest.mark, tier))
+
+
+# The watchdog: pytest-timeout (signal method) fails a test that overruns, but only
+# once; a teardown that then hangs (the app's shutdown waiting on a task that will not
+# stop) would wait forever. So each test also gets a thread that, `timeout` plus this
+# grace after the test began (setup, call and teardown together), prints every thread's
+# stack and ends the run with a failure: a CI log with stacks, never a silent hang.
+WATCHDOG_GRACE_S = float(os.environ.get("WARROOM_TEST_WATCHDOG_GRACE_S", "60"))
+
+
+def _watchdog(item: pytest.Item) -> threading.Timer | None:
+    try:
+        import pytest_timeout
+    except ImportError:  # pragma: no cover - a test dependency
+        return None
+    settings = pytest_timeout._get_item_settings(item)
+    if not settings.timeout:
+        return None
+    timer = threading.Timer(
+        settings.timeout + WATCHDOG_GRACE_S, pytest_timeout.timeout_timer, (item, settings)
+    )
+    timer.name = f"watchdog {item.nodeid}"
+    timer.daemon = True
+    return timer
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    timer = _watchdog(item)
+    if timer is not None:
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 @pytest.fixture(scope="session")
@@ -149,13 +187,22 @@ class Harness:
 
 @asynccontextmanager
 async def harness_for(settings: Settings) -> AsyncIterator[Harness]:
+    """The app with its lifespan. Startup and shutdown each have a deadline, and what the
+    test left running is cancelled with one too: a failed test fails, it never hangs."""
     from warroom.bootstrap import web_app
 
     app = web_app(settings)
-    async with app.router.lifespan_context(app):
+    lifespan = app.router.lifespan_context(app)
+    await bounded(lifespan.__aenter__(), "the app's startup")
+    try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield Harness(app, client)
+    finally:
+        try:
+            await bounded(lifespan.__aexit__(None, None, None), "the app's shutdown")
+        finally:
+            await cancel_leftovers("tasks the test left running")
 
 
 @pytest.fixture

@@ -57,9 +57,9 @@ class HttpSettings(BaseSettings):
     # requests get 503 at once. Keep it below the process's open-file limit.
     limit_concurrency: int = Field(default=10_000, ge=1)
     # httptools (the default) parses a single-event POST in about two thirds of h11's
-    # CPU (bench_spine: 246 vs 356 µs a request) but has no header limit of its own:
-    # run it behind a proxy that caps headers, or choose h11, which refuses a request
-    # line plus headers larger than max_header_bytes (400) instead of buffering them.
+    # CPU (bench_spine: 246 vs 356 µs a request). Either way a request line plus
+    # headers larger than max_header_bytes is refused before it is buffered: h11 by its
+    # own bound (400), httptools by web/headlimit.py (431).
     parser: Literal["h11", "httptools"] = "httptools"
     max_header_bytes: int = Field(default=64 * 1024, ge=4096)
     # An idle keep-alive connection is closed after this long.

@@ -11,7 +11,7 @@ const QUIET_AMBER_MS = parseInt(document.documentElement.dataset.quietMs, 10) ||
 
 const REPLAY_STOPPED = {
   1000: "回放结束", 4400: "回放速度不对（1–600）", 4409: "活动未收官，不能回放",
-  4429: "回放人数已满，请稍后再试"
+  4429: "回放人数已满，请稍后再试", 4401: "链接已失效（查看口令已更换）"
 };
 
 export function connect(opts) {

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from tests.bounded import bounded, cancel_all
 from tests.conftest import ADMIN, clean_settings
 from warroom.settings import Settings
 
@@ -158,9 +159,7 @@ class Stack:
     async def close(self) -> None:
         self._stop.set()
         if self._agg_task is not None:
-            self._agg_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._agg_task
+            await cancel_all([self._agg_task], "the stack's aggregator")
         if self.client is not None:
             await self.client.aclose()
         if self.runtime is not None:
@@ -274,7 +273,7 @@ async def live_stack(
         try:
             yield stack
         finally:
-            await stack.close()
+            await bounded(stack.close(), "the stack's close")
     finally:
         for p in procs:
             p.stop()
@@ -307,11 +306,9 @@ class WsClient:
 
     async def __aexit__(self, *exc: object) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._task
+            await cancel_all([self._task], "the socket's reader")
         with contextlib.suppress(Exception):
-            await self._ws.close()
+            await bounded(self._ws.close(), "the socket's close", 10.0)
 
     async def _read(self) -> None:
         import orjson

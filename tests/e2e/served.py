@@ -71,7 +71,7 @@ class Served:
             return self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait()
+            self.proc.wait(timeout=10)  # bounded too: a failing test fails, never hangs
             raise
 
     def admin(self) -> dict[str, str]:

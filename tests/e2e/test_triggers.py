@@ -91,14 +91,23 @@ async def tick_until(h: Harness, pred: Any, timeout: float = 8.0) -> None:
 
 
 async def sell(
-    h: Harness, token: str, start: int, seconds: float, *, orders: bool = True, every: int = 1
+    h: Harness,
+    token: str,
+    start: int,
+    seconds: float,
+    *,
+    orders: bool = True,
+    every: int = 1,
+    stop: asyncio.Event | None = None,
 ) -> int:
-    """Orders and chat for `seconds`; with `orders=False` the group only talks, with
-    `every=n` orders come n times more slowly (a slump), chat as before."""
+    """Orders and chat for `seconds` (or until `stop` is set); with `orders=False` the
+    group only talks, with `every=n` orders come n times more slowly (a slump), chat as
+    before. A caller that means to stop it early sets `stop` rather than rely on a
+    cancel alone: a cancel can be lost on its way through a request."""
     i = start
     end = time.monotonic() + seconds
     k = 0
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop and stop.is_set()):
         batch = [order(i), order(i + 1)] if orders and k % every == 0 else []
         await h.post_events("sale", token, [*batch, message(i)])
         i += 2
@@ -389,7 +398,8 @@ async def test_scheduled_and_milestone_reports_carry_the_ledger_figures_of_their
         report_every_minutes=2,
     )
     async with loops(harness):
-        selling = asyncio.create_task(sell(harness, c["ingest_token"], 0, 60))
+        done_selling = asyncio.Event()
+        selling = asyncio.create_task(sell(harness, c["ingest_token"], 0, 60, stop=done_selling))
 
         async def enough() -> bool:
             kinds = [r["kind"] for r in await reports(harness, c)]
@@ -398,6 +408,7 @@ async def test_scheduled_and_milestone_reports_carry_the_ledger_figures_of_their
         try:
             await wait_for(enough, 25.0)
         finally:
+            done_selling.set()
             selling.cancel()
             await asyncio.gather(selling, return_exceptions=True)
     posted = await reports(harness, c)

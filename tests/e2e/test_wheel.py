@@ -54,13 +54,26 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         else:
             shutil.copy2(item, src / name)
     dist = tmp_path_factory.mktemp("dist")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(dist), str(src)],
+    # Verbose, so that the build backend's warnings are seen (pip -q hides them).
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-v", "--no-deps", "-w", str(dist), str(src)],
         check=True,
         timeout=600,
+        capture_output=True,
+        text=True,
     )
     (built,) = dist.glob("warroom-*.whl")
+    (dist / "build.log").write_text(build.stdout + build.stderr)
     return built
+
+
+def test_the_build_warns_of_nothing(wheel: Path) -> None:
+    """setuptools said, once per data folder, that a folder of package data "is absent
+    from the `packages` configuration" (about 290 lines on every install): data is not
+    a package, so the build must not look for packages among it."""
+    log = (wheel.parent / "build.log").read_text()
+    warnings = [line for line in log.splitlines() if "Warning" in line or "absent from" in line]
+    assert warnings == [], "\n".join(warnings[:20])
 
 
 def test_wheel_ships_every_package_file(wheel: Path) -> None:

@@ -73,8 +73,10 @@ async def test_flushall_mid_sale_heals_and_no_report_or_rule_uses_lost_figures(
         seen_before_wipe = len(screen.frames)
         await rt.redis.flushall()
         wiped = time.monotonic()
-        # Sales go on at the same pace all through (a pause would be a real slump).
-        selling = asyncio.create_task(sell(harness, c["ingest_token"], i, 600.0))
+        # Sales go on at the same pace all through (a pause would be a real slump), until
+        # told to stop: the flag ends them even if a cancel were lost on the way.
+        enough = asyncio.Event()
+        selling = asyncio.create_task(sell(harness, c["ingest_token"], i, 600.0, stop=enough))
 
         # A worker restores within a second or so; here the restorer starts only once
         # the screen has been told, so that moment is always seen (not a race).
@@ -86,8 +88,12 @@ async def test_flushall_mid_sale_heals_and_no_report_or_rule_uses_lost_figures(
             tasks.append(asyncio.create_task(restorer.run(stop)))
             await asyncio.sleep(3.0)
         finally:
+            enough.set()
             selling.cancel()
-            await asyncio.gather(selling, return_exceptions=True)
+            await asyncio.wait({selling}, timeout=10.0)
+            assert selling.done(), "the sales loop did not stop"
+            if not selling.cancelled():
+                selling.exception()  # retrieved: a failure inside shows in the result
 
         async def exact() -> bool:
             snap = await harness.snapshot("sale", c["viewer_token"])

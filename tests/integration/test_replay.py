@@ -20,6 +20,7 @@ import pytest_asyncio
 from websockets.exceptions import InvalidStatus
 
 from tests.browser.live import Stack, WsClient, fresh_settings, live_stack, ws_url
+from tests.conftest import ADMIN
 from tests.review_day import MIN, generate_day
 from tests.unit.test_replay import HOSTILE, recompute
 
@@ -184,3 +185,19 @@ async def test_refusals(stack: Stack) -> None:
             pass
     assert err.value.response.status_code == 401
     assert orjson.loads(err.value.response.body)["error"]
+
+
+async def test_a_rotated_viewer_token_closes_a_playing_replay(stack: Stack) -> None:
+    """As live sockets do: a replay opened with the old token stops at once (it kept
+    playing to its end, 15 s and more, after the rotation)."""
+    done, _events, _ = await finished_day(stack, "rotated")
+    url = ws_url(stack.web, "rotated", done["viewer_token"], "&replay=1")  # minutes long
+    async with WsClient(url) as v:
+        await v.wait_for(lambda f: f["type"] == "snapshot", timeout=30)
+        res = await stack.client.post(
+            "/api/v1/campaigns/rotated/tokens/rotate",
+            json={"which": "viewer"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        assert res.status_code == 200, res.text
+        assert await closed(v, timeout=10) == 4401

@@ -1,10 +1,11 @@
 """Is each dependency usable right now, and how to say so once rather than per batch.
 
-- `redis_state` probes Redis with a write: with `noeviction` a Redis over its
-  `maxmemory` refuses writes (`OOM ...`) while reads and PINGs still succeed, so only a
-  write tells an operator that events are no longer reaching the screens. The probe is
-  `SET key 1 NX`: Redis refuses it when full before looking at the key, yet once the
-  key exists it changes nothing, so frequent probes add nothing to the AOF.
+- `redis_state` probes Redis with a write and its memory figures: with `noeviction` a
+  Redis over its `maxmemory` refuses writes (`OOM ...`) while reads and PINGs still
+  succeed. The write is `SET key 1 NX` (once the key exists it changes nothing, so
+  frequent probes add nothing to the AOF); since Redis counts a command's arguments
+  against the limit, the figures (`used_memory` plus a realistic write's size against
+  `maxmemory`) say when real writes are refused though that tiny one still passes.
 - `require_noeviction` refuses, at start, a Redis that evicts keys: an evicted stream
   entry or counter is a figure silently lost (see DESIGN.md: Redis runs `noeviction`).
 - `OutageLog` logs a failing dependency when it starts failing, when the failure
@@ -67,15 +68,37 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
+# The size of a realistic write: a large request batch's stream entry. Redis counts a
+# command's own arguments (its query buffer) against `maxmemory` before it runs, so
+# close to the limit a 1-byte SET still passes while every write of this size is
+# refused: the probe's tiny write alone answered `ok` to a Redis refusing all real work.
+REALISTIC_WRITE_BYTES = 256 * 1024
+
+
+def memory_full(info: dict[str, Any], write_bytes: int = REALISTIC_WRITE_BYTES) -> bool:
+    """Would Redis refuse a write of `write_bytes` now? From INFO memory: the memory
+    Redis counts for `maxmemory` (used, less the AOF and replication buffers it does
+    not count), plus the write's own arguments, against `maxmemory` (0: no limit)."""
+    limit = int(info.get("maxmemory") or 0)
+    if limit <= 0:
+        return False
+    counted = int(info.get("used_memory") or 0) - int(info.get("mem_not_counted_for_evict") or 0)
+    return counted + write_bytes > limit
+
+
 async def redis_state(client: Redis, probe_key: str, timeout_s: float) -> str:
-    """`ok`, `oom` (writes refused) or `down` (no answer within `timeout_s`)."""
+    """`ok`, `oom` (a write of realistic size would be refused) or `down` (no answer
+    within `timeout_s`). Both the memory figures and a real (tiny) write: the figures
+    see a Redis too full for real writes, the write sees any other refusal."""
     try:
-        await asyncio.wait_for(client.set(probe_key, b"1", nx=True), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            info = await client.info("memory")
+            await client.set(probe_key, b"1", nx=True)
     except ResponseError as exc:
         return OOM if is_oom(exc) else DOWN
     except (RedisError, OSError, TimeoutError):
         return DOWN
-    return OK
+    return OOM if memory_full(info) else OK
 
 
 def eviction_policy(url: str, timeout_s: float = 5.0) -> str:

@@ -89,6 +89,16 @@ class LedgerWriter:
         """The last stream append failed: new events wait in SQL for the relay."""
         return self._stream_log.state is not None
 
+    def sql_probed(self) -> None:
+        """A health probe could start a write again: the last write's failure is stale."""
+        self._sql_log.ok()
+
+    def stream_probed(self) -> None:
+        """A health probe found Redis taking writes again: the failure flag of the last
+        append is stale. Without this it stayed set (and /healthz said `aggregation:
+        stalled`) until the next event, however long after the recovery that came."""
+        self._stream_log.ok()
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="ledger-writer")
 
@@ -133,8 +143,12 @@ class LedgerWriter:
         try:
             # The writer answers by the deadline unless a write is stuck in the
             # database beyond it: then the request stops waiting anyway.
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a
+            # cancellation that arrives in the loop step in which the answer does, and
+            # the cancelled caller then carries on as if nothing happened.
             wait = max(0.0, deadline - time.monotonic()) + ANSWER_GRACE_S
-            return await asyncio.wait_for(asyncio.shield(fut), wait)
+            async with asyncio.timeout(wait):
+                return await asyncio.shield(fut)
         except TimeoutError:
             raise OutcomeUnknown(f"the ledger did not answer within {self.timeout_s:g} s") from None
 

@@ -77,7 +77,9 @@ def dependency_failed(exc: BaseException, retry_after_s: float = 5.0) -> ApiErro
 async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
     """Await a dependency call for at most `timeout_s`; its failure becomes a 503."""
     try:
-        return await asyncio.wait_for(awaitable, timeout_s)
+        # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation.
+        async with asyncio.timeout(timeout_s):
+            return await awaitable
     except ApiError:
         raise
     except TimeoutError:

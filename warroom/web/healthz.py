@@ -1,10 +1,12 @@
 """`GET /healthz`: 200 when every part works, else 503 saying which part is degraded.
 
-Parts: `redis` (`ok`, `oom`: full and refusing writes, `down`), `database` (`ok`,
-`failing`: the ledger's last write failed, e.g. locked or timed out, `down`), and
+Parts: `redis` (`ok`, `oom`: too full for a write of realistic size, `down`), `database`
+(`ok`, `failing`: the ledger's last write failed, e.g. locked or timed out, `down`), and
 `aggregation` (`ok`, or `stalled`: accepted events are not reaching the screens, because
-Redis refuses them or ledger rows have waited too long for their stream). Every probe
-is bounded by WARROOM_DEPENDENCY_TIMEOUT_S, so the answer itself never hangs.
+Redis refuses them or ledger rows have waited too long for their stream). A failed
+stream append counts until this probe finds Redis writable again, not until the next
+event. Every probe is bounded by WARROOM_DEPENDENCY_TIMEOUT_S, so the answer itself
+never hangs.
 """
 
 from __future__ import annotations
@@ -37,8 +39,15 @@ async def healthz_response(app: Any) -> JSONBytes:
     )
     database = OK if db_up else "down"
     if db_up and writer is not None and writer.sql_failing:
-        database = "failing"
+        # Stale once a write could start again (no new event needed to clear it).
+        can_write, _ = await _sql(rt.store.probe_write, timeout_s)
+        if can_write:
+            writer.sql_probed()
+        else:
+            database = "failing"
     stuck = oldest is not None and rt.clock.now_ms() - oldest > STALLED_AFTER_MS
+    if redis_part == OK and writer is not None and writer.stream_failing:
+        writer.stream_probed()  # Redis takes writes again: the flag is stale
     stream_failing = writer is not None and writer.stream_failing
     aggregation = "stalled" if redis_part != OK or stuck or stream_failing else OK
     parts = {"redis": redis_part, "database": database, "aggregation": aggregation}

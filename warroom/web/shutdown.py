@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
 import socket
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from warroom.web.headlimit import MAX_HEAD_BYTES, BoundedHeadProtocol
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,15 @@ class GoingAway:
 
 class Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, going_away: GoingAway) -> None:
+        # The request head is bounded wherever the fast parser runs: h11 has its own
+        # bound (h11_max_incomplete_event_size), httptools gets web/headlimit.py's,
+        # with the same size (WARROOM_HTTP_MAX_HEADER_BYTES).
+        fast = config.http == "httptools" or (
+            config.http == "auto" and importlib.util.find_spec("httptools") is not None
+        )
+        if fast:
+            limit = config.h11_max_incomplete_event_size or MAX_HEAD_BYTES
+            config.http = type("BoundedHead", (BoundedHeadProtocol,), {"max_head_bytes": limit})
         super().__init__(config)
         self.going_away = going_away
 

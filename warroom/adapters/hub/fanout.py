@@ -84,6 +84,8 @@ class Hub:
         self.resubscribes = 0
         self.evicted = 0
         self._closing = False
+        # Sockets outside the rooms (replays) that must also close on a token rotation.
+        self._kick_watchers: dict[str, set[Callable[[], None]]] = {}
 
     @property
     def room_config(self) -> RoomConfig:
@@ -227,6 +229,9 @@ class Hub:
         token; their reconnect is refused)."""
         kind, _, slug = hint.partition(":")
         self.campaigns.forget(slug)
+        if kind == "~kick":
+            for kicked in tuple(self._kick_watchers.get(slug, ())):
+                kicked()
         room = self.rooms.get(slug)
         if room is None:
             return
@@ -234,6 +239,20 @@ class Hub:
             self.close_viewers(slug)
         else:
             room.poke()
+
+    def watch_kicks(self, slug: str, kicked: Callable[[], None]) -> Callable[[], None]:
+        """Call `kicked` when the campaign's viewer token is rotated, for a socket that
+        is not in a room (a replay) but was opened with the old token all the same.
+        Returns the function that stops watching."""
+        watchers = self._kick_watchers.setdefault(slug, set())
+        watchers.add(kicked)
+
+        def unwatch() -> None:
+            watchers.discard(kicked)
+            if not watchers and self._kick_watchers.get(slug) is watchers:
+                del self._kick_watchers[slug]
+
+        return unwatch
 
     def close_viewers(self, slug: str) -> int:
         room = self.rooms.get(slug)

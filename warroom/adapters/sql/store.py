@@ -291,6 +291,18 @@ class Store:
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
 
+    def probe_write(self) -> None:
+        """Raises unless a write could start now: SQLite takes (and releases) its write
+        lock, so a locked database fails here while a read still passes; PostgreSQL
+        opens a read-write transaction (a standby or read-only server refuses it)."""
+        with self.engine.connect() as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+                conn.exec_driver_sql("ROLLBACK")
+            else:
+                conn.exec_driver_sql("SET TRANSACTION READ WRITE")
+                conn.rollback()
+
     def oldest_unrelayed_ms(self) -> int | None:
         """When the oldest ledger row that has not reached its stream was received."""
         from sqlalchemy import func

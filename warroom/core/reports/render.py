@@ -15,7 +15,6 @@ and friends and any mutation of the context.
 from __future__ import annotations
 
 import logging
-import operator
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -25,9 +24,9 @@ from typing import Any, Literal, TypedDict
 
 from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from warroom.core.ingest.money import format_wan, format_yuan
+from warroom.core.reports.bounds import BoundedEnvironment, OutputTooLong, bounded_render
 from warroom.core.reports.context import CONTEXT_KEYS, report_context
 from warroom.core.reports.sample import sample_context
 from warroom.core.reports.schedule import REPORT_KINDS
@@ -50,7 +49,6 @@ logger = logging.getLogger(__name__)
 TEMPLATE_DIR = resources.files("warroom.templates") / "reports"
 MAX_SOURCE_CHARS = 8_000
 MAX_TEXT_CHARS = 8_000  # a report is ~15 lines; far more means a runaway loop
-MAX_SEQUENCE = 10_000  # longest string/list `*` may build inside a template
 WECOM_MARKDOWN_MAX_BYTES = 4096
 WECOM_TEXT_MAX_BYTES = 2048
 
@@ -66,23 +64,7 @@ class TemplateProblem(ValueError):
         self.line = line
 
 
-class _ReportEnvironment(ImmutableSandboxedEnvironment):
-    # `'x' * 10**9` would allocate a gigabyte inside the sandbox; cap it.
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, op: str, left: Any, right: Any) -> Any:
-        if op == "**" and isinstance(right, int | float) and abs(right) > 100:
-            raise SecurityError("exponent too large")
-        if op == "*":
-            for seq, times in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-                if sized and len(seq) * times > MAX_SEQUENCE:
-                    raise SecurityError("sequence too long")
-            return operator.mul(left, right)
-        return super().call_binop(context, op, left, right)
-
-
-_env = _ReportEnvironment(
+_env = BoundedEnvironment(
     autoescape=False,
     undefined=StrictUndefined,
     trim_blocks=True,
@@ -102,7 +84,7 @@ def default_source(kind: str) -> str:
 
 @lru_cache(maxsize=128)
 def _compile(source: str) -> Template:
-    return _env.from_string(source)
+    return _env.guarded_template(source)
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -117,7 +99,7 @@ def _tidy(text: str) -> str:
 # A template context stays an open mapping on purpose: Jinja reads any names, the
 # report context (`ReportContext`) is one such mapping, a preview may pass another.
 def _render(source: str, context: Mapping[str, Any]) -> str:
-    return _tidy(_compile(source).render(context))
+    return _tidy(bounded_render(_compile(source), context))
 
 
 def render_report(kind: str, context: Mapping[str, Any], override_source: str | None = None) -> str:
@@ -162,6 +144,8 @@ def validate_template(source: str, kind: str | None = None) -> None:
         raise TemplateProblem("unknown_variable", f"未知变量：{names}（可用变量见战报模板说明）")
     try:
         text = _render(source, sample_context(kind))
+    except OutputTooLong as exc:
+        raise TemplateProblem("too_long", f"渲染结果过长（最多 {MAX_TEXT_CHARS} 个字符）") from exc
     except SecurityError as exc:
         line = _template_line(exc.__traceback__)
         raise TemplateProblem("unsafe", f"不允许的访问：{exc}", line) from exc

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
+from warroom.adapters.outbound.netguard import redact_url
 from warroom.adapters.outbound.webhook import BadWebhook, check_target
 from warroom.adapters.sql.report_store import report_view
 from warroom.core.ingest.clock import rfc3339
@@ -126,7 +127,7 @@ async def list_webhooks(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSON
         [
             {
                 "id": r.id,
-                "url": r.url,
+                "url": redact_url(r.url),  # a WeCom robot key is in the query: never shown
                 "format": r.format,
                 "signed": bool(r.secret),
                 "enabled": r.enabled,

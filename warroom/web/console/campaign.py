@@ -4,7 +4,8 @@ and the actions during the sale (links, tokens and webhooks: `admin_links.py`)."
 from __future__ import annotations
 
 import asyncio
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -120,15 +121,29 @@ async def delete_rule(
 # -- report templates ----------------------------------------------------------------------
 
 
+T = TypeVar("T")
+PREVIEW_DEADLINE_S = 2.0
+PREVIEW_TIMED_OUT = f"预览超时（超过 {PREVIEW_DEADLINE_S:g} 秒）：请简化模板"
+
+
+async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
+    async with asyncio.timeout(PREVIEW_DEADLINE_S):
+        return await asyncio.to_thread(fn, *args)
+
+
 async def preview_text(
     request: Request, record: CampaignRecord, kind: str, source: str
 ) -> tuple[str | None, str | None, bool]:
     """(text, error, sample): the template rendered from the campaign's real figures
     once it has any, else from sample figures; errors in Chinese."""
     try:
-        validate_template(source, kind)
+        # Off the event loop, with a deadline: the render is bounded (core/reports/
+        # bounds.py) but still costs CPU, and other requests must not wait on it.
+        await _off_loop(validate_template, source, kind)
     except TemplateProblem as exc:
         return None, str(exc), False
+    except TimeoutError:
+        return None, PREVIEW_TIMED_OUT, False
     rt = deps.runtime(request)
     snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
     sample = snap["totals"]["orders"] == 0
@@ -140,7 +155,9 @@ async def preview_text(
             extra["milestones_fen"] = list(record.settings.milestones_fen)
         context = report_context(snap, kind, extra, None)
     try:
-        return render_report(kind, context, source), None, sample
+        return await _off_loop(render_report, kind, context, source), None, sample
+    except TimeoutError:
+        return None, PREVIEW_TIMED_OUT, sample
     except Exception as exc:  # validate_template passed on samples; real figures differ
         return None, f"渲染出错：{exc}", sample
 

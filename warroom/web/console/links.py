@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_url
+from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_target
 from warroom.core.live.shapes import BoardRow
 from warroom.core.records import CampaignRecord
 from warroom.services import operator
@@ -111,7 +111,11 @@ async def add_webhook(
     if len(secret) > 200:
         errors["secret"] = "签名密钥最多 200 个字符"
     try:
-        url = check_url(form.get("url", "").strip(), rt.settings.warroom_allow_private_webhooks)
+        # The API's check (check_target: a name that resolves to a private address is
+        # refused too), so the console never saves a URL the API would refuse.
+        url = await check_target(
+            form.get("url", "").strip(), rt.settings.warroom_allow_private_webhooks
+        )
     except BadWebhook as exc:
         errors["url"] = f"地址不可用：{exc}"
     if errors:
@@ -143,9 +147,11 @@ async def delete_webhook(
     request: Request, slug: str, hook_id: int, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
     rt = deps.runtime(request)
-    if await asyncio.to_thread(rt.store.delete_webhook, record.id, hook_id):
-        await asyncio.to_thread(
-            rt.store.audit, record.id, rt.clock.now_ms(), "webhook_delete", {"id": hook_id}
-        )
+    if not await asyncio.to_thread(rt.store.delete_webhook, record.id, hook_id):
+        # Another campaign's id, or one already gone: nothing was deleted, say so.
+        raise ConsoleError(404, "没有这个推送目标")
+    await asyncio.to_thread(
+        rt.store.audit, record.id, rt.clock.now_ms(), "webhook_delete", {"id": hook_id}
+    )
     ctx = await webhooks_context(request, record, notice="已删除推送目标")
     return page(request, session, "admin/_webhooks.html", ctx)

@@ -39,6 +39,7 @@ CLOSE_ENDED = 1000  # the replay reached its end
 CLOSE_BAD_SPEED = 4400
 CLOSE_NOT_ENDED = 4409
 CLOSE_BUSY = 4429
+CLOSE_ROTATED = 4401  # the viewer token was rotated: this link no longer admits
 CLOSE_FAILED = 1011  # the ledger could not be read: the page reconnects with backoff
 
 
@@ -188,14 +189,25 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
     if not limit.acquire():
         await websocket.close(code=CLOSE_BUSY, reason="too many replays; retry later")
         return
+    # A rotated viewer token closes this socket too, as it closes the live ones.
+    rotated = asyncio.Event()
+    hub = getattr(websocket.app.state, "hub", None)
+    unwatch = hub.watch_kicks(record.settings.slug, rotated.set) if hub is not None else None
     try:
         play = asyncio.create_task(_play(websocket, loader, record, speed))
         listen = asyncio.create_task(_until_gone(websocket))
-        done, _pending = await asyncio.wait({play, listen}, return_when=asyncio.FIRST_COMPLETED)
-        for task in (play, listen):  # whichever is left: a viewer gone ends its replay
+        kicked = asyncio.create_task(rotated.wait())
+        done, _pending = await asyncio.wait(
+            {play, listen, kicked}, return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in (play, listen, kicked):  # whichever is left: a viewer gone ends it
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+        if kicked in done and not kicked.cancelled():
+            with contextlib.suppress(Exception):
+                await websocket.close(code=CLOSE_ROTATED, reason="viewer token rotated")
+            return
         failed = play.exception() if play in done and not play.cancelled() else None
         if isinstance(failed, WebSocketDisconnect | OSError):
             log.debug("replay of %s: the viewer left mid-send", record.settings.slug)
@@ -205,6 +217,8 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
             with contextlib.suppress(Exception):
                 await websocket.close(code=CLOSE_FAILED, reason="replay failed; retrying")
     finally:
+        if unwatch is not None:
+            unwatch()
         limit.release()
 
 

@@ -93,7 +93,10 @@ async def groups(request: Request, slug: str) -> JSONBytes:
     if wanted:
         judged = [j for j in judged if j.health in wanted]
     limit = request.query_params.get("limit", "")
-    if limit.isdigit():
+    if limit:
+        # ASCII digits only: str.isdigit() also accepts "²", which int() refuses.
+        if not (limit.isascii() and limit.isdigit()):
+            raise ApiError(400, "limit must be a whole number")
         judged = judged[: int(limit)]
     tz = record.settings.timezone
     return JSONBytes([row_view(j, tz) for j in judged])

@@ -16,8 +16,10 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException
 from starlette.middleware.gzip import GZipMiddleware
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from warroom.core.records import CampaignRecord
 from warroom.services.snapshots import load_snapshot
@@ -40,13 +42,26 @@ from warroom.web.pages.screen_view import seller_card
 router = APIRouter(include_in_schema=False)
 
 
+class AssetFiles(StaticFiles):
+    """The static folder is also a Python package (so that the wheel ships it): its
+    `__init__.py` and any compiled file are not assets, and are not served."""
+
+    NOT_ASSETS = (".py", ".pyc", ".pyo")
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        name = path.replace("\\", "/")
+        if name.endswith(self.NOT_ASSETS) or "__pycache__" in name.split("/"):
+            raise HTTPException(status_code=404)
+        return await super().get_response(path, scope)
+
+
 def install(app: FastAPI, quiet_s: float = 60.0) -> None:
     app.state.pages_env = make_env()
     app.state.pages_env.globals["quiet_ms"] = int(quiet_s * 1000)
     app.include_router(router)
     app.mount(
         "/static",
-        GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024),
+        GZipMiddleware(AssetFiles(directory=STATIC_DIR), minimum_size=1024),
         name="static",
     )
 
