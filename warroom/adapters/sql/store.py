@@ -292,15 +292,19 @@ class Store:
             conn.execute(text("SELECT 1"))
 
     def probe_write(self) -> None:
-        """Raises unless a write could start now: SQLite takes (and releases) its write
-        lock, so a locked database fails here while a read still passes; PostgreSQL
-        opens a read-write transaction (a standby or read-only server refuses it)."""
+        """Raises unless a ledger write could start now: SQLite takes (and releases) its
+        write lock, so a locked database fails here while a read still passes;
+        PostgreSQL opens a read-write transaction (a standby or read-only server refuses
+        it) and asks, without waiting, for the lock an insert into the ledger takes (an
+        exclusive lock held by another writer refuses it)."""
         with self.engine.connect() as conn:
             if self.engine.dialect.name == "sqlite":
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
                 conn.exec_driver_sql("ROLLBACK")
             else:
                 conn.exec_driver_sql("SET TRANSACTION READ WRITE")
+                table = LedgerEvent.__tablename__
+                conn.exec_driver_sql(f"LOCK TABLE {table} IN ROW EXCLUSIVE MODE NOWAIT")
                 conn.rollback()
 
     def oldest_unrelayed_ms(self) -> int | None:
