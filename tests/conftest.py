@@ -24,7 +24,7 @@ from warroom.settings import Settings
 ADMIN = "test-admin-token"
 
 # The tiers of the test pyramid, one per directory under tests/ (markers in pyproject.toml).
-TIERS = ("unit", "integration", "e2e", "browser")
+TIERS = ("unit", "integration", "e2e", "browser", "chaos")
 _TESTS = Path(__file__).resolve().parent
 
 
