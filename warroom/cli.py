@@ -51,7 +51,7 @@ def _web(settings: Settings, host: str, port: int) -> int:
         limit_concurrency=http.limit_concurrency,
         timeout_keep_alive=http.keepalive_s,
     )
-    server = Server(config, app)
+    server = Server(config, app, read_timeout_s=http.read_timeout_s)
     server.run()
     return 0 if server.started else 3  # as uvicorn.run: the app did not start
 

@@ -42,9 +42,12 @@ class ConsoleSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="WARROOM_CONSOLE_", extra="ignore")
 
     session_hours: float = 12.0
-    # Wrong admin tokens per client address per minute (console sign-in and the API's
+    # Wrong admin tokens per client address per window (console sign-in and the API's
     # admin bearer share it); then 429 with Retry-After (adapters/redis/throttle.py).
     max_failed_logins: int = Field(default=10, ge=1)
+    # The window those failures are counted in: it opens at the first failure, and a
+    # locked-out address waits until it closes (Retry-After says how long).
+    failed_login_window_s: int = Field(default=60, ge=1)
 
 
 class HttpSettings(BaseSettings):
@@ -64,6 +67,10 @@ class HttpSettings(BaseSettings):
     max_header_bytes: int = Field(default=64 * 1024, ge=4096)
     # An idle keep-alive connection is closed after this long.
     keepalive_s: int = Field(default=5, ge=1)
+    # A request (head and body) must arrive within this long of its first byte (of the
+    # connection's opening, for the first request): else 408 if the head is still
+    # coming, and the connection is closed. httptools only (web/headlimit.py).
+    read_timeout_s: float = Field(default=30.0, gt=0)
 
 
 class Settings(BaseSettings):

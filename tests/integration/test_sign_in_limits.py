@@ -88,3 +88,24 @@ async def test_no_bearer_is_not_counted(settings: Settings) -> None:
             assert (await c.get("/api/v1/campaigns")).status_code == 401
         res = await c.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {ADMIN}"})
         assert res.status_code == 200
+
+
+async def test_the_window_is_a_setting_and_the_lock_ends_with_it(settings: Settings) -> None:
+    """WARROOM_CONSOLE_FAILED_LOGIN_WINDOW_S: Retry-After never says more than the
+    window, and once it has passed the right token signs in from the same address."""
+    window = 2
+    settings.console.failed_login_window_s = window
+    async with harness_for(settings) as h, client_from(h.app, "203.0.113.10") as c:
+        for i in range(LIMIT):
+            assert (await c.post("/admin/login", data={"token": f"g{i}"})).status_code == 401
+        locked = await c.post("/admin/login", data={"token": ADMIN})
+        assert locked.status_code == 429
+        assert 1 <= int(locked.headers["Retry-After"]) <= window
+        deadline = asyncio.get_running_loop().time() + 30  # generous; the window is 2 s
+        while True:
+            res = await c.post("/admin/login", data={"token": ADMIN})
+            if res.status_code == 303:
+                break
+            assert res.status_code == 429, res.text
+            assert asyncio.get_running_loop().time() < deadline, "still locked after 30 s"
+            await asyncio.sleep(0.25)

@@ -101,7 +101,8 @@ async def admin_attempt(conn: HTTPConnection, given: str | None, credential: str
     client = client_of(conn.client.host if conn.client else None)
     if admin_token_ok(rt.settings.warroom_admin_token, given):
         return await locked_for_s(rt.redis, credential, client, limit)
-    return await count_failure(rt.redis, credential, client, limit)
+    window_s = rt.settings.console.failed_login_window_s
+    return await count_failure(rt.redis, credential, client, limit, window_s)
 
 
 def too_many(wait_s: int) -> ApiError:

@@ -19,7 +19,7 @@ import socket
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from warroom.web.headlimit import MAX_HEAD_BYTES, BoundedHeadProtocol
+from warroom.web.headlimit import MAX_HEAD_BYTES, READ_TIMEOUT_S, BoundedHeadProtocol
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +73,26 @@ class GoingAway:
 
 
 class Server(uvicorn.Server):
-    def __init__(self, config: uvicorn.Config, going_away: GoingAway) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        going_away: GoingAway,
+        read_timeout_s: float = READ_TIMEOUT_S,
+    ) -> None:
         # The request head is bounded wherever the fast parser runs: h11 has its own
         # bound (h11_max_incomplete_event_size), httptools gets web/headlimit.py's,
-        # with the same size (WARROOM_HTTP_MAX_HEADER_BYTES).
+        # with the same size (WARROOM_HTTP_MAX_HEADER_BYTES), and the time a request
+        # may take to arrive (WARROOM_HTTP_READ_TIMEOUT_S; h11 has no such bound).
         fast = config.http == "httptools" or (
             config.http == "auto" and importlib.util.find_spec("httptools") is not None
         )
         if fast:
             limit = config.h11_max_incomplete_event_size or MAX_HEAD_BYTES
-            config.http = type("BoundedHead", (BoundedHeadProtocol,), {"max_head_bytes": limit})
+            config.http = type(
+                "BoundedHead",
+                (BoundedHeadProtocol,),
+                {"max_head_bytes": limit, "read_timeout_s": read_timeout_s},
+            )
         super().__init__(config)
         self.going_away = going_away
 
