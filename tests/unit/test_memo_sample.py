@@ -122,18 +122,13 @@ def test_memo_of(previous: Any, expected: Any) -> None:
         (-100, "-¥1"),
         (-1_234_56, "-¥1,234.56"),
         (11_310_000, "+¥11.31万"),
-        (-20_000_000, "¥-20万"),  # as format_wan prints a negative 万 amount today
+        (-20_000_000, "-¥20万"),
     ],
 )
 def test_signed_wan(fen: int, text: str) -> None:
     assert signed_wan(fen) == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="format_wan puts the minus of a negative 万 amount after the ¥ (¥-20万), unlike "
-    "format_yuan (-¥1) and signed_wan's docstring (-¥100)",
-)
 def test_a_negative_wan_change_reads_like_a_negative_yuan_change() -> None:
     assert signed_wan(-20_000_000) == "-¥20万"
 

@@ -124,11 +124,6 @@ def test_a_finals_honour_roll_gives_the_top_three_names() -> None:
     assert s.facts == ["社群榜：宝妈团1群"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_top3 checks the medal's index against the picked bodies (`n not in "
-    "picked.values()`), so a second 🥇 line is taken as a top-three entry too",
-)
 def test_a_medal_is_used_once_and_the_rest_are_facts() -> None:
     s = spec("标题\n🥇 甲\n🥇 乙\n🥈 丙\n结尾")
     assert s.top3 == ["甲", "丙"]

@@ -11,9 +11,10 @@ def format_wan(fen: int, decimals: int = 2) -> str:
     """¥158.36万 for 1,583,600 CNY; amounts below 1万 are shown in yuan."""
     if abs(fen) < FEN_PER_WAN:
         return format_yuan(fen)
-    wan = fen / FEN_PER_WAN
+    sign = "-" if fen < 0 else ""  # before the ¥, as format_yuan writes it
+    wan = abs(fen) / FEN_PER_WAN
     text = f"{wan:.{decimals}f}".rstrip("0").rstrip(".")
-    return f"¥{text}万"
+    return f"{sign}¥{text}万"
 
 
 def format_yuan(fen: int) -> str:

@@ -81,17 +81,16 @@ def _top3(lines: list[str]) -> tuple[list[str], set[int]]:
     """The medal lines of a report (🥇 name ¥x), or the first honour-roll line of a
     final report (🥇 团长榜：a、b、c)."""
     picked: dict[int, str] = {}
+    used: set[int] = set()  # each medal once: a second 🥇 line stays a fact
     for i, line in enumerate(lines):
         for n, medal in enumerate(MEDALS):
-            # NOTE: this once also tested `n not in picked.values()`, which compared a
-            # medal index with line texts and so never held: a second line with the
-            # same medal is picked too. Kept as it behaves; whether it should is open.
-            if line.startswith(medal):
+            if line.startswith(medal) and n not in used:
                 body = line[len(medal) :].strip()
                 if "榜：" in body or "榜:" in body:  # a final's honour roll: split names
                     names = re.split(r"[、,，]", re.split(r"榜[：:]", body, maxsplit=1)[1])
                     return [n.strip() for n in names if n.strip()][:3], {i}
                 picked[i] = body
+                used.add(n)
                 break
     return list(picked.values())[:3], set(picked)
 
