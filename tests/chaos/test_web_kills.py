@@ -204,6 +204,7 @@ class Sender:
         self.retries = 0
         self.duplicates = 0
         self.stop = threading.Event()
+        self.pause_s = 0.1
 
     def run(self, deadline_s: float = 2 * GOAL_S) -> None:
         deadline = time.monotonic() + deadline_s
@@ -231,6 +232,7 @@ class Sender:
                 self.retries += 1
                 time.sleep(0.2)
             self.acked += 1
+            time.sleep(self.pause_s)  # a feed's pace, so that the kill lands mid-stream
 
 
 VIEWERS = 200
@@ -267,9 +269,14 @@ async def test_web_sigkill_with_200_reconnecting_viewers(stack: Stack) -> None:
         await until(f"{VIEWERS} screens showing the first orders",
                     lambda: not behind(sum_of(first)), explain=explain)  # fmt: skip
         connected_s = time.monotonic() - began
-        sender_task = asyncio.ensure_future(asyncio.to_thread(sender.run))
-        await until("a few batches acknowledged before the kill", lambda: sender.acked >= 3,
-                    explain=explain)  # fmt: skip
+        sending = sender_task = asyncio.ensure_future(asyncio.to_thread(sender.run))
+        await until(
+            "a few batches acknowledged before the kill",
+            lambda: sender.acked >= 3 or sending.done(),
+            explain=explain,
+        )
+        assert not sending.done(), sending  # it failed, or it ended before the kill
+        acked_at_kill = sender.acked
         assert stack.web is not None
         old_pid = stack.web.pid
         killed_at = time.monotonic()
@@ -285,7 +292,7 @@ async def test_web_sigkill_with_200_reconnecting_viewers(stack: Stack) -> None:
                     lambda: all(s.snapshots and s.snapshots[-1] > killed_at for s in screens),
                     explain=explain)  # fmt: skip
         reconnects = sorted(s.snapshots[-1] - killed_at for s in screens)
-        await asyncio.wait_for(sender_task, 2 * GOAL_S)
+        await asyncio.wait_for(sending, 2 * GOAL_S)
         want = sum_of(first + sender.events)
         await until(f"{VIEWERS} screens showing every order sent",
                     lambda: not behind(want), explain=explain)  # fmt: skip
@@ -299,7 +306,7 @@ async def test_web_sigkill_with_200_reconnecting_viewers(stack: Stack) -> None:
               f"median {reconnects[len(reconnects) // 2]:.1f} s max {reconnects[-1]:.1f} s, "
               f"all showing {want} at {all_seen_s:.1f} s; frames per screen "
               f"{frames[0]}..{frames[-1]}; sender retries {sender.retries}, duplicates "
-              f"{sender.duplicates}; errors "
+              f"{sender.duplicates}, batches acknowledged at the kill {acked_at_kill}/30; errors "
               f"{dict(sum((s.errors for s in screens), Counter()))}")  # fmt: skip
     finally:
         sender.stop.set()
