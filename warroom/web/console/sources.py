@@ -11,6 +11,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from warroom.core.ingest.clock import rfc3339
 from warroom.core.records import CampaignRecord
 from warroom.web import deps
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
@@ -73,6 +74,14 @@ async def sources_context(request: Request, record: CampaignRecord, **extra: Any
     return ctx
 
 
+def _shown(event: dict[str, Any], tz: str) -> dict[str, Any]:
+    """An event as the preview shows it: its time in the campaign's time zone."""
+    shown = dict(event)
+    if isinstance(shown.get("ts"), int):
+        shown["ts"] = rfc3339(shown["ts"], tz)
+    return shown
+
+
 def _config_of(form: dict[str, str]) -> tuple[str, Any, dict[str, str]]:
     """The kind and the raw config the form describes, or the form's errors."""
     kind = form.get("kind", "")
@@ -114,8 +123,9 @@ async def preview_fragment(
         except ApiError as exc:
             errors["config" if exc.status == 422 else "sample"] = exc.message
         else:
+            tz = record.settings.timezone
             ctx["events"] = [
-                {"index": e["index"], "json": orjson.dumps(e["event"]).decode()}
+                {"index": e["index"], "json": orjson.dumps(_shown(e["event"], tz)).decode()}
                 for e in result.events
             ]
             ctx["rejected"] = result.errors
