@@ -19,6 +19,7 @@ from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
 from warroom.adapters.sql.report_store import ReportStore
+from warroom.adapters.sql.source_store import SourceStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
@@ -92,6 +93,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         deliverer=deliverer,
         review=ReviewLoader(store.engine, reports),
         replay=ReplayLoader(store.engine, reports),
+        sources=SourceStore(store.engine),
     )
 
 

@@ -17,6 +17,7 @@ from warroom.adapters.redis.client import Redis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.report_store import ReportStore
+from warroom.adapters.sql.source_store import SourceStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
@@ -45,6 +46,8 @@ class Runtime:
     # viewer (one scan per campaign and ledger state).
     review: ReviewLoader
     replay: ReplayLoader
+    # The platforms' own feeds (issue 19): sources and their recent deliveries.
+    sources: SourceStore
 
     async def close(self) -> None:
         await self.redis.aclose()

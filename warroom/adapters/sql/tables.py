@@ -140,3 +140,42 @@ class DeliveryRow(SQLModel, table=True):
     last_status: int | None = None
     last_error: str = Field(default="", max_length=500)
     done_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+# sources (issue 19)
+
+
+class SourceRow(SQLModel, table=True):
+    """A platform's feed into one campaign (`wecom` or `mapped`). `id` is random and is
+    the path of its URL (`/hooks/{id}`); `config_json` holds the secrets the platform's
+    signatures are checked with: never logged, never shown again in full."""
+
+    __tablename__ = "source"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: str = Field(primary_key=True, max_length=40)
+    campaign_id: int = Field(index=True)
+    slug: str = Field(max_length=63)  # the campaign's (a slug never changes)
+    kind: str = Field(max_length=10)
+    name: str = Field(max_length=200)
+    config_json: str = Field(sa_column=Column(Text, nullable=False))
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class SourceDeliveryRow(SQLModel, table=True):
+    """One call of a source's URL: what it came to (the newest 50 per source are kept)."""
+
+    __tablename__ = "source_delivery"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    source_id: str = Field(max_length=40, index=True)
+    at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: int  # the HTTP status answered
+    outcome: str = Field(max_length=20)  # recorded | signature | refused | failed | verified
+    accepted: int = 0
+    duplicates: int = 0
+    rejected_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    note: str = Field(default="", max_length=500)

@@ -47,6 +47,8 @@ AUDIT_LABELS = {
     "webhook_add": "添加推送目标",
     "webhook_delete": "删除推送目标",
     "webhook_test": "发送测试消息",
+    "source_add": "添加数据来源",
+    "source_delete": "删除数据来源",
 }
 DELIVERY_LABELS = {
     "pending": "排队中",
