@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Harness
 from tests.e2e.test_smoke import order
 from warroom.adapters.sql.engine import make_engine
@@ -43,3 +45,19 @@ def test_settings_default_is_durable() -> None:
     from warroom.settings import Settings
 
     assert Settings().warroom_sqlite_synchronous == "FULL"
+
+
+def test_a_black_holed_postgresql_connection_is_given_up(database_url: str) -> None:
+    """A network that drops packets without a reset must not hold the ledger's writer
+    for the kernel's ~15 minutes of retransmissions: libpq's keepalives and
+    tcp_user_timeout are set on every connection (the server reports them back)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL only: SQLite is a file, not a network")
+    engine = make_engine(database_url, timeout_s=2.0)
+    try:
+        with engine.connect() as conn:
+            params = conn.connection.dbapi_connection.info.get_parameters()  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+    assert params["keepalives"] == "1"
+    assert params["tcp_user_timeout"] == "10000"

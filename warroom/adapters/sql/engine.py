@@ -34,7 +34,21 @@ def make_engine(
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    connect_args = {"connect_timeout": max(1, math.ceil(timeout_s))} if "psycopg" in url else {}
+    connect_args: dict[str, Any] = {}
+    if "psycopg" in url:
+        connect_args = {
+            "connect_timeout": max(1, math.ceil(timeout_s)),
+            # A network that silently drops packets (a dead switch, a failover that
+            # leaves the old address black-holed) would otherwise hold a connection in
+            # a read until the kernel's retransmissions give up, about 15 minutes:
+            # the ledger's writer thread waits with it. TCP keepalives find an idle dead
+            # peer, and tcp_user_timeout bounds unacknowledged data, both in seconds.
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
+            "tcp_user_timeout": int(max(10.0, 4 * timeout_s) * 1000),
+        }
     engine = create_engine(
         url,
         pool_size=pool_size,
