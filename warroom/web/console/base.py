@@ -47,6 +47,8 @@ AUDIT_LABELS = {
     "webhook_add": "添加推送目标",
     "webhook_delete": "删除推送目标",
     "webhook_test": "发送测试消息",
+    "link_add": "创建链接",
+    "link_revoke": "撤销链接",
 }
 DELIVERY_LABELS = {
     "pending": "排队中",
