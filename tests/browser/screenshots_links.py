@@ -75,10 +75,10 @@ async def main(out_dir: Path) -> None:
                 await wall.screenshot(path=str(out_dir / "masked-wall.png"))
 
                 page = await browser.new_page(viewport={"width": 1280, "height": 1100})
-                await page.goto(f"{base}/admin/login")
+                await page.goto(f"{base}/admin")
                 await page.fill("input[name=token]", ADMIN)
                 await page.click("button[type=submit]")
-                await page.wait_for_url("**/admin")
+                await page.wait_for_selector("text=全部活动")
                 await page.goto(f"{base}/admin/c/double11/links")
                 await page.select_option("#link-kind", "wall_masked")
                 await page.fill("#link-label", "直播间大屏（对外）")
