@@ -116,7 +116,7 @@ function renderProgress() {
   else if (tg.base_eta_at) eta = " · 预计 " + hm(tg.base_eta_at) + " 达成基础目标";
   if (masked) {
     if (tg.next_milestone_eta_at && tg.next_milestone_n && tg.next_milestone_share !== 1) {
-      eta += " · 预计 " + hm(tg.next_milestone_eta_at) + " 达成第 " + tg.next_milestone_n + " 个里程碑";
+      eta += " · 约 " + hm(tg.next_milestone_eta_at) + " 破第 " + tg.next_milestone_n + " 个里程碑";
     }
   } else if (tg.next_milestone_eta_at && tg.next_milestone_fen !== tg.base_fen) {
     eta += " · 预计 " + hm(tg.next_milestone_eta_at) + " 破 " + money(tg.next_milestone_fen);
