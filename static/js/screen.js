@@ -286,7 +286,8 @@ function onFrame(f) {
 }
 
 connect({
-  slug: stage.dataset.slug, lite: false, onFrame: onFrame, replay: replay,
+  // a masked screen asks for the money-free frames (a masked link gets them regardless)
+  slug: stage.dataset.slug, lite: false, masked: masked, onFrame: onFrame, replay: replay,
   onStop: function (code) { if (code === 1000) replayEnded(); },
   // nothing has ever arrived: say so rather than a green "数据延迟 0.0 s"
   hasData: function () { return !state || !!state.last_event_at; }
