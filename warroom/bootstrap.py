@@ -4,6 +4,9 @@ and the tests share. Nothing else constructs a client or picks an implementation
 
 from __future__ import annotations
 
+import os
+import secrets
+import time
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -18,12 +21,14 @@ from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.link_store import LinkStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.source_store import SourceStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
+from warroom.services.links import LinkBook
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.services.runtime import Edge, Runtime
@@ -94,7 +99,32 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         review=ReviewLoader(store.engine, reports),
         replay=ReplayLoader(store.engine, reports),
         sources=SourceStore(store.engine),
+        links=LinkBook(LinkStore(store.engine), link_secret(settings), redis, clock=clock),
     )
+
+
+def link_secret(settings: Settings) -> bytes:
+    """The key of the links' token hashes: WARROOM_LINK_SECRET, else a random key in a
+    private file of the data directory (created once; every process on this host
+    reads the same one)."""
+    if settings.warroom_link_secret:
+        return settings.warroom_link_secret.encode()
+    path = private_dir(settings.warroom_data_dir) / "link.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process is writing it right now
+            key = path.read_bytes().strip()
+            if len(key) >= 32:
+                return key
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} holds no key: delete it or set WARROOM_LINK_SECRET") from None
+    key = secrets.token_hex(32).encode()
+    try:
+        os.write(fd, key)
+    finally:
+        os.close(fd)
+    return key
 
 
 def build_edge(settings: Settings) -> Edge:
@@ -107,6 +137,7 @@ def build_edge(settings: Settings) -> Edge:
         timeout_s=settings.warroom_dependency_timeout_s,
     )
     hub = Hub(rt.redis, rt.hot, rt.campaigns, load_state, settings.ws, rt.clock.now_ms)
+    hub.on_unlink = rt.links.forget
     return Edge(rt, writer, hub)
 
 

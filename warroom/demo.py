@@ -163,7 +163,8 @@ async def _main(sup: Any, base: str, slug: str, time_scale: float) -> int:
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         if await _healthy(client, stop):
             campaign = await _create(client, sup.settings.warroom_admin_token, slug, time_scale)
-            pages = await _print_links(client, base, campaign)
+            links = await _scoped_links(client, sup.settings.warroom_admin_token, campaign)
+            pages = await _print_links(client, base, campaign, links)
             tasks = [
                 asyncio.create_task(_play(client, campaign, stop, failed)),
                 asyncio.create_task(_report(client, campaign, stop, every_s=15 if pages else 3)),
@@ -240,12 +241,50 @@ async def _create(
     raise RuntimeError(f"could not find a free slug near {slug!r}")
 
 
-async def _print_links(client: httpx.AsyncClient, base: str, c: DemoCampaign) -> bool:
+DEMO_HOST_SELLER = "s01"  # the simulator's first seller (simulator.SELLERS)
+
+
+async def _scoped_links(
+    client: httpx.AsyncClient, admin_token: str | None, c: DemoCampaign
+) -> dict[str, str]:
+    """A wall link, a masked wall link and one host's link (contract v3), by the API
+    (their URLs start with WARROOM_PUBLIC_URL when it is set). Empty if refused."""
+    wanted = {
+        "wall": {"kind": "wall", "masked": False, "label": "演示大屏"},
+        "masked": {"kind": "wall", "masked": True, "label": "演示大屏（隐藏金额）"},
+        "host": {"kind": "host", "seller_id": DEMO_HOST_SELLER, "label": "演示团长"},
+    }
+    out: dict[str, str] = {}
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    for name, body in wanted.items():
+        try:
+            res = await client.post(f"/api/v1/campaigns/{c.slug}/links", json=body, headers=headers)
+        except httpx.HTTPError:
+            continue
+        if res.status_code == 201:
+            out[name] = res.json()["url"]
+    return out
+
+
+async def _print_links(
+    client: httpx.AsyncClient, base: str, c: DemoCampaign, links: dict[str, str] | None = None
+) -> bool:
     """Print where to watch; answers whether the screens exist yet."""
     q = f"?token={c.viewer_token}"
+    links = links or {}
+    scoped = "".join(
+        f"  {label}{links[name]}\n"
+        for name, label in (
+            ("wall", "大屏链接  "),
+            ("masked", "隐藏金额  "),
+            ("host", f"团长 {DEMO_HOST_SELLER}  "),
+        )
+        if name in links
+    )
     print(
         f"\n🎬 演示活动「{c.slug}」已创建：模拟 10:00–17:00 的社群秒杀，"
         f"{c.time_scale:g} 倍速（约 {SALE_MINUTES * 60 / c.time_scale / 60:.1f} 分钟）\n"
+        f"{scoped}"
         f"  大屏      {base}/c/{c.slug}{q}\n"
         f"  主持人    {base}/c/{c.slug}/host{q}\n"
         f"  快照 API  {base}/api/v1/campaigns/{c.slug}/snapshot{q}\n"

@@ -132,6 +132,15 @@ class Settings(BaseSettings):
     # Viewers only ever send tiny control messages ({"type": "resync"}); anything larger
     # is closed with 1009 (message too big) before it is buffered.
     warroom_ws_max_message_bytes: int = 4096
+    # Links handed out (console, API, demo) start with this public base URL, e.g.
+    # https://warroom.example.com (what a phone outside the office can reach). Unset:
+    # the request's own scheme and host (behind WARROOM_TRUSTED_PROXIES, the forwarded
+    # ones).
+    warroom_public_url: str | None = None
+    # The key of the links' token hashes (HMAC-SHA256). Unset: a random key kept in
+    # WARROOM_DATA_DIR/link.key (0600), created on first start; set it when web
+    # processes run on several hosts, all with the same value.
+    warroom_link_secret: str | None = None
     # A CJK font file for report posters (default: Debian's fonts-noto-cjk if present).
     warroom_poster_font: str | None = None
 

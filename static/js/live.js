@@ -19,7 +19,8 @@ export function connect(opts) {
   var token = params.get("token") || "";
   var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host +
     "/ws/campaigns/" + encodeURIComponent(opts.slug) + "?token=" + encodeURIComponent(token) +
-    (opts.lite ? "&lite=1" : "") + (opts.replay ? "&replay=" + encodeURIComponent(opts.replay) : "");
+    (opts.lite ? "&lite=1" : "") + (opts.masked ? "&mask=1" : "") +
+    (opts.replay ? "&replay=" + encodeURIComponent(opts.replay) : "");
   var ws = null;
   var lastSeq = null;
   var waitingSnapshot = true;

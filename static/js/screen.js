@@ -28,11 +28,11 @@ fit();
 const clk = clock(stage, replay);
 
 /* --- money, masked or not -------------------------------------------------------------- */
-function base() { return (state && state.target.base_fen) || 0; }
-function money(fen, isGap) {
-  if (!masked) return isGap ? gap(fen) : wan(fen);
-  const den = base() || (state ? state.totals.gmv_fen : 0);
-  return pct(den ? fen / den : 0);
+/* A masked screen receives no amount at all (core/live/masked.py): its frames carry
+   shares of the target, which it shows as percentages. */
+function money(value, isGap) {
+  if (!masked) return isGap ? gap(value) : wan(value);
+  return pct(value || 0);
 }
 
 /* --- the chart: the server's figure, at this screen's moment ------------------------------ */
@@ -80,7 +80,7 @@ function renderOps() {
 function renderHeadline() {
   if (restoring()) return;
   const t = state.totals;
-  if (masked) headline.set(pct(state.target.progress_base), t.gmv_fen);
+  if (masked) headline.set(pct(state.target.progress_base), "");
   else headline.set(wan(t.gmv_fen, 2, true), t.gmv_fen);
   const sub = document.getElementById("gmv-sub");
   sub.textContent = masked
@@ -92,26 +92,33 @@ function renderProgress() {
   const tg = state.target;
   ["base", "stretch"].forEach(function (key) {
     const row = document.querySelector('.bar-row[data-key="' + key + '"]');
-    const goal = tg[key + "_fen"];
+    const goal = masked ? tg["has_" + key] : tg[key + "_fen"];
     row.hidden = !goal;
     if (!goal) return;
     const p = tg["progress_" + key];
     if (!masked) setField(row, "goal", wan(goal));
     row.querySelector('[data-f="fill"]').style.width = Math.min(p * 100, 100) + "%";
     const proj = row.querySelector('[data-f="proj"]');
-    proj.hidden = tg.projected_fen === null || tg.projected_fen === undefined;
-    if (!proj.hidden) proj.style.left = Math.min((tg.projected_fen / goal) * 100, 100) + "%";
+    const projected = masked ? tg.projected_share : tg.projected_fen;
+    const den = masked ? (key === "base" ? 1 : tg.stretch_share) : goal;
+    proj.hidden = projected === null || projected === undefined || !den;
+    if (!proj.hidden) proj.style.left = Math.min((projected / den) * 100, 100) + "%";
     setField(row, "pct", pct(p));
     row.classList.toggle("done", p >= 1);
   });
   const fc = document.getElementById("forecast");
-  const early = tg.projected_fen === null || tg.projected_fen === undefined;
+  const projected = masked ? tg.projected_share : tg.projected_fen;
+  const early = projected === null || projected === undefined;
   setField(fc, "projlabel", early ? "开场不久，暂不预测收官" : "预计收官");
-  setField(fc, "projected", early ? "" : money(tg.projected_fen));
+  setField(fc, "projected", early ? "" : money(projected));
   let eta = "";
   if (tg.base_reached_at) eta = " · 基础目标 " + hm(tg.base_reached_at) + " 已达成 ✅";
   else if (tg.base_eta_at) eta = " · 预计 " + hm(tg.base_eta_at) + " 达成基础目标";
-  if (tg.next_milestone_eta_at && tg.next_milestone_fen !== tg.base_fen) {
+  if (masked) {
+    if (tg.next_milestone_eta_at && tg.next_milestone_n && tg.next_milestone_share !== 1) {
+      eta += " · 约 " + hm(tg.next_milestone_eta_at) + " 破第 " + tg.next_milestone_n + " 个里程碑";
+    }
+  } else if (tg.next_milestone_eta_at && tg.next_milestone_fen !== tg.base_fen) {
     eta += " · 预计 " + hm(tg.next_milestone_eta_at) + " 破 " + money(tg.next_milestone_fen);
   }
   setField(fc, "eta", eta);
@@ -134,7 +141,7 @@ function renderKpis() {
   const t = state.totals;
   const values = {
     orders: num(t.orders), buyers: num(t.buyers), items: num(t.items),
-    aov: yuan(t.aov_fen), conversion: pct(t.conversion_rate),
+    aov: masked ? "" : yuan(t.aov_fen), conversion: pct(t.conversion_rate),
     interaction: pct(t.interaction_rate), messages: num(t.messages)
   };
   document.querySelectorAll("#kpis [data-k]").forEach(function (el) {
@@ -279,7 +286,8 @@ function onFrame(f) {
 }
 
 connect({
-  slug: stage.dataset.slug, lite: false, onFrame: onFrame, replay: replay,
+  // a masked screen asks for the money-free frames (a masked link gets them regardless)
+  slug: stage.dataset.slug, lite: false, masked: masked, onFrame: onFrame, replay: replay,
   onStop: function (code) { if (code === 1000) replayEnded(); },
   // nothing has ever arrived: say so rather than a green "数据延迟 0.0 s"
   hasData: function () { return !state || !!state.last_event_at; }

@@ -22,6 +22,7 @@ from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
+from warroom.services.links import LinkBook
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.settings import Settings
@@ -48,6 +49,8 @@ class Runtime:
     replay: ReplayLoader
     # The platforms' own feeds (issue 19): sources and their recent deliveries.
     sources: SourceStore
+    # Scoped links (wall, host, review): their tokens' keyed hashes, revocation.
+    links: LinkBook
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -13,6 +13,9 @@ once:
   before it is answered, and past WARROOM_CONSOLE_MAX_FAILED_LOGINS a minute the
   address hears 429 with Retry-After, for the right token too (adapters/redis/throttle.py).
 - Viewer tokens travel in links (`?token=`) as the contract says, or in the header.
+  So do the scoped links' tokens (contract v3): `viewer_access` admits a route's area
+  (core/links.py); `require_viewer` and `ViewerCampaign` admit the full viewer
+  capability only, so a route opens to a link only by naming its area.
 - An unknown campaign answers exactly as a wrong token does (401, same body), so
   campaign names cannot be probed. Only the admin, already authenticated, sees 404.
 """
@@ -35,6 +38,7 @@ from warroom.adapters.redis.throttle import (
     locked_for_s,
 )
 from warroom.core.campaign import CampaignSettings, settings_error
+from warroom.core.links import FULL, Access, Area, access_of
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import token_matches
 from warroom.services.runtime import Runtime
@@ -168,6 +172,36 @@ async def require_viewer(request: Request, record: CampaignRecord) -> None:
         if record is GHOST:
             raise ApiError(404, "unknown campaign")
         return
+    raise ApiError(401, WRONG_VIEWER)
+
+
+WRONG_LINK_AREA = "this link does not open this page"
+
+
+def link_token(conn: HTTPConnection) -> str | None:
+    """A viewer's or a link's token: the header, else the link's `?token=`."""
+    return header_token(conn) or conn.query_params.get("token")
+
+
+async def viewer_access(conn: HTTPConnection, record: CampaignRecord, *areas: Area) -> Access:
+    """Who may see `areas` (any one of them) of this campaign: the viewer token (the full capability, as in
+    v1), a scoped link that opens that area (core/links.py), or the admin. A live link
+    that does not open the area hears 403; anything else as a wrong token (401), so a
+    route that never names an area stays closed to every link (default deny)."""
+    token = link_token(conn)
+    if record is not GHOST and token_matches(token, record.viewer_token_hash):
+        return FULL
+    if record is not GHOST and token:
+        link = await runtime(conn).links.resolve(record, token)
+        if link is not None:
+            access = access_of(link)
+            if not any(access.allows(area) for area in areas):
+                raise ApiError(403, WRONG_LINK_AREA)
+            return access
+    if await is_admin(conn, ADMIN_AS_VIEWER):
+        if record is GHOST:
+            raise ApiError(404, "unknown campaign")
+        return FULL
     raise ApiError(401, WRONG_VIEWER)
 
 

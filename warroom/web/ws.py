@@ -24,8 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.hub.viewer import Viewer
-from warroom.adapters.redis.throttle import ADMIN_AS_VIEWER, client_of
-from warroom.services.campaigns import token_matches
+from warroom.adapters.redis.throttle import client_of
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
 from warroom.web.pages.replay import replay_socket, replay_stats
@@ -145,23 +144,25 @@ async def _campaign_socket(websocket: WebSocket, slug: str) -> None:
     except Exception:  # the database is down or silent: say so, briefly
         await _deny(websocket, 503, "campaign lookup unavailable; retry shortly")
         return
-    # The viewer token from the link; the admin token only from a header (never a URL,
-    # where it would end up in logs and browser history). An unknown campaign answers
-    # as a wrong token, so campaign names cannot be probed.
-    token = websocket.query_params.get("token")
-    admin = False
-    by_link = record is not None and token_matches(token, record.viewer_token_hash)
-    if not by_link:
-        try:
-            admin = await deps.is_admin(websocket, ADMIN_AS_VIEWER)  # counted (throttle.py)
-        except ApiError as exc:
-            await _deny(websocket, exc.status, exc.message)
-            return
-    if record is None or not (by_link or admin):
+    # The viewer token or a scoped link's token from the link; the admin token only from
+    # a header (never a URL, where it would end up in logs and browser history). An
+    # unknown campaign answers as a wrong token, so campaign names cannot be probed.
+    replay = "replay" in websocket.query_params
+    try:
+        access = await deps.viewer_access(
+            websocket, record or deps.GHOST, "replay" if replay else "socket"
+        )
+    except ApiError as exc:
+        await _deny(websocket, exc.status, exc.message)
+        return
+    if record is None:
         await _deny(websocket, 401, "missing or wrong viewer token")
         return
-    if "replay" in websocket.query_params:  # time travel: its own task, not the live room
-        await replay_socket(websocket, record)
+    # Masked is decided here: a masked wall link (or `&mask=1`) joins the room's
+    # money-free twin, whatever its page does.
+    masked = access.masked or websocket.query_params.get("mask") in ("1", "true", "yes")
+    if replay:  # time travel: its own task, not the live room
+        await replay_socket(websocket, record, masked=masked, link_id=access.link_id)
         return
     await websocket.accept()
     send = websocket.scope.get(RAW_SEND) or websocket.send
@@ -174,8 +175,9 @@ async def _campaign_socket(websocket: WebSocket, slug: str) -> None:
         max_frames=hub.settings.queue_frames,
         buffered=getattr(transport, "get_write_buffer_size", None),
         writable=_writable(websocket),
+        link_id=access.link_id,
     )
-    hub.join(slug, viewer)
+    hub.join(slug, viewer, masked=masked)
     try:
         await _receive_loop(websocket, viewer, rt.settings.warroom_ws_max_message_bytes)
     finally:

@@ -26,11 +26,11 @@ export function renderBoard(stage, name, rows, compact, money) {
     const moveEl = setField(li, "move", mv.text);
     moveEl.className = "move " + mv.cls;
     setField(li, "name", r.name);
-    setField(li, "amt", money(r.net_gmv_fen));
+    setField(li, "amt", money("share" in r ? r.share : r.net_gmv_fen));
     setField(li, "orders", num(r.orders) + " 单");
     if (!compact) {
       const prev = i > 0 ? rows[i - 1] : null;
-      setField(li, "gap", prev ? "距上一名 " + money(prev.net_gmv_fen - r.net_gmv_fen, true) : r.rank === 1 ? "领跑中" : "");
+      setField(li, "gap", prev ? "距上一名 " + money("share" in r ? (prev.share || 0) - (r.share || 0) : prev.net_gmv_fen - r.net_gmv_fen, true) : r.rank === 1 ? "领跑中" : "");
     }
     if (ol.children[i] !== li) ol.insertBefore(li, ol.children[i] || null);
   });

@@ -34,6 +34,7 @@ from warroom.settings import HubSettings
 
 log = logging.getLogger(__name__)
 HEARTBEAT_PREFIX = "~hb:"  # slugs never start with "~": other hubs ignore these
+UNLINK = "~unlink:"  # services/links.py UNLINK_HINT: a link was revoked
 
 
 class CampaignLookup(Protocol):
@@ -78,6 +79,12 @@ class Hub:
         self.now_ms = now_ms
         self.settings = settings or HubSettings()
         self.rooms: dict[str, Room] = {}
+        # The money-free twins of the rooms, for masked wall links (core/live/masked.py).
+        self.masked_rooms: dict[str, Room] = {}
+        # Called with a link id when a link is revoked (`~unlink`): the composition root
+        # hands in the link book's `forget`.
+        self.on_unlink: Callable[[int], None] = lambda _link_id: None
+        self._link_watchers: dict[int, set[Callable[[], None]]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._token = HEARTBEAT_PREFIX + uuid.uuid4().hex
         self.subscribed = asyncio.Event()
@@ -104,7 +111,7 @@ class Hub:
         # and the repeated cancel make stopping certain.
         self._closing = True
         tasks = list(self._tasks)
-        for room in self.rooms.values():
+        for room in self.all_rooms():
             for v in tuple(room.viewers):
                 room.remove(v)
             if room.task is not None:
@@ -114,22 +121,33 @@ class Hub:
                 t.cancel()
             await asyncio.wait(pending, timeout=1.0)
         self.rooms.clear()
+        self.masked_rooms.clear()
+
+    def all_rooms(self) -> list[Room]:
+        return [*self.rooms.values(), *self.masked_rooms.values()]
+
+    def rooms_of(self, slug: str) -> list[Room]:
+        return [r for r in (self.rooms.get(slug), self.masked_rooms.get(slug)) if r is not None]
 
     # viewers -------------------------------------------------------------------------
 
-    def join(self, slug: str, viewer: Viewer) -> Room:
-        room = self.rooms.get(slug)
+    def join(self, slug: str, viewer: Viewer, masked: bool = False) -> Room:
+        """Into the campaign's room, or its masked twin (a masked wall link): the twin
+        renders the same state and sends only money-free frames."""
+        rooms = self.masked_rooms if masked else self.rooms
+        room = rooms.get(slug)
         if room is None or room.gone:
-            room = Room(slug, self.load, self.room_config)
-            room.task = asyncio.create_task(self._supervise(room), name=f"room:{slug}")
-            self.rooms[slug] = room
+            room = Room(slug, self.load, self.room_config, masked=masked)
+            name = f"room:{slug}" + (":masked" if masked else "")
+            room.task = asyncio.create_task(self._supervise(room), name=name)
+            rooms[slug] = room
         room.add(viewer)
         return room
 
     def leave(self, slug: str, viewer: Viewer) -> None:
-        room = self.rooms.get(slug)
-        if room is not None:
-            room.remove(viewer)
+        for room in self.rooms_of(slug):
+            if viewer in room.viewers:
+                room.remove(viewer)
 
     async def _supervise(self, room: Room) -> None:
         while True:
@@ -163,7 +181,8 @@ class Hub:
             "ingest_idle_ms": idle,
             "delayed": delayed,  # e.g. "redis_oom": the screens say figures are delayed
         }
-        return Loaded(state.snapshot, reports, stimuli, fresh)
+        marks = [*s.milestones_fen, s.target_base_fen, s.target_stretch_fen]
+        return Loaded(state.snapshot, reports, stimuli, fresh, marks)
 
     # the subscriber ------------------------------------------------------------------
 
@@ -180,7 +199,7 @@ class Hub:
                     log.warning(
                         "hub resubscribed to %s; rendering every room", keys.CHANGED_CHANNEL
                     )
-                    for room in self.rooms.values():
+                    for room in self.all_rooms():
                         room.poke()
                 first = False
                 backoff = 0.2
@@ -218,8 +237,7 @@ class Hub:
             if slug.startswith("~") and not slug.startswith(HEARTBEAT_PREFIX):
                 self.control(slug)
                 continue
-            room = self.rooms.get(slug)
-            if room is not None:
+            for room in self.rooms_of(slug):
                 room.poke()
 
     def control(self, hint: str) -> None:
@@ -227,18 +245,45 @@ class Hub:
         record so the next request and render see the new settings and tokens; after a
         viewer token rotation, also drop the campaign's sockets (opened with the old
         token; their reconnect is refused)."""
+        if hint.startswith(UNLINK):  # ~unlink:<slug>:<link id>: a link was revoked
+            slug, _, raw = hint[len(UNLINK) :].rpartition(":")
+            if raw.isdigit():
+                self.close_link(slug, int(raw))
+            return
         kind, _, slug = hint.partition(":")
         self.campaigns.forget(slug)
         if kind == "~kick":
             for kicked in tuple(self._kick_watchers.get(slug, ())):
                 kicked()
-        room = self.rooms.get(slug)
-        if room is None:
-            return
-        if kind == "~kick":
             self.close_viewers(slug)
-        else:
+            return
+        for room in self.rooms_of(slug):
             room.poke()
+
+    def close_link(self, slug: str, link_id: int) -> int:
+        """A revoked link: forget it, close its sockets here (live rooms and replays)."""
+        self.on_unlink(link_id)
+        for kicked in tuple(self._link_watchers.get(link_id, ())):
+            kicked()
+        closed = 0
+        for room in self.rooms_of(slug):
+            for v in tuple(room.viewers):
+                if v.link_id == link_id:
+                    v.evict()
+                    closed += 1
+        return closed
+
+    def watch_link(self, link_id: int, kicked: Callable[[], None]) -> Callable[[], None]:
+        """Call `kicked` when this link is revoked (a replay opened with it)."""
+        watchers = self._link_watchers.setdefault(link_id, set())
+        watchers.add(kicked)
+
+        def unwatch() -> None:
+            watchers.discard(kicked)
+            if not watchers and self._link_watchers.get(link_id) is watchers:
+                del self._link_watchers[link_id]
+
+        return unwatch
 
     def watch_kicks(self, slug: str, kicked: Callable[[], None]) -> Callable[[], None]:
         """Call `kicked` when the campaign's viewer token is rotated, for a socket that
@@ -255,13 +300,13 @@ class Hub:
         return unwatch
 
     def close_viewers(self, slug: str) -> int:
-        room = self.rooms.get(slug)
-        if room is None:
-            return 0
-        viewers = tuple(room.viewers)
-        for v in viewers:
-            v.evict()
-        return len(viewers)
+        closed = 0
+        for room in self.rooms_of(slug):
+            viewers = tuple(room.viewers)
+            for v in viewers:
+                v.evict()
+            closed += len(viewers)
+        return closed
 
     # housekeeping --------------------------------------------------------------------
 
@@ -270,7 +315,12 @@ class Hub:
         while True:
             await asyncio.sleep(min(1.0, s.stall_close_s / 4))
             now = time.monotonic()
-            for slug, room in list(self.rooms.items()):
+            every = [
+                (rooms, slug, room)
+                for rooms in (self.rooms, self.masked_rooms)
+                for slug, room in list(rooms.items())
+            ]
+            for rooms, slug, room in every:
                 for v in tuple(room.viewers):
                     if v.sending_since is not None and now - v.sending_since > s.stall_close_s:
                         log.info(
@@ -284,7 +334,7 @@ class Hub:
                 if (idle and not room.viewers) or (room.gone and not room.viewers):
                     if room.task is not None:
                         room.task.cancel()
-                    del self.rooms[slug]
+                    del rooms[slug]
 
     def stats(self) -> dict[str, Any]:
         rooms = {}
@@ -308,6 +358,7 @@ class Hub:
             }
         return {
             "rooms": rooms,
+            "masked_rooms": {s: len(r.viewers) for s, r in self.masked_rooms.items()},
             "subscribed": self.subscribed.is_set(),
             "resubscribes": self.resubscribes,
             "evicted": self.evicted,

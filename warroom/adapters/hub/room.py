@@ -19,11 +19,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from warroom.adapters.hub.viewer import Message, Viewer, message
 from warroom.core.live.frames import diff, lite, new_items
+from warroom.core.live.masked import mask_frame
 from warroom.core.live.shapes import ReportItem, Snapshot, StimulusItem
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ class Loaded:
     reports: list[ReportItem]
     stimuli: list[StimulusItem]
     fresh: dict[str, Any]
+    # the campaign's thresholds (milestones and targets): a masked room numbers them
+    marks: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -72,9 +75,17 @@ class Room:
     freshness figure and velocity move even when sales are quiet)."""
 
     def __init__(
-        self, slug: str, load: Callable[[str], Awaitable[Loaded | None]], cfg: RoomConfig
+        self,
+        slug: str,
+        load: Callable[[str], Awaitable[Loaded | None]],
+        cfg: RoomConfig,
+        masked: bool = False,
     ) -> None:
         self.slug = slug
+        # A masked room (masked wall links) renders the same campaign and sends every
+        # frame through core/live/masked.py: its viewers never receive an amount.
+        self.masked = masked
+        self.marks: list[int] = []
         self._load = load
         self.cfg = cfg
         self.viewers: set[Viewer] = set()
@@ -124,7 +135,7 @@ class Room:
         assert self.snap is not None
         body = lite(self.snap) if lite_view else self.snap
         frame = {"type": "snapshot", "seq": self.seq, **body, "fresh": self.fresh}
-        entry = (self.seq, message(frame))
+        entry = (self.seq, message(self._out(frame)))
         self._snap_cache[lite_view] = entry
         return entry
 
@@ -182,6 +193,7 @@ class Room:
                 v.evict()
             return
         self.fresh = loaded.fresh
+        self.marks = loaded.marks
         new_reports, self._report_ids = new_items(self._report_ids, loaded.reports)
         new_stimuli, self._stimulus_ids = new_items(self._stimulus_ids, loaded.stimuli)
         prev, self.snap = self.snap, loaded.snapshot
@@ -215,13 +227,19 @@ class Room:
         for frame in frames:
             self.seq += 1
             frame["seq"] = self.seq
-            msg = message(frame)
+            msg = message(self._out(frame))
             for i, v in enumerate(tuple(self.viewers)):
                 v.offer(frame["seq"], msg)
                 if i % FANOUT_SLICE == FANOUT_SLICE - 1:
                     await asyncio.sleep(0)  # let ingest and other rooms run
             self.stats.frames += 1
         self.stats.last_fanout_s = time.perf_counter() - rendered
+
+    def _out(self, frame: dict[str, Any]) -> dict[str, Any]:
+        if not self.masked:
+            return frame
+        assert self.snap is not None
+        return mask_frame(frame, self.snap, self.marks)
 
     def resync_all(self) -> None:
         for v in tuple(self.viewers):

@@ -43,8 +43,10 @@ class Viewer:
         max_frames: int = 8,
         buffered: Callable[[], int] | None = None,
         writable: Callable[[], bool] | None = None,
+        link_id: int | None = None,
     ) -> None:
         self._send = send
+        self.link_id = link_id  # the scoped link it was opened with (None: the viewer token)
         self._abort = abort
         self._buffered = buffered
         self._writable = writable

@@ -179,3 +179,26 @@ class SourceDeliveryRow(SQLModel, table=True):
     duplicates: int = 0
     rejected_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     note: str = Field(default="", max_length=500)
+
+
+# links (issue 18)
+
+
+class LinkRow(SQLModel, table=True):
+    """A scoped link of one campaign (services/links.py): its own token, stored only as
+    a keyed hash (HMAC-SHA256 with the server's link secret), looked up by that hash."""
+
+    __tablename__ = "campaign_link"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    kind: str = Field(max_length=10)  # wall | host | review
+    masked: bool = False
+    seller_id: str | None = Field(default=None, max_length=200)
+    label: str = Field(default="", max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    revoked_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    last_used_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

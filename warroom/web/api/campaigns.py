@@ -20,6 +20,7 @@ from warroom.core.ingest.events import (
     split_body,
     ts_window,
 )
+from warroom.core.live.masked import mask_snapshot
 from warroom.services.campaigns import clock_of
 from warroom.services.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
 from warroom.services.snapshots import load_snapshot
@@ -167,5 +168,15 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
 
 
 @router.get("/campaigns/{slug}/snapshot")
-async def snapshot(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
-    return JSONBytes(await load_snapshot(rt.hot, record, rt.clock.now_ms()))
+async def snapshot(request: Request, slug: str, rt: deps.RuntimeDep) -> JSONBytes:
+    """The snapshot (viewer token, a wall link, the admin); a masked wall link gets its
+    money-free twin (core/live/masked.py)."""
+    record = await deps.campaign(request, slug)
+    access = await deps.viewer_access(request, record, "screen")
+    snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
+    if access.masked:
+        s = record.settings
+        return JSONBytes(
+            mask_snapshot(snap, [*s.milestones_fen, s.target_base_fen, s.target_stretch_fen])
+        )
+    return JSONBytes(snap)

@@ -12,6 +12,7 @@ from warroom.adapters.outbound.netguard import redact_url
 from warroom.adapters.outbound.webhook import BadWebhook, check_target
 from warroom.adapters.sql.report_store import report_view
 from warroom.core.ingest.clock import rfc3339
+from warroom.core.live.masked import mask_report, mask_stimulus
 from warroom.core.reports.render import TemplateProblem, default_source, validate_template
 from warroom.core.reports.schedule import REPORT_KINDS
 from warroom.services import operator
@@ -45,17 +46,27 @@ class WebhookBody(_Strict):
 
 
 @router.get("/reports")
-async def list_reports(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+async def list_reports(request: Request, slug: str, rt: deps.RuntimeDep) -> JSONBytes:
+    record = await deps.campaign(request, slug)
+    access = await deps.viewer_access(request, record, "feed")
     rows = await asyncio.to_thread(rt.reports.reports, record.id)
     tz = record.settings.timezone
     # contract v2: each report with the `figures` its text was written from
-    return JSONBytes([report_view(r, lambda ms: rfc3339(ms, tz)) for r in rows])
+    views = [report_view(r, lambda ms: rfc3339(ms, tz)) for r in rows]
+    if access.masked:  # a masked wall: texts with ¥•••, figures as counts only
+        return JSONBytes([mask_report(v) for v in views])
+    return JSONBytes(views)
 
 
 @router.get("/stimuli")
-async def list_stimuli(record: deps.ViewerCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+async def list_stimuli(request: Request, slug: str, rt: deps.RuntimeDep) -> JSONBytes:
+    record = await deps.campaign(request, slug)
+    access = await deps.viewer_access(request, record, "feed")
     rows = await asyncio.to_thread(rt.reports.fires, record.id)
-    return JSONBytes([fire_view(r, record.settings.timezone) for r in rows])
+    views = [fire_view(r, record.settings.timezone) for r in rows]
+    if access.masked:
+        return JSONBytes([mask_stimulus(v) for v in views])
+    return JSONBytes(views)
 
 
 @router.post("/stimuli", status_code=201)

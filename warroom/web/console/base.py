@@ -49,6 +49,8 @@ AUDIT_LABELS = {
     "webhook_test": "发送测试消息",
     "source_add": "添加数据来源",
     "source_delete": "删除数据来源",
+    "link_add": "创建链接",
+    "link_revoke": "撤销链接",
 }
 DELIVERY_LABELS = {
     "pending": "排队中",

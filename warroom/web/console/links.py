@@ -1,5 +1,7 @@
-"""Console pages for where a campaign's figures go: screen links and tokens, and the
-group robots (webhooks) with their test message and delivery log."""
+"""Console pages for where a campaign's figures go: scoped links (wall, masked wall,
+host, review: created with a QR code shown once, revoked, their last use), the viewer
+token's full links and token rotation, and the group robots (webhooks) with their test
+message and delivery log."""
 
 from __future__ import annotations
 
@@ -8,14 +10,17 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from pydantic import ValidationError
 
 from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_target
+from warroom.core.links import KIND_LABELS
 from warroom.core.live.shapes import BoardRow
 from warroom.core.records import CampaignRecord
 from warroom.services import operator
 from warroom.services.campaigns import token_matches
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
+from warroom.web.api.links import LinkBody, create_link, link_view, revoke_link
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
 from warroom.web.console.base import ConsoleCampaign, ConsoleError, form_of, links, page, router
 from warroom.web.errors import ApiError
@@ -28,11 +33,91 @@ async def sellers_of(request: Request, record: CampaignRecord) -> list[BoardRow]
     return list(snap["leaderboards"]["sellers"])
 
 
+async def links_context(request: Request, record: CampaignRecord, **extra: Any) -> dict[str, Any]:
+    """The campaign's scoped links (no tokens: those are shown once, at creation)."""
+    rt = deps.runtime(request)
+    now = rt.clock.now_ms()
+    rows = await rt.links.list(record)
+    tz = record.settings.timezone
+    views = [link_view(x, tz, now) for x in reversed(rows)]  # newest first
+    ctx: dict[str, Any] = {
+        "record": record,
+        "scoped": views,
+        "sellers": await sellers_of(request, record),
+        "kind_labels": KIND_LABELS,
+        "tab": "links",
+        "values": {},
+    }
+    ctx.update(extra)
+    return ctx
+
+
 @router.get("/admin/c/{slug}/links", response_class=HTMLResponse)
 async def links_page(
     request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
 ) -> HTMLResponse:
-    return page(request, session, "admin/links.html", {"record": record, "tab": "links"})
+    return page(request, session, "admin/links.html", await links_context(request, record))
+
+
+EXPIRY_HOURS = {"": None, "24": 24, "72": 72, "168": 168, "720": 720}
+
+
+@router.post("/admin/c/{slug}/links/new", response_class=HTMLResponse)
+async def new_link(
+    request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
+    """Create a scoped link; its URL (and QR code) is shown this once."""
+    import segno
+
+    form = await form_of(request)
+    choice = form.get("kind", "")
+    kind, masked = {"wall": ("wall", False), "wall_masked": ("wall", True)}.get(
+        choice, (choice, False)
+    )
+    hours = form.get("expires", "")
+    seller = form.get("seller_id", "").strip() or None
+    body: dict[str, Any] = {"kind": kind, "masked": masked, "label": form.get("label", "")}
+    if kind == "host":
+        body["seller_id"] = seller
+    if hours not in EXPIRY_HOURS:
+        raise ConsoleError(422, "有效期只能从列表中选")
+    lifetime = EXPIRY_HOURS[hours]
+    if lifetime is not None:
+        body["expires_at"] = deps.now_ms(request) + lifetime * 3_600_000
+    try:
+        parsed = LinkBody.model_validate(body)
+        link, _token, url = await create_link(request, record, parsed)
+    except (ValidationError, ApiError) as exc:
+        error = LINK_ERRORS.get(getattr(exc, "message", "").split(":")[0], "链接参数不对")
+        if kind not in ("wall", "host", "review"):
+            error = "请选择链接类型"
+        ctx = await links_context(request, record, error=error, values=form)
+        return page(request, session, "admin/_scoped_links.html", ctx, 422)
+    qr = segno.make(url, error="m").svg_inline(scale=4, dark="#0b1124", light="#ffffff")
+    created = {"id": link.id, "url": url, "qr_svg": qr, "kind": kind, "masked": masked}
+    ctx = await links_context(request, record, created=created)
+    return page(request, session, "admin/_scoped_links.html", ctx)
+
+
+LINK_ERRORS = {
+    "seller_id": "团长助手链接需要选择一位团长（ID 不能含控制字符）",
+    "label": "备注最多 100 字，且不能含控制字符",
+    "masked": "只有大屏链接可以隐藏金额",
+    "expires_at": "有效期不对",
+}
+
+
+@router.post("/admin/c/{slug}/links/{link_id}/revoke", response_class=HTMLResponse)
+async def revoke(
+    request: Request, slug: str, link_id: int, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
+    """Revoke: refused from the next request, its open screens closed within seconds."""
+    try:
+        await revoke_link(request, record, link_id)
+    except ApiError:
+        raise ConsoleError(404, "没有这个链接") from None
+    ctx = await links_context(request, record, notice="已撤销：使用这个链接的屏幕已断开")
+    return page(request, session, "admin/_scoped_links.html", ctx)
 
 
 @router.post("/admin/c/{slug}/links", response_class=HTMLResponse)
@@ -53,7 +138,7 @@ async def links_for_token(
 
 
 @router.post("/admin/c/{slug}/tokens/rotate", response_class=HTMLResponse)
-async def rotate(
+async def rotate_token(
     request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
     which = (await form_of(request)).get("which", "")

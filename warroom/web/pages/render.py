@@ -7,12 +7,14 @@ from __future__ import annotations
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from warroom.core.links import FULL, Access, Area
+from warroom.core.live.masked import mask_snapshot
 from warroom.core.live.shapes import Snapshot
 from warroom.core.records import CampaignRecord
 from warroom.web import deps
@@ -73,10 +75,30 @@ def block(request: Request, name: str, block: str, context: dict[str, Any]) -> H
     return HTMLResponse(body, headers=PAGE_HEADERS)
 
 
-async def admit(request: Request, slug: str) -> CampaignRecord:
+async def admit(request: Request, slug: str, *areas: Area) -> CampaignRecord:
+    """The campaign, for a token that opens one of `areas` (core/links.py); what it
+    opens is kept in `request.state.access` (see `access_of` and `masked`)."""
     record = await deps.campaign(request, slug)
-    await deps.require_viewer(request, record)
+    request.state.access = await deps.viewer_access(request, record, *areas)
     return record
+
+
+def access_of(request: Request) -> Access:
+    found = getattr(request.state, "access", None)
+    return found if isinstance(found, Access) else FULL
+
+
+def masked(request: Request) -> bool:
+    """A masked screen: decided by the link (a masked wall link), or asked with `&mask=1`
+    by a full viewer. Either way the page is rendered from the money-free snapshot."""
+    if access_of(request).masked:
+        return True
+    return request.query_params.get("mask") in ("1", "true", "yes")
+
+
+def marks_of(record: CampaignRecord) -> list[int]:
+    s = record.settings
+    return [*s.milestones_fen, s.target_base_fen, s.target_stretch_fen]
 
 
 def error_page(
@@ -118,8 +140,14 @@ def quiet_ms(request: Request) -> int | None:
     return int(min(max(seconds, 1.0), 3600.0) * 1000)
 
 
-def base_context(request: Request, record: CampaignRecord, snap: Snapshot) -> dict[str, Any]:
-    ctx: dict[str, Any] = {}
+def base_context(
+    request: Request, record: CampaignRecord, snap: Snapshot, mask: bool = False
+) -> dict[str, Any]:
+    """What the screens render from: the snapshot, or its money-free twin when `mask`
+    (then no amount reaches the HTML, not even in an attribute)."""
+    ctx: dict[str, Any] = {"mask": mask}
+    if mask:
+        snap = cast(Snapshot, mask_snapshot(snap, marks_of(record)))
     if (quiet := quiet_ms(request)) is not None:
         ctx["quiet_ms"] = quiet
     return ctx | {

@@ -22,6 +22,7 @@ from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
 from warroom.core.ingest.clock import MINUTE_MS, parse_instant, rfc3339
+from warroom.core.live.masked import mask_frame
 from warroom.core.live.shapes import Snapshot
 from warroom.core.records import CampaignRecord
 from warroom.core.review.replay import MAX_FRAMES_PER_S, BadSpeed, parse_speed, update_of
@@ -29,7 +30,7 @@ from warroom.services.campaigns import clock_of
 from warroom.services.replay_loader import LoadedReplay, ReplayLoader
 from warroom.web import deps
 from warroom.web.pages.chart import screen_figure
-from warroom.web.pages.render import PAGE_HEADERS, base_context, error_page, html
+from warroom.web.pages.render import PAGE_HEADERS, base_context, error_page, html, masked
 
 log = logging.getLogger(__name__)
 
@@ -143,10 +144,11 @@ async def replay_page(request: Request, record: CampaignRecord) -> HTMLResponse:
     loader, _ = _parts(request.app)
     loaded = await asyncio.to_thread(loader.load, record)
     snap = _snapshot(loaded, speed, record.settings.starts_at)
-    context = base_context(request, record, snap)
-    context["mask"] = request.query_params.get("mask") in ("1", "true", "yes")
+    mask = masked(request)
+    figure = await asyncio.to_thread(screen_figure, snap, mask)
+    context = base_context(request, record, snap, mask)
     context["replay"] = {"speed": speed, "label": f"{speed:g}×"}
-    context["figure"] = await asyncio.to_thread(screen_figure, snap, context["mask"])
+    context["figure"] = figure
     return html(request, "screen.html", context)
 
 
@@ -173,9 +175,13 @@ async def replay_chart(
 # the socket
 
 
-async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
+async def replay_socket(
+    websocket: WebSocket, record: CampaignRecord, masked: bool = False, link_id: int | None = None
+) -> None:
     """Admitted (token checked): accept, then refuse with a close code the page can
-    read, or play until the end or until the viewer leaves."""
+    read, or play until the end or until the viewer leaves. `masked`: every frame
+    money-free (core/live/masked.py); `link_id`: the scoped link it was opened with,
+    whose revocation closes it."""
     await websocket.accept()
     try:
         speed = parse_speed(websocket.query_params.get("replay"))
@@ -193,8 +199,11 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
     rotated = asyncio.Event()
     hub = getattr(websocket.app.state, "hub", None)
     unwatch = hub.watch_kicks(record.settings.slug, rotated.set) if hub is not None else None
+    unlink = (
+        hub.watch_link(link_id, rotated.set) if hub is not None and link_id is not None else None
+    )
     try:
-        play = asyncio.create_task(_play(websocket, loader, record, speed))
+        play = asyncio.create_task(_play(websocket, loader, record, speed, masked))
         listen = asyncio.create_task(_until_gone(websocket))
         kicked = asyncio.create_task(rotated.wait())
         done, _pending = await asyncio.wait(
@@ -219,6 +228,8 @@ async def replay_socket(websocket: WebSocket, record: CampaignRecord) -> None:
     finally:
         if unwatch is not None:
             unwatch()
+        if unlink is not None:
+            unlink()
         limit.release()
 
 
@@ -230,18 +241,26 @@ async def _until_gone(websocket: WebSocket) -> None:
 
 
 async def _play(
-    websocket: WebSocket, loader: ReplayLoader, record: CampaignRecord, speed: float
+    websocket: WebSocket,
+    loader: ReplayLoader,
+    record: CampaignRecord,
+    speed: float,
+    masked: bool = False,
 ) -> None:
     now_ms = websocket.app.state.runtime.clock.now_ms
     loaded = await asyncio.to_thread(loader.load, record)
     r = loaded.replay
     seq = 0
+    s = record.settings
+    marks = [*s.milestones_fen, s.target_base_fen, s.target_stretch_fen]
+    basis: dict[str, Any] = {}  # the snapshot a masked frame's shares are taken of
 
     async def send(frame: dict[str, Any]) -> None:
         nonlocal seq
         seq += 1
         frame["seq"] = seq
-        await websocket.send_text(orjson.dumps(frame).decode())
+        out = mask_frame(frame, basis, marks) if masked else frame
+        await websocket.send_text(orjson.dumps(out).decode())
 
     began = time.monotonic()
     first = r.settings.starts_at
@@ -255,6 +274,7 @@ async def _play(
     sent_reports = sum(1 for at, _ in loaded.reports if at < as_of)
     sent_stimuli = sum(1 for at in loaded.stimuli_at if at < as_of)
     _decorate(cast(dict[str, Any], cur), loaded, speed, v, as_of == r.final_ms, now_ms())
+    basis.update(cur)
     await send({"type": "snapshot", **cur})
     last_sent = time.monotonic()
     while as_of != r.final_ms:
@@ -274,6 +294,8 @@ async def _play(
             nxt = {**cur, "campaign": {**cur["campaign"], "now": now}}
         frame = cast(dict[str, Any], update_of(cur, nxt))  # _decorate adds `replay`, `fresh`
         _decorate(frame, loaded, speed, v, ended, now_ms())
+        basis.clear()
+        basis.update(nxt)
         await send(frame)
         cur, as_of = nxt, new_as_of
         for at, view in loaded.reports[sent_reports:]:

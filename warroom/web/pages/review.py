@@ -16,6 +16,7 @@ from warroom.adapters.outbound.poster import FontMissing, find_font, render_png
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.groups import load_judged, read_membership_series
 from warroom.core.ingest.clock import rfc3339
+from warroom.core.links import Area
 from warroom.core.live.group_health import Judged, health_counts, row_view
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.poster import PosterSpec, report_poster_spec
@@ -26,7 +27,13 @@ from warroom.services.review_loader import ReviewLoader, late_cutoff_ms
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
 from warroom.web.pages.chart import review_figures
-from warroom.web.pages.render import api_error_page, html
+from warroom.web.pages.render import access_of, api_error_page, html, masked
+
+
+def money_free_row(judged: Judged, tz: str) -> dict[str, Any]:
+    """A group's row for a masked wall: names, counts, health; no amount."""
+    return {k: v for k, v in row_view(judged, tz).items() if not k.endswith("_fen")}
+
 
 router = APIRouter()
 API = "/api/v1/campaigns/{slug}"
@@ -36,9 +43,11 @@ def _loader(request: Request) -> ReviewLoader:
     return deps.runtime(request).review
 
 
-async def _viewer(request: Request, slug: str) -> CampaignRecord:
+async def _viewer(request: Request, slug: str, *areas: Area) -> CampaignRecord:
+    """The campaign, for a token that opens one of `areas` (core/links.py; the full
+    viewer token opens all): a review link reads these, a host or wall link does not."""
     record = await deps.campaign(request, slug)
-    await deps.require_viewer(request, record)
+    request.state.access = await deps.viewer_access(request, record, *(areas or ("review",)))
     return record
 
 
@@ -105,11 +114,12 @@ async def groups(request: Request, slug: str) -> JSONBytes:
 @router.get(API + "/groups/summary")
 async def groups_summary(request: Request, slug: str) -> JSONBytes:
     """For the big screen's 冷群提醒 panel: counts per state and the coldest few."""
-    record = await _viewer(request, slug)
+    record = await _viewer(request, slug, "review", "screen")
     s = record.settings
     judged, now = await _judged(request, record)
-    cold = [row_view(j, s.timezone) for j in [j for j in judged if j.health == "cold"][:5]]
-    quiet = [row_view(j, s.timezone) for j in [j for j in judged if j.health == "quiet"][:5]]
+    view = money_free_row if access_of(request).masked else row_view
+    cold = [view(j, s.timezone) for j in [j for j in judged if j.health == "cold"][:5]]
+    quiet = [view(j, s.timezone) for j in [j for j in judged if j.health == "quiet"][:5]]
     return JSONBytes(
         {
             "counts": health_counts(judged),
@@ -213,13 +223,13 @@ def poster_inputs(record: CampaignRecord, row: Any, mask: bool) -> PosterSpec:
 
 @router.get(API + "/reports/{report_id}/poster.png")
 async def poster(request: Request, slug: str, report_id: int) -> Response:
-    record = await _viewer(request, slug)
+    record = await _viewer(request, slug, "poster")
     rt = deps.runtime(request)
     rows = await asyncio.to_thread(rt.reports.reports, record.id)
     row = next((r for r in rows if r.id == report_id), None)
     if row is None:
         raise ApiError(404, f"no report {report_id} in campaign {slug!r}")
-    mask = request.query_params.get("mask") in ("1", "true", "yes")
+    mask = masked(request)  # a masked wall link gets the masked poster, whatever it asks
     try:
         font = find_font(rt.settings.warroom_poster_font)
     except FontMissing as exc:

@@ -29,12 +29,14 @@ from warroom.web.pages.chart import screen_figure
 from warroom.web.pages.render import (
     PAGE_HEADERS,
     STATIC_DIR,
+    access_of,
     admit,
     api_error_page,
     base_context,
     block,
     html,
     make_env,
+    masked,
 )
 from warroom.web.pages.replay import replay_chart, replay_page
 from warroom.web.pages.screen_view import seller_card
@@ -68,21 +70,19 @@ def install(app: FastAPI, quiet_s: float = 60.0) -> None:
 
 @router.get("/c/{slug}", response_class=HTMLResponse)
 async def big_screen(request: Request, slug: str) -> HTMLResponse:
+    replay = "replay" in request.query_params
     try:
-        record = await admit(request, slug)
+        record = await admit(request, slug, "replay" if replay else "screen")
     except ApiError as exc:
         return api_error_page(request, exc)
-    if "replay" in request.query_params:  # time travel: from the ledger, not hot state
+    if replay:  # time travel: from the ledger, not hot state
         return await replay_page(request, record)
     snap = await load_snapshot(deps.runtime(request).hot, record, deps.now_ms(request))
-    context = base_context(request, record, snap)
-    context["mask"] = masked(request)
-    context["figure"] = await asyncio.to_thread(screen_figure, snap, context["mask"])
+    mask = masked(request)
+    figure = await asyncio.to_thread(screen_figure, snap, mask)  # shares only when masked
+    context = base_context(request, record, snap, mask)
+    context["figure"] = figure
     return html(request, "screen.html", context)
-
-
-def masked(request: Request) -> bool:
-    return request.query_params.get("mask") in ("1", "true", "yes")
 
 
 CHART_TTL_S = 1.0  # every screen of this process shares one figure per campaign per TTL
@@ -112,11 +112,12 @@ async def _live_chart(request: Request, record: CampaignRecord) -> bytes:
 async def big_screen_chart(request: Request, slug: str) -> Response:
     """The big screen's chart figure now (`&replay=N&at=…`: at that moment of the
     replay), for the page to `Plotly.react` after frames moved it."""
+    replay = "replay" in request.query_params
     try:
-        record = await admit(request, slug)
+        record = await admit(request, slug, "replay" if replay else "screen")
     except ApiError as exc:
         return Response(status_code=exc.status, headers=PAGE_HEADERS)
-    if "replay" in request.query_params:
+    if replay:
         figure: Any = await replay_chart(request, record, masked(request))
         if isinstance(figure, Response):
             return figure
@@ -129,13 +130,14 @@ async def big_screen_chart(request: Request, slug: str) -> Response:
 @router.get("/c/{slug}/host", response_class=HTMLResponse)
 async def host_view(request: Request, slug: str) -> HTMLResponse:
     try:
-        record = await admit(request, slug)
+        record = await admit(request, slug, "host")
     except ApiError as exc:
         return api_error_page(request, exc)
     rt = deps.runtime(request)
     snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
     context = base_context(request, record, snap)
-    chosen = request.query_params.get("seller") or None
+    chosen = chosen_seller(request)
+    context["bound_seller"] = access_of(request).seller_id
     context["card"] = await seller_card(rt.hot, record, chosen, rt.clock.now_ms())
     return html(request, "host.html", context)
 
@@ -145,16 +147,25 @@ async def host_seller(request: Request, slug: str) -> HTMLResponse:
     """htmx: the `seller_card` block for the seller the host picked (`part=picker`: the
     picker block, with the sellers who have sold since the page was loaded)."""
     try:
-        record = await admit(request, slug)
+        record = await admit(request, slug, "host")
     except ApiError as exc:
         return api_error_page(request, exc)
     rt = deps.runtime(request)
-    chosen = request.query_params.get("seller") or None
-    card = await seller_card(rt.hot, record, chosen, rt.clock.now_ms())
+    card = await seller_card(rt.hot, record, chosen_seller(request), rt.clock.now_ms())
     context = {
         "slug": record.settings.slug,
         "token": request.query_params.get("token", ""),
         "card": card,
+        "bound_seller": access_of(request).seller_id,
     }
     name = "picker" if request.query_params.get("part") == "picker" else "seller_card"
     return block(request, "host.html", name, context)
+
+
+def chosen_seller(request: Request) -> str | None:
+    """The seller whose card the host sees: a host link's own seller, whatever the URL
+    asks (another seller's card is not its to read); else the one picked."""
+    bound = access_of(request).seller_id
+    if bound is not None:
+        return bound
+    return request.query_params.get("seller") or None
