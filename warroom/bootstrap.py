@@ -18,6 +18,7 @@ from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.import_store import ImportStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
@@ -92,6 +93,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         deliverer=deliverer,
         review=ReviewLoader(store.engine, reports),
         replay=ReplayLoader(store.engine, reports),
+        imports=ImportStore(store.engine),
     )
 
 

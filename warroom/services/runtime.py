@@ -16,6 +16,7 @@ from warroom.adapters.outbound.webhook import WebhookStore
 from warroom.adapters.redis.client import Redis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
+from warroom.adapters.sql.import_store import ImportStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
@@ -45,6 +46,8 @@ class Runtime:
     # viewer (one scan per campaign and ledger state).
     review: ReviewLoader
     replay: ReplayLoader
+    # Spreadsheet imports: their runs, and the ledger look-up of a dry run.
+    imports: ImportStore
 
     async def close(self) -> None:
         await self.redis.aclose()
