@@ -421,3 +421,89 @@ async def test_200k_rows_stream_with_bounded_memory(settings) -> None:
             f"\n200,000-row CSV ({len(content) / 1e6:.1f} MB): {took:.1f} s, "
             f"peak traced memory {peak / 1e6:.1f} MB"
         )
+
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+async def test_console_upload_preview_dry_run_and_import(settings) -> None:
+    import re
+
+    async with harness_for(settings) as h:
+        await h.create_campaign()
+        c = h.client
+        assert (await c.post("/admin/login", data={"token": ADMIN})).status_code == 303
+        page = await c.get("/admin/c/sale/imports")
+        assert page.status_code == 200 and "导入表格" in page.text
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        hx = {"X-CSRF-Token": csrf, "HX-Request": "true"}
+        rows = [*ROWS, ["A004", "5", HOSTILE, "g1", "b4", "p1", "2026-11-11 10:08"]]
+        content = csv_bytes(rows).encode("gb18030")
+        # without the CSRF token: refused, nothing kept
+        res = await c.post(
+            "/admin/c/sale/imports/preview", files={"file": (f"{HOSTILE}.csv", content)}
+        )
+        assert res.status_code == 403
+        res = await c.post(
+            "/admin/c/sale/imports/preview",
+            files={"file": (f"{HOSTILE}.csv", content)},
+            headers=hx,
+        )
+        assert res.status_code == 200, res.text
+        html = res.text
+        assert "<script>alert" not in html and "&lt;script&gt;" in html
+        assert "订单号" in html and "1,288.00" in html and "gb18030" in html
+        upload_id = re.search(r'name="upload_id" value="([^"]+)"', html).group(1)
+        # the columns were guessed from the header
+        assert re.search(r'<option value="订单号" selected>', html)
+        fields = {
+            "upload_id": upload_id,
+            "filename": f"{HOSTILE}.csv",
+            "type": "order",
+            "col_order_id": "订单号",
+            "col_amount_fen": "金额(元)",
+            "scale_amount_fen": "100",
+            "col_seller_id": "团长",
+            "col_group_id": "群",
+            "col_buyer_id": "买家",
+            "col_product_id": "商品",
+            "col_ts": "下单时间",
+        }
+
+        async def run(dry: bool) -> str:
+            res = await c.post(
+                "/admin/c/sale/imports/run",
+                data={**fields, "dry_run": "true" if dry else "false"},
+                headers=hx,
+            )
+            assert res.status_code == 200, res.text
+            run_id = re.search(r"/imports/runs/(\d+)", res.text)
+            text = res.text
+            for _ in range(100):
+                if 'data-state="running"' not in text:
+                    return text
+                await asyncio.sleep(0.1)
+                text = (await c.get(f"/admin/c/sale/imports/runs/{run_id.group(1)}")).text
+            raise AssertionError(text)
+
+        done = await run(dry=True)
+        assert 'data-state="done"' in done and "试运行没有写入任何数据" in done
+        assert ledger_count(h) == 0
+        done = await run(dry=False)
+        assert 'data-state="done"' in done and ledger_count(h) == 4
+        assert bodies(h)["order:A004"]["seller_id"] == HOSTILE
+        # the file is gone after the import; the list shows both runs
+        again = await c.post(
+            "/admin/c/sale/imports/run", data={**fields, "dry_run": "false"}, headers=hx
+        )
+        assert again.status_code == 404
+        page = await c.get("/admin/c/sale/imports")
+        assert page.text.count("<tr><td>") >= 2 and "&lt;script&gt;" in page.text
+        # a wrong mapping comes back as the form with the error
+        res = await c.post(
+            "/admin/c/sale/imports/preview", files={"file": ("y.csv", content)}, headers=hx
+        )
+        upload_id = re.search(r'name="upload_id" value="([^"]+)"', res.text).group(1)
+        bad = {**fields, "upload_id": upload_id, "col_buyer_id": "", "dry_run": "true"}
+        res = await c.post("/admin/c/sale/imports/run", data=bad, headers=hx)
+        assert res.status_code == 422 and "buyer_id is required" in res.text

@@ -118,7 +118,7 @@ def test_four_processes_started_together_migrate_once(
     assert_migrated_once(url)
 
 
-LATER_TABLES = {"console_audit"}  # added by revision 0002
+LATER_TABLES = {"console_audit", "import_run"}  # added by revisions 0002 and 0007 (imports)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
