@@ -236,6 +236,9 @@ def _value(mapping: Mapping, field: str, src: Source, cell: Cell) -> Any:
 
 def _text(cell: Cell) -> str:
     """A cell as text: numbers without a spurious `.0`, dates in ISO form, NFC."""
+    if type(cell) is str:  # the common case first (every CSV cell)
+        text = cell.strip()
+        return text if text.isascii() else unicodedata.normalize("NFC", text)
     if cell is None:
         return ""
     if isinstance(cell, bool):
@@ -248,7 +251,7 @@ def _text(cell: Cell) -> str:
         return str(cell)
     if isinstance(cell, datetime | date | time):
         return cell.isoformat()
-    return unicodedata.normalize("NFC", cell.strip())
+    return unicodedata.normalize("NFC", str(cell).strip())
 
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
