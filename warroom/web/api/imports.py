@@ -84,13 +84,16 @@ async def import_file(
                 timeout_s=rt.settings.warroom_dependency_timeout_s,
                 run_id=run_id,
             )
-        except ApiError as exc:
-            await asyncio.to_thread(
-                rt.imports.progress,
-                run_id,
-                state="failed",
-                error=exc.message,
-                finished_ms=rt.clock.now_ms(),
+        except BaseException as exc:  # the run is never left "running"
+            error = exc.message if isinstance(exc, ApiError) else f"{type(exc).__name__}: {exc}"
+            await asyncio.shield(
+                asyncio.to_thread(
+                    rt.imports.progress,
+                    run_id,
+                    state="failed",
+                    error=error,
+                    finished_ms=rt.clock.now_ms(),
+                )
             )
             raise
         await asyncio.to_thread(

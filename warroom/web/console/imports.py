@@ -13,6 +13,7 @@ import logging
 import re
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +70,19 @@ GUESSES = {
 STATE_LABELS = {"running": "进行中", "done": "已完成", "failed": "失败"}
 
 
+UPLOAD_KEPT_S = 24 * 3600  # an upload never imported is deleted after a day
+
+
 def _uploads(request: Request) -> Path:
     return private_dir(deps.runtime(request).settings.warroom_data_dir / "imports")
+
+
+def _forget_old(folder: Path) -> None:
+    cutoff = time.time() - UPLOAD_KEPT_S
+    for entry in folder.iterdir():
+        with contextlib.suppress(OSError):
+            if UPLOAD_ID.match(entry.name) and entry.stat().st_mtime < cutoff:
+                entry.unlink()
 
 
 def guess(header: list[str]) -> dict[str, str]:
@@ -147,7 +159,9 @@ async def upload_preview(
             ctx = {"record": record, "error": f"无法读取这个文件：{exc.message}"}
             return page(request, session, "admin/_import_error.html", ctx, exc.status)
         upload_id = f"{secrets.token_urlsafe(18)}.{shown['kind']}"
-        dest = _uploads(request) / upload_id
+        folder = _uploads(request)
+        await asyncio.to_thread(_forget_old, folder)
+        dest = folder / upload_id
 
         def keep() -> None:
             upload.file.seek(0)
