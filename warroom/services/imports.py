@@ -87,6 +87,18 @@ class Outcome:
         }
 
 
+def audit_detail(run_id: int, filename: str, answer: dict[str, Any]) -> dict[str, Any]:
+    """The audit row of an import (not of a dry run: it changes nothing)."""
+    return {
+        "run": run_id,
+        "file": filename[:100],
+        "rows": answer["rows"],
+        "accepted": answer["accepted"],
+        "duplicates": answer["duplicates"],
+        "rejected": answer["rejected_count"],
+    }
+
+
 def limits_of(cfg: ImportSettings) -> SheetLimits:
     return SheetLimits(
         max_rows=cfg.max_rows,

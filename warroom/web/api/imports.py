@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 
-from warroom.services.imports import import_sheet, parse_mapping_json
+from warroom.services.imports import audit_detail, import_sheet, parse_mapping_json
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
 
@@ -104,6 +104,9 @@ async def import_file(
             rejected=answer["rejected"],
             stopped=answer["stopped"],
         )
+        if not dry_run:
+            detail = audit_detail(run_id, name, answer)
+            await asyncio.to_thread(rt.store.audit, record.id, rt.clock.now_ms(), "import", detail)
     finally:
         await upload.close()
     return JSONBytes({**answer, "run": run_id, "dry_run": dry_run})

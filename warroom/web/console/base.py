@@ -47,6 +47,7 @@ AUDIT_LABELS = {
     "webhook_add": "添加推送目标",
     "webhook_delete": "删除推送目标",
     "webhook_test": "发送测试消息",
+    "import": "导入表格",
 }
 DELIVERY_LABELS = {
     "pending": "排队中",

@@ -24,7 +24,7 @@ from warroom.adapters.private import private_dir
 from warroom.adapters.sheets import SheetError, open_sheet
 from warroom.core.imports import FIELDS, IDENTITY, REQUIRED, MappingError, parse_mapping
 from warroom.core.records import CampaignRecord
-from warroom.services.imports import import_sheet, limits_of, preview
+from warroom.services.imports import audit_detail, import_sheet, limits_of, preview
 from warroom.services.ledger import LedgerWriter
 from warroom.services.runtime import Runtime
 from warroom.web import deps
@@ -289,6 +289,9 @@ async def _run(
             run_id=run_id,
         )
         state = "done"
+        if not dry_run:
+            detail = audit_detail(run_id, filename, answer)
+            await asyncio.to_thread(rt.store.audit, record.id, rt.clock.now_ms(), "import", detail)
     except ApiError as exc:
         error = exc.message
     except asyncio.CancelledError:
