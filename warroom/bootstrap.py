@@ -21,6 +21,7 @@ from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.import_store import ImportStore
 from warroom.adapters.sql.link_store import LinkStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.source_store import SourceStore
@@ -100,6 +101,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         replay=ReplayLoader(store.engine, reports),
         sources=SourceStore(store.engine),
         links=LinkBook(LinkStore(store.engine), link_secret(settings), redis, clock=clock),
+        imports=ImportStore(store.engine),
     )
 
 

@@ -73,6 +73,24 @@ class HttpSettings(BaseSettings):
     read_timeout_s: float = Field(default=30.0, gt=0)
 
 
+class ImportSettings(BaseSettings):
+    """WARROOM_IMPORT_* from the environment: spreadsheet imports (docs/imports.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_IMPORT_", extra="ignore")
+
+    # An upload larger than this is refused with 413 before it is read.
+    max_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # An XLSX whose parts unzip to more than this is refused (413): a zip bomb.
+    max_unzipped_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    # Rows after the header read at most (empty ones included); the rest is reported.
+    max_rows: int = Field(default=300_000, ge=1)
+    # This many empty rows in a row end the sheet (reported): a sheet formatted down to
+    # its last row is not parsed to the end.
+    max_empty_run: int = Field(default=1_000, ge=1)
+    # Rows handed to the ledger writer at a time.
+    chunk_rows: int = Field(default=5_000, ge=1, le=50_000)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
@@ -81,6 +99,7 @@ class Settings(BaseSettings):
     ws: HubSettings = Field(default_factory=HubSettings)
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    imports: ImportSettings = Field(default_factory=ImportSettings)
 
     redis_url: str | None = None
     # REDIS_URL names any node of a Redis Cluster (every key of a campaign shares its

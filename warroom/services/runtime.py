@@ -16,6 +16,7 @@ from warroom.adapters.outbound.webhook import WebhookStore
 from warroom.adapters.redis.client import Redis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
+from warroom.adapters.sql.import_store import ImportStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.source_store import SourceStore
 from warroom.adapters.sql.store import Store
@@ -51,6 +52,8 @@ class Runtime:
     sources: SourceStore
     # Scoped links (wall, host, review): their tokens' keyed hashes, revocation.
     links: LinkBook
+    # Spreadsheet imports: their runs, and the ledger look-up of a dry run.
+    imports: ImportStore
 
     async def close(self) -> None:
         await self.redis.aclose()

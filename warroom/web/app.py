@@ -13,6 +13,7 @@ from warroom.services.runtime import Edge
 from warroom.settings import Settings
 from warroom.web import errors, hooks, ws
 from warroom.web.api import campaigns as api_campaigns
+from warroom.web.api import imports as api_imports
 from warroom.web.api import links as api_links
 from warroom.web.api import reports as api_reports
 from warroom.web.api import sources as api_sources
@@ -57,11 +58,13 @@ def create_app(settings: Settings, build_edge: Callable[[Settings], Edge]) -> Fa
     app.include_router(api_sources.router)  # sources (issue 19)
     app.include_router(hooks.router)  # /hooks/{id}: where the platforms call a source
     app.include_router(api_links.router)  # scoped links (contract v3)
+    app.include_router(api_imports.router)  # spreadsheet imports
     app.include_router(review.router)  # 复盘
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     screens.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
     console.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)
-    app.add_middleware(BodyLimit)  # every other body: 1 MiB (ingest has its own cap)
+    # every other body: 1 MiB (ingest has its own cap; an import's file up to its own)
+    app.add_middleware(BodyLimit, wider=((api_imports.UPLOAD_PATH, settings.imports.max_bytes),))
     app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
 
     @app.get("/api/docs", include_in_schema=False)

@@ -202,3 +202,30 @@ class LinkRow(SQLModel, table=True):
     expires_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     revoked_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     last_used_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+# imports (issue 19)
+
+
+class ImportRunRow(SQLModel, table=True):
+    """One spreadsheet import (or dry run): its progress while it runs, its result
+    after (the console polls it). `rejected_json` keeps the first rejections only."""
+
+    __tablename__ = "import_run"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(index=True)
+    filename: str = Field(max_length=200)
+    dry_run: bool = False
+    state: str = Field(default="running", max_length=12)  # running | done | failed
+    started_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    finished_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    scanned: int = 0  # rows after the header read so far, empty ones included
+    rows: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected_count: int = 0
+    rejected_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
+    stopped_json: str = Field(default="null", sa_column=Column(Text, nullable=False))
+    error: str = Field(default="", max_length=500)

@@ -51,6 +51,7 @@ AUDIT_LABELS = {
     "source_delete": "删除数据来源",
     "link_add": "创建链接",
     "link_revoke": "撤销链接",
+    "import": "导入表格",
 }
 DELIVERY_LABELS = {
     "pending": "排队中",

@@ -18,6 +18,7 @@ from warroom.web import deps
 
 # campaign.py and links.py add their routes to the router when imported
 from warroom.web.console import auth, campaign  # noqa: F401
+from warroom.web.console import imports as _imports  # noqa: F401
 from warroom.web.console import links as _links  # noqa: F401
 from warroom.web.console import sources as _sources  # noqa: F401
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
