@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import signal
 import threading
@@ -34,7 +35,7 @@ import pytest
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import func, select
 
-from tests.chaos.stack import ADMIN_H, Stack, wait_for
+from tests.chaos.stack import ADMIN_H, Proc, Stack, wait_for
 from tests.integration.receivers import Receiver
 from warroom.adapters.outbound.webhook import UNKNOWN, WebhookStore
 from warroom.adapters.redis import keys
@@ -357,6 +358,7 @@ def check_screens(stack: Stack, db: Db, slug: str, viewer: str) -> None:
 # --- 1. every worker killed right after each report commits ------------------------------
 
 
+@pytest.mark.timeout(480)  # ~45 s unloaded; nine restarts on a loaded machine take longer
 def test_every_worker_killed_right_after_each_report_commit(
     stack: Stack, db: Db, receiver: Receiver
 ) -> None:
@@ -422,7 +424,7 @@ def test_every_worker_killed_right_after_each_report_commit(
     kills = 0
     last_kill = time.time() * 1000
     seen = 0
-    deadline = time.monotonic() + 150
+    deadline = time.monotonic() + 300
     try:
         while True:
             assert time.monotonic() < deadline, "the final never came\n" + stack.outputs()
@@ -468,7 +470,7 @@ def test_every_worker_killed_right_after_each_report_commit(
     swept = sweep_orphans(db, last_kill)
     tally = OutboxTally()
     status = check_outbox(stack, db, receiver, "kills", hooks, tally)
-    assert tally.interrupted == swept
+    assert tally.interrupted >= swept  # the live sweeper may have ended older ones
     check_screens(stack, db, "kills", c["viewer_token"])
 
     # The final reached the screens (above) and the groups: each target got it once,
@@ -505,15 +507,31 @@ def quiet_zone(start_ms: int, end_ms: int) -> str:
     raise AssertionError("no quiet zone")
 
 
+def printed(proc: Proc) -> str:
+    """What a process has printed so far, read without moving the file offset it
+    shares with the child (a seek could make its next line overwrite earlier ones)."""
+    fd = proc.log.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
+
+def running(proc: Proc) -> bool:
+    """The worker is past its start (imports, runtime, restore) and runs its loops."""
+    return proc.alive() and "aggregator" in (out := printed(proc)) and "started" in out
+
+
 class Monkey:
     """Kills a random worker at random moments and starts another in its place, so
-    `n` workers race on, each killed at any point of its work."""
+    `n` workers race on, each killed at any point of its work. Only a worker that runs
+    its loops is killed, and only while another one runs too: on a loaded machine a
+    worker takes seconds to start, and kills faster than starts would stop the sale
+    rather than test it."""
 
     def __init__(self, stack: Stack, n: int, seed: int) -> None:
         self.stack = stack
         self.n = n
         self.rng = random.Random(seed)
-        self.kills = 0
+        self.lock = threading.Lock()
+        self.kill_times: list[float] = []  # time.monotonic() of each kill
         self.stop = threading.Event()
         self.failure: BaseException | None = None
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -528,16 +546,28 @@ class Monkey:
         self.stop.set()
         self.thread.join(timeout=30)
 
+    def kill_one(self) -> bool:
+        """SIGKILL a random running worker (if another runs too) and start another in
+        its place; False when there was none to kill."""
+        with self.lock:
+            up = [w for w in self.stack.workers() if running(w)]
+            killed = len(up) >= 2
+            if killed:
+                self.rng.choice(up).kill()
+                self.kill_times.append(time.monotonic())
+            while len(self.stack.workers()) < self.n:
+                self.stack.start_worker()
+            return killed
+
+    def kills_between(self, t0: float, t1: float) -> int:
+        with self.lock:
+            return sum(t0 <= t <= t1 for t in self.kill_times)
+
     def _run(self) -> None:
         try:
             # The chaos's own pace: a kill every 0.3 to 2 s (random moments, not waits).
             while not self.stop.wait(self.rng.uniform(0.3, 2.0)):
-                workers = self.stack.workers()
-                if workers:
-                    self.rng.choice(workers).kill()
-                    self.kills += 1
-                while len(self.stack.workers()) < self.n:
-                    self.stack.start_worker()
+                self.kill_one()
         except BaseException as exc:  # noqa: BLE001 - reported by the test
             self.failure = exc
 
@@ -603,22 +633,31 @@ def round_story(stack: Stack, db: Db, slug: str) -> str:
     )
 
 
+@pytest.mark.timeout(600)  # ~1 min unloaded; a machine several times slower still ends
 def test_a_sigkill_storm_over_twenty_rounds_of_reports_and_fires(
     stack: Stack, db: Db, receiver: Receiver
 ) -> None:
     """Twenty rounds, one campaign each, run one after the other while three workers
-    race and a random one is SIGKILLed every 0.3-2 s and replaced. A round is due at
-    once (its sales fall in an already complete minute), so its length is the time the
-    racing, dying workers take: eight reports and three fires per round."""
+    race and a random one is SIGKILLed every 0.3-2 s, and once more at a random moment
+    of each round, and replaced. A round is due at once (its sales fall in an already
+    complete minute: the watermark and the settling pass as soon as its events are
+    applied), so its length is the time the racing, dying workers take: eight reports
+    and three fires per round."""
     began = time.monotonic()
     stack.start_web()
     rounds: list[tuple[str, dict[str, Any], Hook]] = []
     per_round: list[float] = []
+    mid_round: list[int] = []
     with Monkey(stack, 3, seed=17) as monkey:
         for k in range(ROUNDS):
             t0 = time.monotonic()
             slug, c, hook = start_round(stack, receiver, k)
             rounds.append((slug, c, hook))
+            # Besides the storm's own kills, one at a random moment of each round's
+            # work (its reports and fires are claimed within about a second of its
+            # events): every round has a worker killed while it runs.
+            time.sleep(monkey.rng.uniform(0.0, 0.8))  # a random moment, not a wait
+            wait_for(f"round {k}: a worker killed", monkey.kill_one, deadline_s=120)
             wait_for(
                 f"round {k}: every report and fire claimed",
                 partial(round_done, db, slug),
@@ -626,8 +665,9 @@ def test_a_sigkill_storm_over_twenty_rounds_of_reports_and_fires(
                 explain=partial(round_story, stack, db, slug),
             )
             per_round.append(time.monotonic() - t0)
+            mid_round.append(monkey.kills_between(t0, time.monotonic()))
             assert monkey.failure is None, monkey.failure
-    kills = monkey.kills
+    kills = len(monkey.kill_times)
     # The storm is over: kill whoever is left once more, so every `sending` row older
     # than this is an orphan of a kill, and let fresh workers finish the rest.
     last_kill = restart_all(stack, 3)
@@ -651,11 +691,13 @@ def test_a_sigkill_storm_over_twenty_rounds_of_reports_and_fires(
         reports += len(db.reports(cid))
         fires += len(db.fires(cid))
     assert reports == ROUNDS * 8 and fires == ROUNDS * 3
-    assert tally.interrupted == swept
-    assert kills >= ROUNDS, f"only {kills} kills"
+    # (the live sweeper may have ended some orphans itself: a storm can last a minute)
+    assert tally.interrupted >= swept
+    assert kills >= ROUNDS, kills
     print(
         f"\n[sigkill storm] db={stack.database_url.split(':')[0]} rounds={ROUNDS} "
-        f"reports={reports} fires={fires} kills={kills} deliveries={tally.deliveries} "
+        f"reports={reports} fires={fires} kills={kills} "
+        f"(per round {min(mid_round)}-{max(mid_round)}) deliveries={tally.deliveries} "
         f"delivered={tally.delivered} interrupted={tally.interrupted} "
         f"(arrived {tally.interrupted_arrived}, cut off {tally.partial}) round_s="
         f"{min(per_round):.1f}-{max(per_round):.1f} (median {sorted(per_round)[ROUNDS // 2]:.1f}) "
