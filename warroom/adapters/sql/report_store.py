@@ -20,6 +20,11 @@ from warroom.adapters.sql.tables import DeliveryRow, ReportRow, StimulusRow, Tem
 from warroom.core.live.shapes import ReportItem
 from warroom.core.records import FireRecord, ReportRecord
 
+# The advisory lock (two-key form: class, campaign id) a report claim takes on PostgreSQL
+# to number the campaign's reports one at a time (`claim_report`). The two-key space
+# does not overlap the migrations' one-key lock.
+REPORT_NUMBER_LOCK = 0x5752_4E31  # "WRN1"
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -114,6 +119,15 @@ class ReportStore:
             .returning(t.c.id)
         )
         with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Number claims one at a time per campaign. Under READ COMMITTED two
+                # claims in flight at once (a worker's milestone, another's stimulus
+                # report) each count the reports committed before them and miss the
+                # other's uncommitted row: both got the same `n`, and the screens'
+                # count (the newest `n`) could fall one short (the chaos storm on
+                # PostgreSQL numbered 1..6, 6, 8). Held until commit, taken before the
+                # insert, so the ids follow the same order. SQLite serializes writers.
+                conn.execute(select(func.pg_advisory_xact_lock(REPORT_NUMBER_LOCK, campaign_id)))
             row = conn.execute(stmt).first()
             if row:
                 n = conn.execute(
