@@ -93,8 +93,11 @@ class Proc:
             self.kill()
 
     def output(self, tail: int = 4000) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-tail:]
+        # pread: the child writes through the same open file, so moving its offset
+        # with seek() would make the child's next line overwrite the start of the log.
+        fd = self.log.fileno()
+        size = os.fstat(fd).st_size
+        return os.pread(fd, size, 0).decode(errors="replace")[-tail:]
 
 
 class Stack:
