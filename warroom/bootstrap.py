@@ -13,16 +13,18 @@ from warroom.adapters.health import require_noeviction
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import WebhookStore
-from warroom.adapters.private import private_dir, private_file
+from warroom.adapters.private import private_dir, private_file, secret_in
 from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
+from warroom.adapters.sql.people_store import PeopleStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
+from warroom.services.people import People
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.services.runtime import Edge, Runtime
@@ -92,7 +94,20 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         deliverer=deliverer,
         review=ReviewLoader(store.engine, reports),
         replay=ReplayLoader(store.engine, reports),
+        people=people_of(settings, store, clock),
     )
+
+
+def key_secret(settings: Settings) -> bytes:
+    """The server secret API keys are hashed under: WARROOM_KEY_SECRET, else a random
+    one kept in the data directory (0600), made on first use."""
+    if settings.warroom_key_secret:
+        return settings.warroom_key_secret.encode()
+    return secret_in(settings.warroom_data_dir / "api-keys.secret")
+
+
+def people_of(settings: Settings, store: Store, clock: Clock = SYSTEM_CLOCK) -> People:
+    return People(PeopleStore(store.engine), store, clock, key_secret(settings))
 
 
 def build_edge(settings: Settings) -> Edge:

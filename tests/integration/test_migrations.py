@@ -118,7 +118,7 @@ def test_four_processes_started_together_migrate_once(
     assert_migrated_once(url)
 
 
-LATER_TABLES = {"console_audit"}  # added by revision 0002
+LATER_TABLES = {"console_audit", "app_user", "api_key"}  # added by revisions 0002, 0004
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])

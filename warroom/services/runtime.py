@@ -21,6 +21,7 @@ from warroom.adapters.sql.store import Store
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
+from warroom.services.people import People
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.settings import Settings
@@ -45,6 +46,8 @@ class Runtime:
     # viewer (one scan per campaign and ledger state).
     review: ReviewLoader
     replay: ReplayLoader
+    # People and API keys (issue 18).
+    people: People
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -13,6 +13,7 @@ from warroom.services.runtime import Edge
 from warroom.settings import Settings
 from warroom.web import errors, ws
 from warroom.web.api import campaigns as api_campaigns
+from warroom.web.api import people as api_people
 from warroom.web.api import reports as api_reports
 from warroom.web.bodylimit import BodyLimit
 from warroom.web.console import home as console
@@ -52,6 +53,7 @@ def create_app(settings: Settings, build_edge: Callable[[Settings], Edge]) -> Fa
     errors.install(app)
     app.include_router(api_campaigns.router)
     app.include_router(api_reports.router)
+    app.include_router(api_people.router)  # people, API keys, the audit (owners)
     app.include_router(review.router)  # 复盘
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     screens.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
