@@ -55,6 +55,7 @@ AUDIT_LABELS = {
     "key_add": "创建 API 密钥",
     "key_revoke": "吊销 API 密钥",
 }
+ACTOR_LABELS = {"admin token": "管理令牌", "cli": "命令行", "system": "系统"}
 DELIVERY_LABELS = {
     "pending": "排队中",
     "sending": "发送中",

@@ -27,6 +27,7 @@ from warroom.web.console import links as _links  # noqa: F401
 from warroom.web.console import people as _people  # noqa: F401
 from warroom.web.console.auth import ConsoleChange, ConsoleSession, SignedChange
 from warroom.web.console.base import (
+    ACTOR_LABELS,
     AUDIT_LABELS,
     DELIVERY_LABELS,
     FORMAT_LABELS,
@@ -245,6 +246,7 @@ def install(app: FastAPI) -> None:
         admin_time=admin_time,
         audit_label=lambda a: AUDIT_LABELS.get(a, a),
         role_label=lambda r: ROLE_LABELS.get(r, r),
+        actor_label=lambda a: ACTOR_LABELS.get(a, a),
         audit_detail=audit_detail,
         redact_url=redact_url,
         format_label=lambda f: FORMAT_LABELS.get(f, f),
