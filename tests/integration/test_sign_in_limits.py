@@ -1,8 +1,9 @@
 """Sign-in limits that hold under concurrency (issue 17, item 2), in-process against a
-real Redis: wrong admin tokens (and, since issue 18, wrong passwords and API keys) are counted before they are answered, per client
+real Redis: wrong admin tokens are counted before they are answered, per client
 address, so 200 at once get at most the limit of "wrong" answers and the rest 429;
 the right token still works from another address; the API's admin bearer is limited
-the same way."""
+the same way. Issue 18: passwords per address and per account (a locked-out address
+does not lock the person out elsewhere), and wrong API keys as wrong admin tokens."""
 
 from __future__ import annotations
 

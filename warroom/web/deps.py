@@ -1,17 +1,24 @@
-"""The edge, as FastAPI dependencies: the runtime, the admin token, a campaign seen by
-its viewers or by the admin, and size-capped bodies.
+"""The edge, as FastAPI dependencies: the runtime, who is asking (the admin token, an
+API key, and their role), a campaign seen by its viewers or by the admin, and
+size-capped bodies.
 
 Handlers declare what they need (`rt: RuntimeDep`, `record: ViewerCampaign`,
-`record: AdminCampaign`, `_: AdminAccess`) instead of repeating checks. Rules kept here
-once:
+`record: AdminCampaign` to read, `record: OperatorCampaign` to change,
+`_: OwnerAccess`) instead of repeating checks. Rules kept here once:
 
 - The admin token is compared in one place (`admin_token_ok`) and read only from the
   `Authorization` header: a token in a URL ends up in logs and histories. (The console
-  has its own session cookie, see admin_auth.py; the JSON API takes only the header.)
-- Every attempt at the admin token (console sign-in, an admin bearer on the API or a
-  socket) goes through `admin_attempt`: a wrong one is counted per client address
-  before it is answered, and past WARROOM_CONSOLE_MAX_FAILED_LOGINS a minute the
-  address hears 429 with Retry-After, for the right token too (adapters/redis/throttle.py).
+  has its own session cookie, see console/auth.py; the JSON API takes only the header.)
+- An API key (issue 18) works wherever the admin token does, within its role: reads
+  for every role (`require_analyst`), changes for operators (`require_operator`),
+  people, keys and the audit for owners (`require_owner`); the admin token is an owner.
+  `ROLE_DEPS` names them for the route-table test (tests/e2e/test_roles.py).
+- Every attempt at an admin credential (console sign-in, an admin bearer on the API or
+  a socket) is counted per client address before it is answered when wrong, and past
+  WARROOM_CONSOLE_MAX_FAILED_LOGINS a minute the address hears 429 with Retry-After,
+  for the right token or key too (adapters/redis/throttle.py).
+- The credential found names the request's actor (core/people.py `acting`): every
+  audit row the request writes carries it.
 - Viewer tokens travel in links (`?token=`) as the contract says, or in the header.
 - An unknown campaign answers exactly as a wrong token does (401, same body), so
   campaign names cannot be probed. Only the admin, already authenticated, sees 404.
