@@ -4,9 +4,6 @@ and the tests share. Nothing else constructs a client or picks an implementation
 
 from __future__ import annotations
 
-import os
-import secrets
-import time
 from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -16,13 +13,14 @@ from warroom.adapters.health import require_noeviction
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import WebhookStore
-from warroom.adapters.private import private_dir, private_file
+from warroom.adapters.private import private_dir, private_file, secret_in
 from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
 from warroom.adapters.sql.engine import make_engine
 from warroom.adapters.sql.import_store import ImportStore
 from warroom.adapters.sql.link_store import LinkStore
+from warroom.adapters.sql.people_store import PeopleStore
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.source_store import SourceStore
 from warroom.adapters.sql.store import Store
@@ -30,6 +28,7 @@ from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
 from warroom.services.links import LinkBook
+from warroom.services.people import People
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.services.runtime import Edge, Runtime
@@ -102,31 +101,29 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         sources=SourceStore(store.engine),
         links=LinkBook(LinkStore(store.engine), link_secret(settings), redis, clock=clock),
         imports=ImportStore(store.engine),
+        people=people_of(settings, store, clock),
     )
 
 
 def link_secret(settings: Settings) -> bytes:
-    """The key of the links' token hashes: WARROOM_LINK_SECRET, else a random key in a
-    private file of the data directory (created once; every process on this host
-    reads the same one)."""
+    """The key of the links' token hashes: WARROOM_LINK_SECRET, else a random one kept
+    in the data directory (0600), made on first use (every process on the host reads
+    the same one)."""
     if settings.warroom_link_secret:
         return settings.warroom_link_secret.encode()
-    path = private_dir(settings.warroom_data_dir) / "link.key"
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # another process is writing it right now
-            key = path.read_bytes().strip()
-            if len(key) >= 32:
-                return key
-            time.sleep(0.02)
-        raise RuntimeError(f"{path} holds no key: delete it or set WARROOM_LINK_SECRET") from None
-    key = secrets.token_hex(32).encode()
-    try:
-        os.write(fd, key)
-    finally:
-        os.close(fd)
-    return key
+    return secret_in(settings.warroom_data_dir / "link.key")
+
+
+def key_secret(settings: Settings) -> bytes:
+    """The server secret API keys are hashed under: WARROOM_KEY_SECRET, else a random
+    one kept in the data directory (0600), made on first use."""
+    if settings.warroom_key_secret:
+        return settings.warroom_key_secret.encode()
+    return secret_in(settings.warroom_data_dir / "api-keys.secret")
+
+
+def people_of(settings: Settings, store: Store, clock: Clock = SYSTEM_CLOCK) -> People:
+    return People(PeopleStore(store.engine), store, clock, key_secret(settings))
 
 
 def build_edge(settings: Settings) -> Edge:

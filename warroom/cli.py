@@ -1,4 +1,4 @@
-"""warroom serve | web | worker | demo | rebuild."""
+"""warroom serve | web | worker | demo | rebuild | migrate | user add."""
 
 from __future__ import annotations
 
@@ -104,6 +104,16 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("rebuild")
     r.add_argument("slug")
     sub.add_parser("migrate", help="bring the SQL schema to the newest revision, then exit")
+    u = sub.add_parser("user", help="people who sign in to the console")
+    usub = u.add_subparsers(dest="user_cmd", required=True)
+    ua = usub.add_parser("add", help="add a person; prints a one-time password")
+    ua.add_argument("email")
+    ua.add_argument("--role", default="owner", choices=("owner", "operator", "analyst"))
+    ua.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin instead of making one",
+    )
     d = sub.choices["demo"]
     d.add_argument("--slug", default="demo")
     d.add_argument("--time-scale", type=float, default=60.0)
@@ -127,11 +137,40 @@ def main(argv: list[str] | None = None) -> int:
             print(f"schema at {current(conn)} (newest {head()})", flush=True)
         store.engine.dispose()
         return 0
+    if args.cmd == "user":
+        return _user_add(settings, args)
     if args.cmd == "rebuild":
         n = asyncio.run(_rebuild_main(settings, args.slug))
         print(f"rebuilt {args.slug} from {n} ledger events")
         return 0
     return _serve(settings, host, port, args)
+
+
+def _user_add(settings: Settings, args: argparse.Namespace) -> int:
+    """`warroom user add EMAIL --role owner`: the first owner (or any person) from the
+    server's shell. The password is made and printed once, or read from stdin; only
+    its Argon2id hash is stored. Audited as "cli"."""
+    from warroom.bootstrap import people_of, sync_store
+    from warroom.core.people import CLI, acting
+    from warroom.services.refusal import Refused
+
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    store = sync_store(settings)
+    acting(CLI)
+    try:
+        user, made = asyncio.run(people_of(settings, store).add(args.email, args.role, password))
+    except Refused as exc:
+        print(f"warroom user add: {exc.message}", file=sys.stderr)
+        return 2
+    finally:
+        store.engine.dispose()
+    print(f"added {user.email} ({user.role}), id {user.id}", flush=True)
+    if made is not None:
+        print(f"one-time password: {made}", flush=True)
+        print("(shown once; sign in at /admin and change it under 我的账号)", flush=True)
+    return 0
 
 
 def _serve(settings: Settings, host: str, port: int, args: argparse.Namespace) -> int:

@@ -165,6 +165,7 @@ async def _main(sup: Any, base: str, slug: str, time_scale: float) -> int:
             campaign = await _create(client, sup.settings.warroom_admin_token, slug, time_scale)
             links = await _scoped_links(client, sup.settings.warroom_admin_token, campaign)
             pages = await _print_links(client, base, campaign, links)
+            await _print_owner(client, base, sup.settings.warroom_admin_token)
             tasks = [
                 asyncio.create_task(_play(client, campaign, stop, failed)),
                 asyncio.create_task(_report(client, campaign, stop, every_s=15 if pages else 3)),
@@ -296,6 +297,37 @@ async def _print_links(
         return (await client.get(f"/c/{c.slug}{q}", timeout=5)).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+async def create_demo_owner(client: httpx.AsyncClient, admin_token: str) -> tuple[str, str]:
+    """An owner to sign in to the console with: (email, one-time password). A previous
+    demo's owner (same data directory) keeps its address; this one gets a suffix."""
+    headers = {"Authorization": f"Bearer {admin_token}"}
+    email = "owner@demo.local"
+    for _ in range(5):
+        res = await client.post(
+            "/api/v1/users", json={"email": email, "role": "owner"}, headers=headers
+        )
+        if res.status_code == 201:
+            return email, res.json()["password"]
+        if res.status_code != 409:
+            raise RuntimeError(
+                f"could not add the demo owner ({res.status_code}): {res.text[:300]}"
+            )
+        email = f"owner-{secrets.token_hex(2)}@demo.local"
+    raise RuntimeError("could not find a free demo owner address")
+
+
+async def _print_owner(client: httpx.AsyncClient, base: str, admin_token: str) -> None:
+    try:
+        email, password = await create_demo_owner(client, admin_token)
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"（未能创建运营台账号：{exc}）", flush=True)
+        return
+    print(
+        f"🔑 运营台    {base}/admin\n  所有者邮箱  {email}\n  一次性密码  {password}\n",
+        flush=True,
+    )
 
 
 def clean(text: str) -> str:

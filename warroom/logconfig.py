@@ -7,8 +7,8 @@ line that prints a URL can leak a credential. Three defences, in order:
 - uvicorn's WebSocket handshake lines ("WebSocket /ws/...?token=... [accepted]") are
   access-log lines: dropped unless WARROOM_ACCESS_LOG is on, like the HTTP ones;
 - every line, traceback included, goes through a formatter that cuts query strings
-  off URLs and paths, `Bearer <token>`, cookie and authorization header lines and URL
-  passwords, whatever logger wrote it;
+  off URLs and paths, `Bearer <token>`, cookie and authorization header lines, URL
+  passwords, API keys (`wrk_…`) and Argon2 hashes, whatever logger wrote it;
 - libraries that print request parameters at INFO or DEBUG (SQLAlchemy echoes SQL
   parameters such as a webhook's secret; httpx prints each request URL) are held at
   WARNING whatever WARROOM_LOG_LEVEL says.
@@ -35,6 +35,9 @@ _BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s\"',;]+")
 _HEADER = re.compile(r"(?i)([<>] (?:cookie|set-cookie|authorization|proxy-authorization)):[^\n]*")
 # user:password@ after "://": each scan stops at the next "/", so none overlaps another.
 _USERINFO = re.compile(r"://([^\s/:@]*+):[^\s/@]++@")
+# An API key (services/people.py: "wrk_" + urlsafe base64) or an Argon2 hash, wherever it
+# turns up (an exception's message, a row printed while debugging): issue 18.
+_SECRETS = re.compile(r"\bwrk_[A-Za-z0-9_\-]++|\$argon2(?:id|i|d)\$[^\s\"';]++")
 
 # Never louder than WARNING: they print what must not be printed.
 QUIET_LOGGERS = ("sqlalchemy", "httpx", "httpcore", "hpack", "websockets")
@@ -68,6 +71,7 @@ def redact(text: str) -> str:
     text = _cut_queries(text)
     text = _BEARER.sub(rf"\1 {REDACTED}", text)
     text = _HEADER.sub(rf"\1: {REDACTED}", text)
+    text = _SECRETS.sub(REDACTED, text)
     return _USERINFO.sub(rf"://\1:{REDACTED}@", text)
 
 

@@ -48,6 +48,10 @@ class ConsoleSettings(BaseSettings):
     # The window those failures are counted in: it opens at the first failure, and a
     # locked-out address waits until it closes (Retry-After says how long).
     failed_login_window_s: int = Field(default=60, ge=1)
+    # Wrong passwords for one account, from any address, per window (issue 18); then
+    # that account's sign-in answers 429 until the window closes.
+    max_failed_per_account: int = Field(default=30, ge=1)
+    account_window_s: int = Field(default=900, ge=1)
 
 
 class HttpSettings(BaseSettings):
@@ -111,6 +115,10 @@ class Settings(BaseSettings):
     warroom_redis_pool_timeout_s: float = Field(default=2.0, gt=0)
     database_url: str | None = None
     warroom_admin_token: str | None = None
+    # API keys are stored as HMAC-SHA256 under this secret; unset, a random one is kept
+    # in the data directory (api-keys.secret, 0600). Web processes on several hosts
+    # must share it.
+    warroom_key_secret: str | None = None
     port: int = 8000
     host: str = "127.0.0.1"
     # Reverse proxies whose X-Forwarded-For (and -Proto) to believe: comma-separated IPs

@@ -35,6 +35,17 @@ def test_demo_plays_a_sale_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         snap = wait_for_orders(port, proc, limit_s=60)
         assert snap["totals"]["gmv_fen"] > 0
         assert snap["campaign"]["time_scale"] == 600
+        # the demo made an owner and printed its email and one-time password: they sign in
+        printed = (tmp_path / "demo.log").read_text()
+        email = re.search(r"所有者邮箱\s+(\S+)", printed)
+        password = re.search(r"一次性密码\s+(\S+)", printed)
+        assert email and password, printed[-2000:]
+        signed = httpx.post(
+            f"http://127.0.0.1:{port}/admin/login",
+            data={"email": email.group(1), "password": password.group(1)},
+            timeout=30,
+        )
+        assert signed.status_code == 303, signed.text
         children = psutil.Process(proc.pid).children(recursive=True)
         redis_servers = [c for c in children if "redis-server" in c.name()]
         assert len(redis_servers) == 1, [c.name() for c in children]

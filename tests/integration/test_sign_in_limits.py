@@ -2,7 +2,8 @@
 real Redis: wrong admin tokens are counted before they are answered, per client
 address, so 200 at once get at most the limit of "wrong" answers and the rest 429;
 the right token still works from another address; the API's admin bearer is limited
-the same way."""
+the same way. Issue 18: passwords per address and per account (a locked-out address
+does not lock the person out elsewhere), and wrong API keys as wrong admin tokens."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 
-from tests.conftest import ADMIN, harness_for
-from warroom.settings import Settings
+from tests.conftest import ADMIN, clean_settings, harness_for
+from warroom.settings import ConsoleSettings, Settings
 
 LIMIT = 10  # WARROOM_CONSOLE_MAX_FAILED_LOGINS' default
 BURST = 200
@@ -109,3 +111,112 @@ async def test_the_window_is_a_setting_and_the_lock_ends_with_it(settings: Setti
             assert res.status_code == 429, res.text
             assert asyncio.get_running_loop().time() < deadline, "still locked after 30 s"
             await asyncio.sleep(0.25)
+
+
+# -- email and password (issue 18): per client address AND per account ------------------
+
+
+async def add_person(h: object, email: str, password: str) -> None:
+    res = await h.client.post(  # type: ignore[attr-defined]
+        "/api/v1/users",
+        json={"email": email, "role": "operator", "password": password},
+        headers={"Authorization": f"Bearer {ADMIN}"},
+    )
+    assert res.status_code == 201, res.text
+
+
+RIGHT = "the right password"
+
+
+async def test_wrong_passwords_lock_the_address_not_the_person(settings: Settings) -> None:
+    async with harness_for(settings) as h:
+        await add_person(h, "ann@example.com", RIGHT)
+        async with client_from(h.app, "203.0.113.30") as attacker:
+            answers = await asyncio.gather(
+                *(
+                    attacker.post(
+                        "/admin/login", data={"email": "ann@example.com", "password": f"guess{i}"}
+                    )
+                    for i in range(BURST // 4)
+                )
+            )
+            codes = Counter(r.status_code for r in answers)
+            assert codes[401] <= LIMIT and codes[401] + codes[429] == BURST // 4, codes
+            right = await attacker.post(
+                "/admin/login", data={"email": "ann@example.com", "password": RIGHT}
+            )
+            assert right.status_code == 429 and 1 <= int(right.headers["Retry-After"]) <= 60
+        # the locked-out address did not lock the account: the person signs in elsewhere
+        async with client_from(h.app, "198.51.100.31") as ann:
+            ok = await ann.post(
+                "/admin/login", data={"email": "ann@example.com", "password": RIGHT}
+            )
+            assert ok.status_code == 303, ok.text
+
+
+async def test_wrong_passwords_from_many_addresses_lock_the_account(
+    redis_url: str, database_url: str, tmp_path: Path
+) -> None:
+    settings = clean_settings(
+        redis_url,
+        database_url,
+        tmp_path,
+        console=ConsoleSettings(max_failed_logins=LIMIT, max_failed_per_account=6),
+    )
+    async with harness_for(settings) as h:
+        await add_person(h, "bo@example.com", RIGHT)
+        await add_person(h, "cy@example.com", RIGHT)
+        codes = []
+        for i in range(10):  # a botnet: one guess per address
+            async with client_from(h.app, f"192.0.2.{i + 1}") as bot:
+                res = await bot.post(
+                    "/admin/login", data={"email": "BO@example.com ", "password": f"g{i}"}
+                )
+                codes.append(res.status_code)
+        assert codes == [401] * 6 + [429] * 4, codes
+        async with client_from(h.app, "198.51.100.40") as fresh:
+            locked = await fresh.post(
+                "/admin/login", data={"email": "bo@example.com", "password": RIGHT}
+            )
+            assert locked.status_code == 429 and "Retry-After" in locked.headers
+            other = await fresh.post(
+                "/admin/login", data={"email": "cy@example.com", "password": RIGHT}
+            )
+            assert other.status_code == 303  # another account is not locked
+
+
+async def test_a_right_password_is_not_counted(settings: Settings) -> None:
+    async with harness_for(settings) as h:
+        await add_person(h, "di@example.com", RIGHT)
+        async with client_from(h.app, "203.0.113.50") as c:
+            for _ in range(LIMIT + 2):
+                res = await c.post(
+                    "/admin/login", data={"email": "di@example.com", "password": RIGHT}
+                )
+                assert res.status_code == 303
+
+
+async def test_wrong_api_keys_are_limited_like_the_admin_token(settings: Settings) -> None:
+    async with harness_for(settings) as h:
+        res = await h.client.post(
+            "/api/v1/keys",
+            json={"name": "robot", "role": "analyst"},
+            headers={"Authorization": f"Bearer {ADMIN}"},
+        )
+        key = res.json()["key"]
+        async with client_from(h.app, "203.0.113.60") as attacker:
+            answers = await asyncio.gather(
+                *(
+                    attacker.get("/api/v1/campaigns", headers={"Authorization": f"Bearer wrk_{i}"})
+                    for i in range(BURST // 2)
+                )
+            )
+            codes = Counter(r.status_code for r in answers)
+            assert codes[401] <= LIMIT and codes[401] + codes[429] == BURST // 2, codes
+            res = await attacker.get(
+                "/api/v1/campaigns", headers={"Authorization": f"Bearer {key}"}
+            )
+            assert res.status_code == 429
+        async with client_from(h.app, "198.51.100.61") as robot:
+            res = await robot.get("/api/v1/campaigns", headers={"Authorization": f"Bearer {key}"})
+            assert res.status_code == 200

@@ -80,6 +80,21 @@ async def test_a_new_campaign_is_found_at_once_even_after_a_miss_was_cached():
     assert [r.settings.slug for r in await rt.campaigns.list()] == ["520"]
 
 
+def changes(rt: Any, campaign_id: int) -> list[dict[str, Any]]:
+    """The audit after the campaign's creation (which is audited too, issue 18)."""
+    rows = rt.store.audit_log(campaign_id)
+    assert rows and rows[-1]["action"] == "create"
+    return rows[:-1]
+
+
+async def test_creating_a_campaign_is_audited():
+    rt = fake_runtime(now_ms=NOW)
+    record = (await created(rt)).record
+    assert rt.store.audit_log(record.id) == [
+        {"at_ms": NOW, "action": "create", "detail": {"slug": "520", "name": "520 宠粉节"}}
+    ]
+
+
 async def test_update_stores_the_settings_and_audits_before_and_after():
     rt = fake_runtime(now_ms=NOW)
     record = (await created(rt)).record
@@ -89,7 +104,7 @@ async def test_update_stores_the_settings_and_audits_before_and_after():
 
     assert fresh.settings == changed
     assert rt.store.get_campaign("520") == fresh
-    (entry,) = rt.store.audit_log(record.id)
+    (entry,) = changes(rt, record.id)
     assert (entry["action"], entry["at_ms"]) == ("update", NOW)
     assert entry["detail"] == {
         "changed": {
@@ -106,7 +121,7 @@ async def test_an_update_that_changes_nothing_is_not_audited():
 
     await rt.campaigns.update(record, settings())
 
-    assert rt.store.audit_log(record.id) == []
+    assert changes(rt, record.id) == []
 
 
 async def test_the_slug_of_a_campaign_cannot_change():
@@ -131,7 +146,7 @@ async def test_rotating_the_ingest_token_replaces_it_and_keeps_the_viewer_token(
     assert token_matches(token, stored.ingest_token_hash)
     assert not token_matches(new.ingest_token, stored.ingest_token_hash)
     assert token_matches(new.viewer_token, stored.viewer_token_hash)
-    assert rt.store.audit_log(new.record.id) == [
+    assert changes(rt, new.record.id) == [
         {"at_ms": NOW, "action": "rotate", "detail": {"which": "ingest"}}
     ]
     assert hints(rt) == [CONFIG_HINT + "520", "520"]
@@ -157,4 +172,4 @@ async def test_an_unknown_token_kind_changes_nothing():
         await rt.campaigns.rotate(new.record, "admin")
 
     assert rt.store.get_campaign("520") == new.record
-    assert rt.store.audit_log(new.record.id) == []
+    assert changes(rt, new.record.id) == []

@@ -32,6 +32,11 @@ R = "<redacted>"
         ("< Cookie: warroom_session=xyz; other=1", f"< Cookie: {R}"),
         ("Authorization header was Bearer s3cr3t", f"Authorization header was Bearer {R}"),
         ("postgresql://user:pw@db:5432/x down", f"postgresql://user:{R}@db:5432/x down"),
+        ("key wrk_AbC-d_9 was revoked", f"key {R} was revoked"),
+        (
+            "row ('a@b.cn', '$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA', 1)",
+            f"row ('a@b.cn', '{R}', 1)",
+        ),
         # Prose with a question mark and plain paths stay as they were.
         ("is the worker up? yes", "is the worker up? yes"),
         (

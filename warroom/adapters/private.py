@@ -45,3 +45,29 @@ def private_file(path: Path) -> Path:
     finally:
         os.close(fd)
     return path
+
+
+def secret_in(path: Path, nbytes: int = 32) -> bytes:
+    """A server secret kept in a private file (0600), made on first use. Several
+    processes starting together agree: the first to create the file writes it; the
+    others read what it wrote."""
+    import secrets as _secrets
+
+    private_dir(path.parent)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        for _ in range(50):
+            data = path.read_bytes().strip()
+            if data:
+                return bytes.fromhex(data.decode())
+            import time
+
+            time.sleep(0.02)  # created a moment ago, being written
+        raise RuntimeError(f"{path} is empty: delete it to make a new secret") from None
+    value = _secrets.token_bytes(nbytes)
+    try:
+        os.write(fd, value.hex().encode())
+    finally:
+        os.close(fd)
+    return value

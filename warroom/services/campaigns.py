@@ -86,6 +86,13 @@ class CampaignDirectory:
             hash_token(viewer),
             self.clock.now_ms(),
         )
+        await asyncio.to_thread(
+            self.store.audit,
+            record.id,
+            self.clock.now_ms(),
+            "create",
+            {"slug": settings.slug, "name": settings.name},
+        )
         await self.stream.register(settings.slug)
         await init_generation(self.stream.redis, settings.slug)
         self._cache.pop(settings.slug, None)

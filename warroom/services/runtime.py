@@ -24,6 +24,7 @@ from warroom.services.announcer import Announcer
 from warroom.services.campaigns import CampaignDirectory
 from warroom.services.ledger import LedgerWriter
 from warroom.services.links import LinkBook
+from warroom.services.people import People
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.settings import Settings
@@ -54,6 +55,8 @@ class Runtime:
     links: LinkBook
     # Spreadsheet imports: their runs, and the ledger look-up of a dry run.
     imports: ImportStore
+    # People and API keys (issue 18).
+    people: People
 
     async def close(self) -> None:
         await self.redis.aclose()

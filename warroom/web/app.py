@@ -15,6 +15,7 @@ from warroom.web import errors, hooks, ws
 from warroom.web.api import campaigns as api_campaigns
 from warroom.web.api import imports as api_imports
 from warroom.web.api import links as api_links
+from warroom.web.api import people as api_people
 from warroom.web.api import reports as api_reports
 from warroom.web.api import sources as api_sources
 from warroom.web.bodylimit import BodyLimit
@@ -59,6 +60,7 @@ def create_app(settings: Settings, build_edge: Callable[[Settings], Edge]) -> Fa
     app.include_router(hooks.router)  # /hooks/{id}: where the platforms call a source
     app.include_router(api_links.router)  # scoped links (contract v3)
     app.include_router(api_imports.router)  # spreadsheet imports
+    app.include_router(api_people.router)  # people, API keys, the audit (owners)
     app.include_router(review.router)  # 复盘
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     screens.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static

@@ -1,17 +1,24 @@
-"""The edge, as FastAPI dependencies: the runtime, the admin token, a campaign seen by
-its viewers or by the admin, and size-capped bodies.
+"""The edge, as FastAPI dependencies: the runtime, who is asking (the admin token, an
+API key, and their role), a campaign seen by its viewers or by the admin, and
+size-capped bodies.
 
 Handlers declare what they need (`rt: RuntimeDep`, `record: ViewerCampaign`,
-`record: AdminCampaign`, `_: AdminAccess`) instead of repeating checks. Rules kept here
-once:
+`record: AdminCampaign` to read, `record: OperatorCampaign` to change,
+`_: OwnerAccess`) instead of repeating checks. Rules kept here once:
 
 - The admin token is compared in one place (`admin_token_ok`) and read only from the
   `Authorization` header: a token in a URL ends up in logs and histories. (The console
-  has its own session cookie, see admin_auth.py; the JSON API takes only the header.)
-- Every attempt at the admin token (console sign-in, an admin bearer on the API or a
-  socket) goes through `admin_attempt`: a wrong one is counted per client address
-  before it is answered, and past WARROOM_CONSOLE_MAX_FAILED_LOGINS a minute the
-  address hears 429 with Retry-After, for the right token too (adapters/redis/throttle.py).
+  has its own session cookie, see console/auth.py; the JSON API takes only the header.)
+- An API key (issue 18) works wherever the admin token does, within its role: reads
+  for every role (`require_analyst`), changes for operators (`require_operator`),
+  people, keys and the audit for owners (`require_owner`); the admin token is an owner.
+  `ROLE_DEPS` names them for the route-table test (tests/e2e/test_roles.py).
+- Every attempt at an admin credential (console sign-in, an admin bearer on the API or
+  a socket) is counted per client address before it is answered when wrong, and past
+  WARROOM_CONSOLE_MAX_FAILED_LOGINS a minute the address hears 429 with Retry-After,
+  for the right token or key too (adapters/redis/throttle.py).
+- The credential found names the request's actor (core/people.py `acting`): every
+  audit row the request writes carries it.
 - Viewer tokens travel in links (`?token=`) as the contract says, or in the header.
   So do the scoped links' tokens (contract v3): `viewer_access` admits a route's area
   (core/links.py); `require_viewer` and `ViewerCampaign` admit the full viewer
@@ -23,7 +30,8 @@ once:
 from __future__ import annotations
 
 import hmac
-from typing import Annotated, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 import orjson
 from fastapi import Depends, Request
@@ -39,6 +47,7 @@ from warroom.adapters.redis.throttle import (
 )
 from warroom.core.campaign import CampaignSettings, settings_error
 from warroom.core.links import FULL, Access, Area, access_of
+from warroom.core.people import ADMIN_TOKEN, Actor, Role, acting, allows
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import token_matches
 from warroom.services.runtime import Runtime
@@ -115,30 +124,88 @@ def too_many(wait_s: int) -> ApiError:
     )
 
 
-async def is_admin(conn: HTTPConnection, credential: str = ADMIN) -> bool:
-    """The admin token in the `Authorization` header, from an address that is not
-    locked out (429 if it is). No header: False, and nothing is counted. A viewer route
-    counts as ADMIN_AS_VIEWER (throttle.py)."""
+async def admin_actor(conn: HTTPConnection, credential: str = ADMIN) -> Actor | None:
+    """Who the `Authorization: Bearer` is: the admin token (an owner), an API key (its
+    role), or None. No header: None, and nothing is counted. A bearer that is neither
+    is counted per client address before it is answered, as a wrong admin token always
+    was (admin_attempt, throttle.py); a locked-out address hears 429 for the right
+    token or key too. The actor found is the request's (core/people.py `acting`)."""
     given = header_token(conn)
-    if not given or not runtime(conn).settings.warroom_admin_token:
-        return False
-    wait = await admin_attempt(conn, given, credential)
+    if not given:
+        return None
+    rt = runtime(conn)
+    actor: Actor | None = None
+    if admin_token_ok(rt.settings.warroom_admin_token, given):
+        actor = ADMIN_TOKEN
+    else:
+        actor = await rt.people.key_actor(given)
+    if actor is None:
+        wait = await admin_attempt(conn, given, credential)  # counted: it is wrong
+    else:
+        limit = rt.settings.console.max_failed_logins
+        client = client_of(conn.client.host if conn.client else None)
+        wait = await locked_for_s(rt.redis, credential, client, limit)
     if wait:
         raise too_many(wait)
-    return admin_token_ok(runtime(conn).settings.warroom_admin_token, given)
+    if actor is not None:
+        acting(actor)
+    return actor
+
+
+async def is_admin(conn: HTTPConnection, credential: str = ADMIN) -> bool:
+    """The admin token or an API key (any role reads) in the `Authorization` header,
+    from an address that is not locked out (429 if it is). No header: False, and
+    nothing is counted. A viewer route counts as ADMIN_AS_VIEWER (throttle.py)."""
+    return await admin_actor(conn, credential) is not None
+
+
+async def _require(request: Request, need: Role) -> Actor:
+    actor = await admin_actor(request)
+    if actor is None:
+        if not header_token(request) and not runtime(request).settings.warroom_admin_token:
+            raise ApiError(401, "admin API disabled: set WARROOM_ADMIN_TOKEN or use an API key")
+        raise ApiError(401, WRONG_ADMIN)
+    if not allows(actor.role, need):
+        raise ApiError(403, f"the {actor.role} role may not do this (it needs {need} or above)")
+    return actor
+
+
+async def require_analyst(request: Request) -> Actor:
+    """Reads: every role."""
+    return await _require(request, "analyst")
+
+
+async def require_operator(request: Request) -> Actor:
+    """Changes to campaigns: operator or owner."""
+    return await _require(request, "operator")
+
+
+async def require_owner(request: Request) -> Actor:
+    """People, API keys, the audit: owner only."""
+    return await _require(request, "owner")
+
+
+# What each role dependency lets through: the route table test (tests/e2e/test_roles.py)
+# reads it to check that every admin route declares one.
+ROLE_DEPS: dict[Callable[..., Any], Role] = {
+    require_analyst: "analyst",
+    require_operator: "operator",
+    require_owner: "owner",
+}
 
 
 async def require_admin(request: Request) -> None:
-    if not runtime(request).settings.warroom_admin_token:
-        raise ApiError(401, "admin API disabled: set WARROOM_ADMIN_TOKEN")
-    if not await is_admin(request):
-        raise ApiError(401, WRONG_ADMIN)
+    """Any admin credential (the reads: every role)."""
+    await require_analyst(request)
 
 
-AdminAccess = Annotated[None, Depends(require_admin)]
+AdminAccess = Annotated[Actor, Depends(require_analyst)]
+OperatorAccess = Annotated[Actor, Depends(require_operator)]
+OwnerAccess = Annotated[Actor, Depends(require_owner)]
 
 
 async def admin_campaign(request: Request, slug: str, _: AdminAccess) -> CampaignRecord:
+    """A campaign to read (every role)."""
     record = await runtime(request).campaigns.get(slug)
     if record is None:
         raise ApiError(404, f"unknown campaign {slug!r}")
@@ -146,6 +213,17 @@ async def admin_campaign(request: Request, slug: str, _: AdminAccess) -> Campaig
 
 
 AdminCampaign = Annotated[CampaignRecord, Depends(admin_campaign)]
+
+
+async def operator_campaign(request: Request, slug: str, _: OperatorAccess) -> CampaignRecord:
+    """A campaign to change (operator or owner): the role is checked before the lookup."""
+    record = await runtime(request).campaigns.get(slug)
+    if record is None:
+        raise ApiError(404, f"unknown campaign {slug!r}")
+    return record
+
+
+OperatorCampaign = Annotated[CampaignRecord, Depends(operator_campaign)]
 
 
 async def viewer_campaign(request: Request, slug: str) -> CampaignRecord:

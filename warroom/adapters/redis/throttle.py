@@ -32,6 +32,7 @@ from warroom.adapters.redis import keys
 
 ADMIN = "admin"  # the credential both the console and the API's bearer check
 ADMIN_AS_VIEWER = "admin-as-viewer"  # the admin's bearer on a viewer route
+PASSWORD = "password"  # a person's email-and-password sign-in, per address (issue 18)
 
 
 def client_of(host: str | None) -> str:
@@ -76,3 +77,26 @@ async def count_failure(
     if int(count) <= limit:
         return 0
     return max(int(ttl), 1)
+
+
+# A refund never creates a counter (an expired window stays closed) and never goes below 0.
+_REFUND = """
+local n = tonumber(redis.call('GET', KEYS[1]) or '0')
+if n > 0 then return redis.call('DECR', KEYS[1]) end
+return 0
+"""
+
+
+async def count_attempt(
+    redis: Redis, credential: str, client: str, limit: int, window_s: int = 60
+) -> int:
+    """Count an attempt as a failure before it is checked (a sign-in whose check is
+    slow, an Argon2id hash): 0 if within the limit (go on and check it), else the
+    seconds to wait. A right answer then takes it back with `refund`, so under any
+    concurrency at most `limit` attempts per window are ever checked."""
+    return await count_failure(redis, credential, client, limit, window_s)
+
+
+async def refund(redis: Redis, credential: str, client: str) -> None:
+    """Take back one counted attempt that turned out right."""
+    await redis.eval(_REFUND, 1, keys.auth_failures(credential, client))

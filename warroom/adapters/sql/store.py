@@ -23,6 +23,7 @@ from sqlmodel import col
 
 from warroom.adapters.sql.tables import AuditRow, CampaignRow, DeliveryRow, LedgerEvent, WebhookRow
 from warroom.core.campaign import CampaignSettings
+from warroom.core.people import current_actor
 from warroom.core.records import CampaignRecord
 
 
@@ -123,25 +124,63 @@ class Store:
                 )
 
     def audit(self, campaign_id: int, at_ms: int, action: str, detail: dict[str, Any]) -> None:
+        """One audit row, stamped with the actor of the request (or command) running
+        now (core/people.py `current_actor`)."""
+        actor = current_actor()
         row = {
             "campaign_id": campaign_id,
             "at_ms": at_ms,
             "action": action,
             "detail_json": orjson.dumps(detail).decode(),
+            "actor": actor.label[:300],
+            "actor_kind": actor.kind,
         }
         with self.engine.begin() as conn:
             conn.execute(AuditRow.__table__.insert().values(**row))
 
     def audit_log(self, campaign_id: int, limit: int = 100) -> list[dict[str, Any]]:
+        return self.audit_query(campaign_id=campaign_id, limit=limit)
+
+    def audit_query(
+        self,
+        *,
+        campaign_id: int | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        since_ms: int | None = None,
+        limit: int = 200,
+    ) -> list[dict[str, Any]]:
+        """Audit rows, newest first, filtered by campaign, actor, kind and time."""
         t = AuditRow.__table__
+        q = select(t)
+        if campaign_id is not None:
+            q = q.where(t.c.campaign_id == campaign_id)
+        if actor:
+            q = q.where(t.c.actor == actor)
+        if action:
+            q = q.where(t.c.action == action)
+        if since_ms is not None:
+            q = q.where(t.c.at_ms >= since_ms)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id.desc()).limit(limit)
-            ).all()
+            rows = conn.execute(q.order_by(t.c.id.desc()).limit(limit)).all()
         return [
-            {"at_ms": r.at_ms, "action": r.action, "detail": orjson.loads(r.detail_json)}
+            {
+                "id": r.id,
+                "campaign_id": r.campaign_id,
+                "at_ms": r.at_ms,
+                "action": r.action,
+                "detail": orjson.loads(r.detail_json),
+                "actor": r.actor,
+                "actor_kind": r.actor_kind,
+            }
             for r in rows
         ]
+
+    def audit_actors(self) -> list[str]:
+        """Every actor named in the audit (the console's filter)."""
+        t = AuditRow.__table__
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(t.c.actor).distinct().order_by(t.c.actor)).scalars())
 
     def delete_webhook(self, campaign_id: int, webhook_id: int) -> bool:
         """Remove a webhook target of this campaign and its queued deliveries."""

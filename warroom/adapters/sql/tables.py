@@ -60,6 +60,17 @@ class AuditRow(SQLModel, table=True):
     at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     action: str = Field(max_length=40)
     detail_json: str = "{}"
+    # Who (issue 18): an email, "key:<name>", "admin token", "cli" or "system". Rows
+    # older than people were all made with the admin token. campaign_id 0: no campaign.
+    actor: str = Field(
+        default="admin token",
+        max_length=300,
+        index=True,
+        sa_column_kwargs={"server_default": "admin token"},
+    )
+    actor_kind: str = Field(
+        default="token", max_length=8, sa_column_kwargs={"server_default": "token"}
+    )
 
 
 class ReportRow(SQLModel, table=True):
@@ -229,3 +240,35 @@ class ImportRunRow(SQLModel, table=True):
     rejected_json: str = Field(default="[]", sa_column=Column(Text, nullable=False))
     stopped_json: str = Field(default="null", sa_column=Column(Text, nullable=False))
     error: str = Field(default="", max_length=500)
+
+
+# people (issue 18)
+
+
+class UserRow(SQLModel, table=True):
+    """A person who signs in to the console: an email, a role and an Argon2id hash of
+    the password (never the password)."""
+
+    __tablename__ = "app_user"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True, index=True)
+    role: str = Field(max_length=10)  # core.people.ROLES
+    password_hash: str = Field(max_length=300)
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key for automation: a keyed hash of the key (HMAC-SHA256), looked up by
+    that hash; the key itself is shown once and never stored."""
+
+    __tablename__ = "api_key"
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60)
+    role: str = Field(max_length=10)
+    key_hash: str = Field(max_length=64, unique=True, index=True)
+    created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_used_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -40,7 +40,9 @@ router = APIRouter(prefix="/api/v1")
 
 
 @router.post("/campaigns", status_code=201, response_model=CreatedCampaign)
-async def create_campaign(request: Request, rt: deps.RuntimeDep, _: deps.AdminAccess) -> JSONBytes:
+async def create_campaign(
+    request: Request, rt: deps.RuntimeDep, _: deps.OperatorAccess
+) -> JSONBytes:
     settings = await deps.read_model(request, CampaignSettings, 1024 * 1024)
     try:
         created = await rt.campaigns.create(settings)
@@ -71,7 +73,7 @@ async def get_campaign(record: deps.ViewerCampaign) -> JSONBytes:
 
 @router.patch("/campaigns/{slug}", response_model=CampaignSettings)
 async def patch_campaign(
-    patch: CampaignPatch, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    patch: CampaignPatch, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     """Change any settings but the slug. Takes effect on the screens at once and is
     recorded in the audit log."""
@@ -82,7 +84,7 @@ async def patch_campaign(
 
 @router.post("/campaigns/{slug}/tokens/rotate", response_model=RotatedToken)
 async def rotate_token(
-    body: RotateBody, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    body: RotateBody, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     """A new ingest or viewer token; the old one is refused from the next request on,
     and (viewer) the campaign's open screens are disconnected."""

@@ -57,7 +57,7 @@ async def upload_form(request: Request, max_bytes: int) -> tuple[UploadFile, dic
 
 @router.post("/campaigns/{slug}/imports")
 async def import_file(
-    request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    request: Request, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     """Rows numbered from 1 after the header. Answers `{rows, accepted, duplicates,
     rejected: [{row, error}], rejected_count, stopped}`; a dry run changes nothing."""

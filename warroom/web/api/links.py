@@ -101,7 +101,7 @@ async def create_link(
 
 
 @router.post("/links", status_code=201)
-async def add_link(request: Request, record: deps.AdminCampaign) -> JSONBytes:
+async def add_link(request: Request, record: deps.OperatorCampaign) -> JSONBytes:
     body: LinkBody = await deps.read_model(request, LinkBody, limit=16 * 1024)
     link, token, url = await create_link(request, record, body)
     tz = record.settings.timezone
@@ -129,7 +129,7 @@ async def revoke_link(request: Request, record: CampaignRecord, link_id: int) ->
 
 
 @router.delete("/links/{link_id}")
-async def delete_link(request: Request, link_id: int, record: deps.AdminCampaign) -> JSONBytes:
+async def delete_link(request: Request, link_id: int, record: deps.OperatorCampaign) -> JSONBytes:
     link = await revoke_link(request, record, link_id)
     return JSONBytes(
         {

@@ -71,7 +71,7 @@ async def list_stimuli(request: Request, slug: str, rt: deps.RuntimeDep) -> JSON
 
 @router.post("/stimuli", status_code=201)
 async def fire_by_hand(
-    request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    request: Request, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     body: ManualFire = await deps.read_model(request, ManualFire)
     fired = await operator.fire(
@@ -93,7 +93,7 @@ async def get_templates(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSON
 
 @router.put("/templates/{kind}")
 async def put_template(
-    request: Request, kind: str, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    request: Request, kind: str, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     if kind not in REPORT_KINDS:
         raise ApiError(404, f"unknown report kind {kind!r}")
@@ -107,7 +107,9 @@ async def put_template(
 
 
 @router.delete("/templates/{kind}")
-async def reset_template(kind: str, record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSONBytes:
+async def reset_template(
+    kind: str, record: deps.OperatorCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
     if kind not in REPORT_KINDS:
         raise ApiError(404, f"unknown report kind {kind!r}")
     await asyncio.to_thread(rt.reports.set_template, record.id, kind, None)
@@ -116,7 +118,7 @@ async def reset_template(kind: str, record: deps.AdminCampaign, rt: deps.Runtime
 
 @router.post("/webhooks", status_code=201)
 async def add_webhook(
-    request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    request: Request, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     body: WebhookBody = await deps.read_model(request, WebhookBody)
     try:
@@ -150,7 +152,7 @@ async def list_webhooks(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSON
 
 @router.delete("/webhooks/{webhook_id}", response_model=Deleted)
 async def delete_webhook(
-    webhook_id: int, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    webhook_id: int, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     """Remove a target; its queued deliveries go with it."""
     if not await asyncio.to_thread(rt.store.delete_webhook, record.id, webhook_id):
@@ -163,7 +165,7 @@ async def delete_webhook(
 
 @router.post("/webhooks/{webhook_id}/test")
 async def test_webhook(
-    webhook_id: int, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    webhook_id: int, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     """Send a test message to one target now; the outcome is in the answer and in the
     audit log (`webhook_test`)."""

@@ -33,7 +33,7 @@ router = APIRouter(prefix="/api/v1", tags=["sources"])
 
 @router.post("/campaigns/{slug}/sources", status_code=201)
 async def add_source(
-    request: Request, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    request: Request, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     body = await deps.read_model(request, NewSource, 256 * 1024)
     config = checked_config(body.kind, body.config)
@@ -74,7 +74,7 @@ async def _own(rt: Any, record: Any, source_id: str) -> Any:
 
 @router.delete("/campaigns/{slug}/sources/{source_id}")
 async def delete_source(
-    source_id: str, record: deps.AdminCampaign, rt: deps.RuntimeDep
+    source_id: str, record: deps.OperatorCampaign, rt: deps.RuntimeDep
 ) -> JSONBytes:
     source = await _own(rt, record, source_id)
     await asyncio.to_thread(rt.sources.delete, record.id, source.id)
@@ -106,7 +106,7 @@ class PreviewBody(BaseModel):
 
 
 @router.post("/campaigns/{slug}/sources/preview")
-async def preview_source(request: Request, record: deps.AdminCampaign) -> JSONBytes:
+async def preview_source(request: Request, record: deps.OperatorCampaign) -> JSONBytes:
     body = await deps.read_model(request, PreviewBody, 512 * 1024)
     # A string is the payload's raw text (its numbers exact); anything else is re-encoded.
     raw = body.sample.encode() if isinstance(body.sample, str) else orjson.dumps(body.sample)

@@ -52,7 +52,15 @@ AUDIT_LABELS = {
     "link_add": "创建链接",
     "link_revoke": "撤销链接",
     "import": "导入表格",
+    "create": "新建活动",
+    "user_add": "添加人员",
+    "user_role": "修改角色",
+    "user_remove": "移除人员",
+    "user_password": "修改密码",
+    "key_add": "创建 API 密钥",
+    "key_revoke": "吊销 API 密钥",
 }
+ACTOR_LABELS = {"admin token": "管理令牌", "cli": "命令行", "system": "系统"}
 DELIVERY_LABELS = {
     "pending": "排队中",
     "sending": "发送中",
@@ -93,7 +101,9 @@ def audit_detail(detail: Any) -> str:
     else:
         shown = {True: "是", False: "否", None: "—"}
         parts = [
-            f"{k}: {shown[v] if isinstance(v, bool | None) else str(v)[:60]}"
+            f"{k}: {str(v[0])[:40]} → {str(v[1])[:40]}"
+            if isinstance(v, list) and len(v) == 2
+            else f"{k}: {shown[v] if isinstance(v, bool | None) else str(v)[:60]}"
             for k, v in detail.items()
         ]
     return "；".join(parts)[:400]
@@ -115,7 +125,7 @@ def render(request: Request, name: str, context: dict[str, Any], status: int = 2
 def page(
     request: Request, session: auth.Session, name: str, context: dict[str, Any], status: int = 200
 ) -> HTMLResponse:
-    return render(request, name, {"csrf": session.csrf, **context}, status)
+    return render(request, name, {"csrf": session.csrf, "me": session.actor, **context}, status)
 
 
 async def form_of(request: Request) -> dict[str, str]:

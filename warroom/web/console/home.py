@@ -1,6 +1,7 @@
 """The operator console: `/` and `/admin` (server-rendered Jinja2 + htmx, Chinese).
 
-Sign-in with the admin token opens a session (admin_auth.py). Every GET here only
+Sign-in with an email and password, or with the admin token (the break-glass owner),
+opens a session (auth.py). Every GET here only
 reads; every change is a POST that carries the session's CSRF token (htmx sends it
 from the `hx-headers` of <body>) and goes through the same adapters as the admin API.
 Forms answer with the fragment they replace: the same form with errors beside the
@@ -9,20 +10,26 @@ fields, or the updated section.
 
 from __future__ import annotations
 
+import hashlib
+
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
+from warroom.adapters.redis.throttle import PASSWORD, client_of, count_attempt, refund
 from warroom.adapters.sql.store import SlugTaken
+from warroom.core.people import ROLE_LABELS
 from warroom.web import deps
 
 # campaign.py and links.py add their routes to the router when imported
 from warroom.web.console import auth, campaign  # noqa: F401
 from warroom.web.console import imports as _imports  # noqa: F401
 from warroom.web.console import links as _links  # noqa: F401
+from warroom.web.console import people as _people  # noqa: F401
 from warroom.web.console import sources as _sources  # noqa: F401
-from warroom.web.console.auth import ConsoleChange, ConsoleSession
+from warroom.web.console.auth import ConsoleChange, ConsoleSession, SignedChange
 from warroom.web.console.base import (
+    ACTOR_LABELS,
     AUDIT_LABELS,
     DELIVERY_LABELS,
     FORMAT_LABELS,
@@ -56,7 +63,7 @@ async def console_home(request: Request) -> HTMLResponse:
         session = await auth.current_session(request)
     except auth.NotSignedIn:
         rt = deps.runtime(request)
-        ctx = {"disabled": not rt.settings.warroom_admin_token}
+        ctx = {"token_login": bool(rt.settings.warroom_admin_token)}
         return render(request, "admin/login.html", ctx)
     rt = deps.runtime(request)
     rows = [await summarize(rt, r) for r in await rt.campaigns.list()]
@@ -65,28 +72,27 @@ async def console_home(request: Request) -> HTMLResponse:
 
 @router.post("/admin/login", response_class=HTMLResponse)
 async def login(request: Request) -> Response:
-    rt = deps.runtime(request)
-    cfg = rt.settings.console
     form = await form_of(request)
-    expected = rt.settings.warroom_admin_token
-    given = form.get("token", "").strip()
-    if not expected:
-        msg = "运营台未启用：请设置 WARROOM_ADMIN_TOKEN"
-        return render(request, "admin/login.html", {"error": msg}, 401)
-    # Counted first, decided on the count (throttle.py): a locked-out address hears
-    # 429 for the right token too; another address is not locked.
-    wait = await deps.admin_attempt(request, given)
-    if wait:
-        ctx = {"error": f"登录失败次数过多，请 {wait} 秒后再试"}
-        res: Response = render(request, "admin/login.html", ctx, 429)
-        res.headers["Retry-After"] = str(wait)
-        return res
-    if not deps.admin_token_ok(expected, given):
-        return render(request, "admin/login.html", {"error": "管理令牌不正确"}, 401)
-    assert expected is not None
-    ttl = int(cfg.session_hours * 3600)
-    sid, _ = await auth.open_session(rt.redis, expected, ttl)
+    if "token" in form:
+        return await _token_login(request, form.get("token", "").strip())
+    return await _password_login(request, form.get("email", ""), form.get("password", ""))
+
+
+def _locked(request: Request, wait: int) -> Response:
+    ctx = {"error": f"登录失败次数过多，请 {wait} 秒后再试", "disabled": False}
+    res: Response = render(request, "admin/login.html", ctx, 429)
+    res.headers["Retry-After"] = str(wait)
+    return res
+
+
+def _signed_in(request: Request, sid: str) -> Response:
+    ttl = int(deps.runtime(request).settings.console.session_hours * 3600)
     res = RedirectResponse("/admin", status_code=303)
+    set_cookie(request, res, sid, ttl)
+    return res
+
+
+def set_cookie(request: Request, res: Response, sid: str, ttl: int) -> None:
     res.set_cookie(
         auth.COOKIE,
         sid,
@@ -96,11 +102,62 @@ async def login(request: Request) -> Response:
         secure=auth.is_https(request),
         path="/",
     )
-    return res
+
+
+async def _token_login(request: Request, given: str) -> Response:
+    rt = deps.runtime(request)
+    expected = rt.settings.warroom_admin_token
+    if not expected:
+        msg = "管理令牌登录未启用（未设置 WARROOM_ADMIN_TOKEN），请用邮箱和密码登录"
+        return render(request, "admin/login.html", {"error": msg}, 401)
+    # Counted first, decided on the count (throttle.py): a locked-out address hears
+    # 429 for the right token too; another address is not locked.
+    wait = await deps.admin_attempt(request, given)
+    if wait:
+        return _locked(request, wait)
+    if not deps.admin_token_ok(expected, given):
+        return render(request, "admin/login.html", {"error": "管理令牌不正确"}, 401)
+    ttl = int(rt.settings.console.session_hours * 3600)
+    sid, _ = await auth.open_session(rt.redis, expected, ttl)
+    return _signed_in(request, sid)
+
+
+async def _password_login(request: Request, email: str, password: str) -> Response:
+    """Email and password. Each attempt is counted before its (slow) check, per client
+    address and then per account; a right one is taken back (throttle.count_attempt).
+    An address over its limit is stopped before the account is counted, so a
+    locked-out address cannot lock the account for everyone else."""
+    rt = deps.runtime(request)
+    cfg = rt.settings.console
+    client = client_of(request.client.host if request.client else None)
+    account = account_of(email)
+    wait = await count_attempt(rt.redis, PASSWORD, client, cfg.max_failed_logins)
+    if wait:
+        return _locked(request, wait)
+    wait = await count_attempt(
+        rt.redis, account, "any", cfg.max_failed_per_account, cfg.account_window_s
+    )
+    if wait:
+        return _locked(request, wait)
+    user = await rt.people.authenticate(email, password)
+    if user is None:
+        ctx = {"error": "邮箱或密码不正确", "email": email[:254]}
+        return render(request, "admin/login.html", ctx, 401)
+    await refund(rt.redis, PASSWORD, client)
+    await refund(rt.redis, account, "any")
+    ttl = int(cfg.session_hours * 3600)
+    sid, _ = await auth.open_session(rt.redis, user.password_hash, ttl, user.id)
+    return _signed_in(request, sid)
+
+
+def account_of(email: str) -> str:
+    """The throttle's name of an account: a hash of the address as typed, normalized."""
+    norm = email.strip().lower()[:300]
+    return "account:" + hashlib.sha256(norm.encode()).hexdigest()[:32]
 
 
 @router.post("/admin/logout")
-async def logout(request: Request, session: ConsoleChange) -> Response:
+async def logout(request: Request, session: SignedChange) -> Response:
     await auth.close_session(deps.runtime(request).redis, session)
     res = RedirectResponse("/admin", status_code=303)
     res.delete_cookie(auth.COOKIE, path="/")
@@ -190,6 +247,8 @@ def install(app: FastAPI) -> None:
     env.filters.update(
         admin_time=admin_time,
         audit_label=lambda a: AUDIT_LABELS.get(a, a),
+        role_label=lambda r: ROLE_LABELS.get(r, r),
+        actor_label=lambda a: ACTOR_LABELS.get(a, a),
         audit_detail=audit_detail,
         redact_url=redact_url,
         format_label=lambda f: FORMAT_LABELS.get(f, f),
@@ -209,6 +268,12 @@ def install(app: FastAPI) -> None:
         if request.method == "GET":
             return RedirectResponse("/admin", status_code=303)
         return render(request, "admin/login.html", {"error": "请先登录"}, 401)
+
+    @app.exception_handler(auth.RoleRefused)
+    async def _role(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, auth.RoleRefused)
+        ctx = {"status": 403, "title": "没有权限", "detail": exc.message}
+        return render(request, "admin/error.html", ctx, 403)
 
     @app.exception_handler(auth.CsrfRefused)
     async def _csrf(request: Request, _: Exception) -> Response:
