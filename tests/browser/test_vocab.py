@@ -52,7 +52,9 @@ JS = """async (cases) => {
 
 def kept_zeros(fen: int) -> str:
     """The headline's counter: format_wan without stripping zeros (keeps its shape)."""
-    return format_yuan(fen) if abs(fen) < 1_000_000 else f"¥{fen / 1_000_000:.2f}万"
+    if abs(fen) < 1_000_000:
+        return format_yuan(fen)
+    return ("-" if fen < 0 else "") + f"¥{abs(fen) / 1_000_000:.2f}万"
 
 
 async def test_js_formats_read_exactly_like_python(stack: Stack, browser: Any) -> None:

@@ -40,9 +40,10 @@ export function yuan(fen) {
 export function wan(fen, decimals, keepZeros) {
   fen = fen || 0;
   if (Math.abs(fen) < money.fen_per_wan) return yuan(fen);
-  let text = fixed(fen / money.fen_per_wan, decimals === undefined ? money.wan_decimals : decimals);
+  const sign = fen < 0 ? "-" : ""; // before the symbol, as yuan() writes it
+  let text = fixed(Math.abs(fen) / money.fen_per_wan, decimals === undefined ? money.wan_decimals : decimals);
   if (!keepZeros) text = text.replace(/0+$/, "").replace(/\.$/, "");
-  return money.symbol + text + money.wan;
+  return sign + money.symbol + text + money.wan;
 }
 
 /* A gap between two ranks: whole yuan (cents are noise from 5 m away). */
