@@ -23,6 +23,7 @@ import httpx
 from warroom.adapters.clock import real_now_ms
 from warroom.core.ingest.clock import CampaignClock, rfc3339, to_ms
 from warroom.core.ingest.money import format_wan
+from warroom.demo_feeds import DemoFeeds, DemoSources, add_demo_sources
 from warroom.simulator import MIN, SALE_MINUTES, generate_sale, play
 
 TZ = "Asia/Shanghai"
@@ -162,12 +163,14 @@ async def _main(sup: Any, base: str, slug: str, time_scale: float) -> int:
     watch_children = asyncio.create_task(_children(sup, stop, failed))
     async with httpx.AsyncClient(base_url=base, timeout=30) as client:
         if await _healthy(client, stop):
-            campaign = await _create(client, sup.settings.warroom_admin_token, slug, time_scale)
-            links = await _scoped_links(client, sup.settings.warroom_admin_token, campaign)
-            pages = await _print_links(client, base, campaign, links)
-            await _print_owner(client, base, sup.settings.warroom_admin_token)
+            admin = sup.settings.warroom_admin_token
+            campaign = await _create(client, admin, slug, time_scale)
+            sources = await _sources(client, admin, campaign)
+            links = await _scoped_links(client, admin, campaign)
+            pages = await _print_links(client, base, campaign, links, sources)
+            await _print_owner(client, base, admin)
             tasks = [
-                asyncio.create_task(_play(client, campaign, stop, failed)),
+                asyncio.create_task(_play(client, campaign, stop, failed, sources)),
                 asyncio.create_task(_report(client, campaign, stop, every_s=15 if pages else 3)),
             ]
             await stop.wait()
@@ -179,12 +182,30 @@ async def _main(sup: Any, base: str, slug: str, time_scale: float) -> int:
     return 1 if failed.is_set() else 0
 
 
+async def _sources(
+    client: httpx.AsyncClient, admin_token: str | None, c: DemoCampaign
+) -> DemoSources | None:
+    """The demo's WeCom source and shop push (demo_feeds.py); None if refused, and
+    the sale then goes through the events API alone."""
+    try:
+        return await add_demo_sources(client, admin_token or "", c.slug)
+    except (RuntimeError, httpx.HTTPError) as exc:
+        print(f"（未能创建演示数据来源，全部经事件 API 发送：{exc}）", flush=True)
+        return None
+
+
 async def _play(
-    client: httpx.AsyncClient, c: DemoCampaign, stop: asyncio.Event, failed: asyncio.Event
+    client: httpx.AsyncClient,
+    c: DemoCampaign,
+    stop: asyncio.Event,
+    failed: asyncio.Event,
+    sources: DemoSources | None = None,
 ) -> None:
     sale = generate_sale(c.starts_at_ms)
+    feeds = DemoFeeds(client, c.slug, c.ingest_token, sources) if sources else None
+    send = feeds.send if feeds else None
     try:
-        stats = await play(client, c.slug, c.ingest_token, sale, c.clock, stop=stop)
+        stats = await play(client, c.slug, c.ingest_token, sale, c.clock, stop=stop, send=send)
     except Exception as exc:  # a refused batch is a bug worth stopping for
         print(f"模拟数据发送失败：{exc}", flush=True)
         failed.set()
@@ -194,6 +215,14 @@ async def _play(
         print(
             f"✅ 模拟数据已全部送达：{stats.accepted:,} 条事件，重复 {stats.duplicates}", flush=True
         )
+        if feeds:
+            f = feeds.feed
+            print(
+                f"   商城推送 {f.shop_pushes:,} 次（新订单 {f.shop_orders:,} 单）· "
+                f"企业微信回调 {f.wecom_callbacks:,} 次（成员变动 {f.wecom_members:,} 条）· "
+                f"事件 API {f.api_events:,} 条（退款、消息）",
+                flush=True,
+            )
 
 
 async def _children(sup: Any, stop: asyncio.Event, failed: asyncio.Event) -> None:
@@ -268,7 +297,11 @@ async def _scoped_links(
 
 
 async def _print_links(
-    client: httpx.AsyncClient, base: str, c: DemoCampaign, links: dict[str, str] | None = None
+    client: httpx.AsyncClient,
+    base: str,
+    c: DemoCampaign,
+    links: dict[str, str] | None = None,
+    sources: DemoSources | None = None,
 ) -> bool:
     """Print where to watch; answers whether the screens exist yet."""
     q = f"?token={c.viewer_token}"
@@ -282,6 +315,12 @@ async def _print_links(
         )
         if name in links
     )
+    feeds = (
+        f"  企业微信  {sources.wecom_url}  （成员进群、退群：加密回调，同企业微信）\n"
+        f"  商城推送  {sources.shop_url}  （订单：HMAC-SHA256 签名的 JSON）\n"
+        if sources
+        else ""
+    )
     print(
         f"\n🎬 演示活动「{c.slug}」已创建：模拟 10:00–17:00 的社群秒杀，"
         f"{c.time_scale:g} 倍速（约 {SALE_MINUTES * 60 / c.time_scale / 60:.1f} 分钟）\n"
@@ -289,6 +328,7 @@ async def _print_links(
         f"  大屏      {base}/c/{c.slug}{q}\n"
         f"  主持人    {base}/c/{c.slug}/host{q}\n"
         f"  快照 API  {base}/api/v1/campaigns/{c.slug}/snapshot{q}\n"
+        f"{feeds}"
         f"  写入令牌  {c.ingest_token}\n"
         "按 Ctrl-C 停止。\n",
         flush=True,

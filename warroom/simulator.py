@@ -16,7 +16,7 @@ import itertools
 import logging
 import math
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -299,6 +299,10 @@ def rekey(event: dict[str, Any], prefix: str) -> dict[str, Any]:
 # Playing a sale through the public API -------------------------------------------------
 
 
+# A batch sender: (events, stats, stop) -> None, raising on a refusal (post_batch's shape).
+Sender = Callable[[list[dict[str, Any]], "PlayStats", asyncio.Event], Awaitable[None]]
+
+
 @dataclass
 class PlayStats:
     sent: int = 0
@@ -348,17 +352,27 @@ async def post_batch(
 async def play(
     client: httpx.AsyncClient, slug: str, ingest_token: str, sale: Sale, clock: CampaignClock,
     *, batch_max: int = 500, tick_s: float = 0.25, stop: asyncio.Event | None = None,
+    send: Sender | None = None,
 ) -> PlayStats:  # fmt: skip
     """Send each event once its arrival time has come on the campaign clock, everything
     due in one tick together (JSON arrays of at most `batch_max`). Falls behind
-    gracefully: a slow server gets bigger batches, never a burst of tiny ones."""
+    gracefully: a slow server gets bigger batches, never a burst of tiny ones. `send`
+    replaces the events API for each batch (the demo routes orders and members through
+    its sources, demo_feeds.py); by default `post_batch`."""
     stop = stop or asyncio.Event()
+
+    async def events_api(
+        chunk: list[dict[str, Any]], stats: PlayStats, stop: asyncio.Event
+    ) -> None:
+        await post_batch(client, slug, ingest_token, chunk, stats, stop)
+
+    send = send or events_api
     stats, timeline, i = PlayStats(), sale.timeline, 0
     while i < len(timeline) and not stop.is_set():
         due = bisect.bisect_right(timeline, clock.now_ms(real_now_ms()), lo=i, key=lambda t: t[0])
         while i < due and not stop.is_set():
             chunk = [e for _, e in timeline[i : min(due, i + batch_max)]]
-            await post_batch(client, slug, ingest_token, chunk, stats, stop)
+            await send(chunk, stats, stop)
             i += len(chunk)
         if i < len(timeline):
             next_real = clock.real_ms_for(timeline[i][0])

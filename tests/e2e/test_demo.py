@@ -7,13 +7,18 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import httpx
 import psutil
+
+from warroom.core.ingest.clock import to_ms
+from warroom.simulator import generate_sale
 
 ADMIN = "demo-test-admin"
 
@@ -35,6 +40,7 @@ def test_demo_plays_a_sale_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
         snap = wait_for_orders(port, proc, limit_s=60)
         assert snap["totals"]["gmv_fen"] > 0
         assert snap["campaign"]["time_scale"] == 600
+        wait_for_source_deliveries(port, proc, limit_s=60)
         # the demo made an owner and printed its email and one-time password: they sign in
         printed = (tmp_path / "demo.log").read_text()
         email = re.search(r"所有者邮箱\s+(\S+)", printed)
@@ -61,6 +67,36 @@ def test_demo_plays_a_sale_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/c/demo?token=" in out
     assert "/c/demo/host?token=" in out
     assert "成交 ¥" in out  # the live figures line
+    assert re.search(r"企业微信  http://127\.0\.0\.1:\d+/hooks/src_", out), out[:3000]
+    assert re.search(r"商城推送  http://127\.0\.0\.1:\d+/hooks/src_", out), out[:3000]
+
+
+def wait_for_source_deliveries(port: int, proc: subprocess.Popen[bytes], limit_s: float) -> None:
+    """Both demo sources exist, and each delivery log shows recorded deliveries that
+    accepted events; the snapshot then counts members (only WeCom sends them) and
+    orders (only the shop push sends them)."""
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    base = f"http://127.0.0.1:{port}/api/v1/campaigns/demo"
+    sources = httpx.get(f"{base}/sources", headers=headers, timeout=10).json()
+    by_kind = {s["kind"]: s for s in sources}
+    assert set(by_kind) == {"wecom", "mapped"}, sources
+    deadline = time.monotonic() + limit_s
+    accepted: dict[str, int] = {}
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"demo exited early with {proc.returncode}"
+        for kind, source in by_kind.items():
+            log = httpx.get(
+                f"{base}/sources/{source['id']}/deliveries", headers=headers, timeout=10
+            ).json()
+            assert all(d["outcome"] == "recorded" for d in log), log[:3]
+            assert not any(d["rejected"] for d in log), log[:3]
+            accepted[kind] = sum(d["accepted"] for d in log)
+        if all(accepted.get(k, 0) > 0 for k in by_kind):
+            break
+        time.sleep(0.5)
+    assert all(accepted.get(k, 0) > 0 for k in by_kind), accepted
+    snap = httpx.get(f"{base}/snapshot", headers=headers, timeout=10).json()
+    assert snap["totals"]["members"] > 0 and snap["totals"]["orders"] > 0, snap["totals"]
 
 
 def wait_for_orders(port: int, proc: subprocess.Popen[bytes], limit_s: float) -> dict:
@@ -101,6 +137,9 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
         base = f"http://127.0.0.1:{port}/api/v1/campaigns/demo"
         reports = httpx.get(f"{base}/reports", headers=headers, timeout=10).json()
         snap = httpx.get(f"{base}/snapshot", headers=headers, timeout=10).json()
+        while "新订单" not in log_path.read_text():  # playback's last line, per path
+            assert time.monotonic() < deadline, log_path.read_text()[-3000:]
+            time.sleep(0.5)
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=40) == 0
     finally:
@@ -120,3 +159,18 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
     for k in ("gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"):
         assert final["figures"][k] == t[k], k
     assert final["figures"]["as_of"] == snap["campaign"]["ends_at"]
+    # The sale's totals are the simulator's, exactly, though orders and members came
+    # through the sources: every order was new through the shop push (its answers),
+    # every member event is WeCom's identity (the events API sent neither).
+    starts_at = to_ms(datetime.fromisoformat(snap["campaign"]["starts_at"]))
+    expected = generate_sale(starts_at).expected
+    for k in ("gmv_fen", "refund_fen", "orders", "items", "buyers", "members", "messages"):
+        assert t[k] == expected[k], (k, t[k], expected[k])
+    pushed = re.search(r"商城推送 [\d,]+ 次（新订单 ([\d,]+) 单）", out)
+    assert pushed and int(pushed.group(1).replace(",", "")) == t["orders"], out[-2000:]
+    with sqlite3.connect(tmp_path / "data" / "warroom.db") as db:
+        kinds = dict(db.execute("SELECT type, count(*) FROM ledger_event GROUP BY type").fetchall())
+        wecom = db.execute(
+            "SELECT count(*) FROM ledger_event WHERE type = 'member' AND key LIKE 'member:wecom:%'"
+        ).fetchone()[0]
+    assert kinds["member"] == wecom > 0, (kinds, wecom)
