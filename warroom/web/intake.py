@@ -3,9 +3,9 @@ API records its own: each validated by `core/ingest/events.normalize` against th
 campaign's `ts` window, then handed to the one ledger writer (same identities, same
 duplicates, same per-event rejections, same 429/503 for a whole-request fault).
 
-The events API (`api/campaigns.ingest`) keeps its own copy of this loop on its fast
-path; the two answer in the same shape: `{accepted, duplicates, rejected: [{index,
-error}]}`.
+The events API (`api/campaigns.ingest`) keeps its own validation loop on its fast path
+(it reads JSON and NDJSON line by line) and shares `submit`; the two answer in the same
+shape: `{accepted, duplicates, rejected: [{index, error}]}`.
 """
 
 from __future__ import annotations
@@ -62,21 +62,24 @@ def validate(
     return good, where, stamped, rejected
 
 
-async def record_events(
+async def submit(
     request: Request,
     record: CampaignRecord,
-    raws: list[tuple[dict[str, Any] | None, str | None]],
+    good: list[NormalizedEvent],
+    stamped: set[int],
     deadline: float,
-) -> Tally:
-    """Validate and record; raise ApiError (429, 503) when nothing could be recorded."""
+) -> list[str]:
+    """Hand validated events to the one ledger writer; each one's outcome (NEW,
+    DUPLICATE or its error). A whole-request fault is ApiError: 429 when shedding load,
+    503 with Retry-After when the ledger cannot answer (saying whether anything may
+    have been recorded). The events API and every source share it."""
     rt = deps.runtime(request)
     timeout_s = rt.settings.warroom_dependency_timeout_s
-    arrival_ms = clock_of(record).now_ms(rt.clock.now_ms())
-    good, where, stamped, rejected = validate(record, arrival_ms, raws)
     try:
-        outcomes = await request.app.state.writer.submit(
+        outcomes: list[str] = await request.app.state.writer.submit(
             record.id, record.settings.slug, good, rt.clock.now_ms(), stamped, deadline=deadline
         )
+        return outcomes
     except Overloaded as exc:
         raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
     except OutcomeUnknown:
@@ -98,6 +101,19 @@ async def record_events(
                 timeout_s,
             ) from None
         raise
+
+
+async def record_events(
+    request: Request,
+    record: CampaignRecord,
+    raws: list[tuple[dict[str, Any] | None, str | None]],
+    deadline: float,
+) -> Tally:
+    """Validate and record; raise ApiError (429, 503) when nothing could be recorded."""
+    rt = deps.runtime(request)
+    arrival_ms = clock_of(record).now_ms(rt.clock.now_ms())
+    good, where, stamped, rejected = validate(record, arrival_ms, raws)
+    outcomes = await submit(request, record, good, stamped, deadline)
     tally = Tally(rejected=rejected)
     for n, outcome in enumerate(outcomes):
         if outcome == NEW:

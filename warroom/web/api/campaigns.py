@@ -8,7 +8,6 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 
-from warroom.adapters.health import DependencyTimeout, is_dependency_error
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.events import (
@@ -22,10 +21,10 @@ from warroom.core.ingest.events import (
 )
 from warroom.core.live.masked import mask_snapshot
 from warroom.services.campaigns import clock_of
-from warroom.services.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
+from warroom.services.ledger import DUPLICATE, NEW
 from warroom.services.snapshots import load_snapshot
-from warroom.web import deps
-from warroom.web.errors import ApiError, JSONBytes, bounded, checked, unavailable
+from warroom.web import deps, intake
+from warroom.web.errors import ApiError, JSONBytes, bounded, checked
 from warroom.web.models import (
     CampaignPatch,
     CampaignSummary,
@@ -128,31 +127,7 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
             stamped.add(len(good))
         good.append(event)
         where.append(i)
-    try:
-        outcomes = await request.app.state.writer.submit(
-            record.id, slug, good, rt.clock.now_ms(), stamped, deadline=deadline
-        )
-    except Overloaded as exc:
-        raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
-    except OutcomeUnknown:
-        raise unavailable(
-            "the ledger did not answer in time; the events may or may not be recorded: "
-            "retry (a re-sent event is recognized as a duplicate)",
-            timeout_s,
-        ) from None
-    except DependencyTimeout:
-        raise unavailable(
-            f"the ledger was busy for more than {timeout_s:g} s; nothing was recorded, retry",
-            timeout_s,
-        ) from None
-    except Exception as exc:
-        if is_dependency_error(exc):
-            raise unavailable(
-                "could not record events (the database is unavailable); nothing was "
-                "recorded, retry",
-                timeout_s,
-            ) from None
-        raise
+    outcomes = await intake.submit(request, record, good, stamped, deadline)
     accepted = duplicates = 0
     for n, outcome in enumerate(outcomes):
         if outcome == NEW:
