@@ -31,7 +31,7 @@ from rawhttp import hammer
 from warroom.adapters.redis.embedded import EmbeddedRedis
 from warroom.adapters.sql.engine import make_engine
 from warroom.adapters.sql.store import Store
-from warroom.demo import demo_settings
+from warroom.demo_campaign import demo_settings
 from warroom.simulator import real_now_ms
 
 

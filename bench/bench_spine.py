@@ -36,7 +36,7 @@ from warroom.adapters.redis.client import redis_client
 from warroom.adapters.redis.embedded import EmbeddedRedis
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
-from warroom.demo import demo_settings
+from warroom.demo_campaign import demo_settings
 from warroom.simulator import generate_sale, real_now_ms, rekey
 from warroom.workers.aggregator import Aggregator
 

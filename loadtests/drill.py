@@ -75,7 +75,7 @@ class Api:
         self.http = httpx.Client(base_url=self.host, timeout=timeout)
 
     def create_campaign(self, admin_token: str) -> dict[str, str]:
-        from warroom.demo import demo_settings, doors_open_today
+        from warroom.demo_campaign import demo_settings, doors_open_today
 
         slug = f"load-{secrets.token_hex(4)}"
         body = demo_settings(slug, 60, doors_open_today())

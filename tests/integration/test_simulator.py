@@ -14,7 +14,7 @@ from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import CampaignClock
 from warroom.core.ingest.events import normalize
 from warroom.core.reports.rules import RuleState, evaluate_rules
-from warroom.demo import demo_settings
+from warroom.demo_campaign import demo_settings
 from warroom.simulator import MIN, Sale, generate_sale, play, real_now_ms
 
 START = 1_779_242_400_000  # 2026-05-20T10:00:00+08:00

@@ -311,7 +311,7 @@ def test_the_demo_rules_still_fire_in_the_slump_with_the_feed_checked(seed: int)
     outage: with the feed check on, the demo's rules fire there, once each."""
     from collections import Counter
 
-    from warroom.demo import demo_settings
+    from warroom.demo_campaign import demo_settings
     from warroom.simulator import generate_sale
 
     s = CampaignSettings.model_validate(demo_settings("x", 60, START))
