@@ -7,11 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -277,6 +279,44 @@ async def live_stack(
     finally:
         for p in procs:
             p.stop()
+
+
+@contextlib.contextmanager
+def shots_settings(prefix: str) -> Iterator[tuple[Settings, Path]]:
+    """A screenshot script's stack settings and scratch folder: the caller's Redis
+    (REDIS_URL) or an embedded one, SQLite in the folder; all removed afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    embedded = None
+    redis_url = os.environ.get("REDIS_URL")
+    try:
+        if not redis_url:
+            from warroom.adapters.redis.embedded import EmbeddedRedis
+
+            embedded = EmbeddedRedis(tmp / "redis")
+            redis_url = embedded.start()
+        yield (
+            Settings(
+                redis_url=redis_url,
+                database_url=f"sqlite:///{tmp}/shots.db",
+                warroom_admin_token=ADMIN,
+                warroom_data_dir=tmp / "data",
+            ),
+            tmp,
+        )
+    finally:
+        if embedded is not None:
+            embedded.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+async def console_sign_in(page: Any, base: str) -> None:
+    """Sign in to the console with the admin token (the break-glass form, folded away
+    under the email and password form)."""
+    await page.goto(f"{base}/admin")
+    await page.click(".token-login summary")
+    await page.fill("input[name=token]", ADMIN)
+    await page.click("#token-login button[type=submit]")
+    await page.wait_for_selector("text=全部活动")
 
 
 def fresh_settings(redis_url: str, database_url: str, tmp: Path, **overrides: Any) -> Settings:

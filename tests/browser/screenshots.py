@@ -11,19 +11,15 @@ worker write the battle reports, fires a stimulus by hand, then photographs.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import shutil
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.browser.browser import launch
-from tests.browser.live import ROOT, iso, live_stack, order
+from tests.browser.live import ROOT, iso, live_stack, order, shots_settings
 from tests.conftest import ADMIN
-from warroom.settings import Settings
 
 SELLERS = [
     "王姐团购", "小李优选", "🌸花花🌸", "阿芳生鲜", "老周水果", "宝妈严选", "陈记土特产", "甜甜小铺",
@@ -164,21 +160,7 @@ async def fire_by_hand(stack: Any, text: str) -> None:
 
 async def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="wr-shots-"))
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from warroom.adapters.redis.embedded import EmbeddedRedis
-
-        embedded = EmbeddedRedis(tmp / "redis")
-        redis_url = embedded.start()
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=f"sqlite:///{tmp}/shots.db",
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-    )
-    try:
+    with shots_settings("wr-shots-") as (settings, tmp):
         async with live_stack(settings, tmp) as stack:
             created = await populate(stack)
             token = created["viewer_token"]
@@ -207,10 +189,6 @@ async def main(out_dir: Path) -> None:
                 await page.wait_for_timeout(2500)
                 await page.evaluate("document.getElementById('banner').hidden = true")
                 await page.screenshot(path=str(out_dir / "big-screen-masked.png"))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"screenshots in {out_dir}")
 
 

@@ -8,18 +8,13 @@ would reject.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from tests.browser.browser import launch
-from tests.browser.live import ROOT, iso, live_stack
-from tests.conftest import ADMIN
-from warroom.settings import Settings
+from tests.browser.live import ROOT, console_sign_in, iso, live_stack, shots_settings
 
 HEADER = ["订单号", "金额(元)", "团长", "群", "买家", "商品", "下单时间"]
 
@@ -44,24 +39,10 @@ def sheet(starts: datetime) -> bytes:
 
 async def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="wr-imports-"))
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from warroom.adapters.redis.embedded import EmbeddedRedis
-
-        embedded = EmbeddedRedis(tmp / "redis")
-        redis_url = embedded.start()
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=f"sqlite:///{tmp}/shots.db",
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-    )
-    starts = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=90)
-    path = tmp / "双十一接龙表.csv"
-    path.write_bytes(sheet(starts))
-    try:
+    with shots_settings("wr-imports-") as (settings, tmp):
+        starts = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=90)
+        path = tmp / "双十一接龙表.csv"
+        path.write_bytes(sheet(starts))
         async with live_stack(settings, tmp) as stack:
             await stack.create_campaign(
                 slug="double11",
@@ -73,9 +54,7 @@ async def main(out_dir: Path) -> None:
             async with launch() as browser:
                 base = stack.web.url
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
-                await page.goto(f"{base}/admin")
-                await page.fill("input[name=token]", ADMIN)
-                await page.click("button[type=submit]")
+                await console_sign_in(page, base)
                 await page.goto(f"{base}/admin/c/double11/imports")
                 await page.set_input_files("#i-file", str(path))
                 await page.click("#import-upload button[type=submit]")
@@ -84,10 +63,6 @@ async def main(out_dir: Path) -> None:
                 await page.wait_for_selector('#run-status[data-state="done"]')
                 await page.wait_for_timeout(300)
                 await page.screenshot(path=str(out_dir / "console-import.png"), full_page=True)
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"screenshot in {out_dir}")
 
 

@@ -12,20 +12,16 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.browser.browser import launch
-from tests.browser.live import ROOT, live_stack
+from tests.browser.live import ROOT, console_sign_in, live_stack, shots_settings
 from tests.browser.screenshots_trust import campaign
 from tests.conftest import ADMIN
-from warroom.settings import Settings
 
 AUTH = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -39,22 +35,8 @@ async def link(stack: Any, slug: str, **body: Any) -> dict[str, Any]:
 
 async def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="wr-links-"))
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from warroom.adapters.redis.embedded import EmbeddedRedis
-
-        embedded = EmbeddedRedis(tmp / "redis")
-        redis_url = embedded.start()
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=f"sqlite:///{tmp}/shots.db",
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-    )
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    try:
+    with shots_settings("wr-links-") as (settings, tmp):
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
         async with live_stack(settings, tmp) as stack:
             await campaign(stack, "double11", now - timedelta(minutes=60), 60)
             await asyncio.sleep(1.5)  # the aggregator drains
@@ -75,10 +57,7 @@ async def main(out_dir: Path) -> None:
                 await wall.screenshot(path=str(out_dir / "masked-wall.png"))
 
                 page = await browser.new_page(viewport={"width": 1280, "height": 1100})
-                await page.goto(f"{base}/admin")
-                await page.fill("input[name=token]", ADMIN)
-                await page.click("button[type=submit]")
-                await page.wait_for_selector("text=全部活动")
+                await console_sign_in(page, base)
                 await page.goto(f"{base}/admin/c/double11/links")
                 await page.select_option("#link-kind", "wall_masked")
                 await page.fill("#link-label", "直播间大屏（对外）")
@@ -87,10 +66,6 @@ async def main(out_dir: Path) -> None:
                 await page.screenshot(
                     path=str(out_dir / "console-scoped-links.png"), full_page=True
                 )
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"screenshots in {out_dir}")
 
 

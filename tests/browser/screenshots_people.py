@@ -11,18 +11,14 @@ person's one-time password, shown once) and the audit, filtered and not.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 
 from tests.browser.browser import launch
-from tests.browser.live import ROOT, live_stack
+from tests.browser.live import ROOT, live_stack, shots_settings
 from tests.conftest import ADMIN
-from warroom.settings import Settings
 
 OWNER = {"Authorization": f"Bearer {ADMIN}"}
 
@@ -37,21 +33,7 @@ async def sign_in(page: object, base: str, email: str, password: str) -> None:
 
 async def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="wr-people-"))
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from warroom.adapters.redis.embedded import EmbeddedRedis
-
-        embedded = EmbeddedRedis(tmp / "redis")
-        redis_url = embedded.start()
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=f"sqlite:///{tmp}/shots.db",
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-    )
-    try:
+    with shots_settings("wr-people-") as (settings, tmp):
         async with live_stack(settings, tmp) as stack:
             base = stack.web.url
             await stack.create_campaign(slug="double11", name="双十一社群快闪")
@@ -124,10 +106,6 @@ async def main(out_dir: Path) -> None:
                 login = await browser.new_page(viewport={"width": 1440, "height": 900})
                 await login.goto(base + "/admin")
                 await login.screenshot(path=str(out_dir / "console-login.png"))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"screenshots in {out_dir}")
 
 

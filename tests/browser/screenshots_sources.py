@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,11 +18,10 @@ from pathlib import Path
 import orjson
 
 from tests.browser.browser import launch
-from tests.browser.live import ROOT, iso, live_stack
+from tests.browser.live import ROOT, console_sign_in, iso, live_stack, shots_settings
 from tests.conftest import ADMIN
 from warroom.core.sources import wecom
 from warroom.core.sources.signature import sign
-from warroom.settings import Settings
 
 ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
 SECRET = "yz-webhook-secret-2026"
@@ -77,22 +74,8 @@ def paid(n: int, payment: str) -> bytes:
 
 async def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="wr-sources-"))
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from warroom.adapters.redis.embedded import EmbeddedRedis
-
-        embedded = EmbeddedRedis(tmp / "redis")
-        redis_url = embedded.start()
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=f"sqlite:///{tmp}/shots.db",
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-    )
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    try:
+    with shots_settings("wr-sources-") as (settings, tmp):
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
         async with live_stack(settings, tmp) as stack:
             await stack.create_campaign(
                 slug="double11",
@@ -147,10 +130,7 @@ async def main(out_dir: Path) -> None:
             async with launch() as browser:
                 page = await browser.new_page(viewport={"width": 1280, "height": 900})
                 base = stack.web.url
-                await page.goto(f"{base}/admin")
-                await page.fill('input[name="token"]', ADMIN)
-                await page.click('button[type="submit"]')
-                await page.wait_for_url(f"{base}/admin")
+                await console_sign_in(page, base)
                 await page.goto(f"{base}/admin/c/double11/sources")
                 await page.screenshot(path=str(out_dir / "console-sources.png"), full_page=True)
                 await page.fill("#i-name", "拼多多 · 快团团")
@@ -164,10 +144,6 @@ async def main(out_dir: Path) -> None:
                 await page.wait_for_selector("[data-preview-count]")
                 form = page.locator("#source-form")
                 await form.screenshot(path=str(out_dir / "console-sources-preview.png"))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"screenshots in {out_dir}")
 
 

@@ -16,18 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import sys
-import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from tests.browser.browser import launch
-from tests.browser.live import ROOT, iso, live_stack, order
-from tests.conftest import ADMIN
-from warroom.settings import Settings
+from tests.browser.live import ROOT, iso, live_stack, order, shots_settings
 
 RULE = {
     "name": "午后提神红包雨",
@@ -110,22 +105,8 @@ async def restoring_page(browser: Any, url: str, viewport: dict[str, int], scale
 
 async def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="wr-trust-"))
-    embedded = None
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        from warroom.adapters.redis.embedded import EmbeddedRedis
-
-        embedded = EmbeddedRedis(tmp / "redis")
-        redis_url = embedded.start()
-    settings = Settings(
-        redis_url=redis_url,
-        database_url=f"sqlite:///{tmp}/shots.db",
-        warroom_admin_token=ADMIN,
-        warroom_data_dir=tmp / "data",
-    )
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    try:
+    with shots_settings("wr-trust-") as (settings, tmp):
+        now = datetime.now(UTC).replace(second=0, microsecond=0)
         async with live_stack(settings, tmp) as stack:
             live = await campaign(stack, "double11", now - timedelta(minutes=60), 60)
             dead = await campaign(stack, "outage", now - timedelta(minutes=60), 40)
@@ -148,10 +129,6 @@ async def main(out_dir: Path) -> None:
                 await held.wait_for_selector("#ops-warn:not([hidden])")
                 await held.wait_for_timeout(2500)
                 await held.screenshot(path=str(out_dir / "rule-held.png"))
-    finally:
-        if embedded is not None:
-            embedded.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
     print(f"screenshots in {out_dir}")
 
 
