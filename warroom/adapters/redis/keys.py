@@ -23,6 +23,12 @@ def dead_letters(slug: str) -> str:
     return prefix(slug) + "dead"
 
 
+def pending_events(slug: str) -> str:
+    """Events in the stream not yet acknowledged by the aggregator: raised with each
+    append, lowered with each first acknowledgement, atomically (streams.py)."""
+    return prefix(slug) + "pending"
+
+
 # Hot state lives under a generation: `wr:{slug}:g:<n>:...`, the live `n` in `gen`.
 # A rebuild writes generation n+1 beside the live one (its number in `gen:next`) and
 # flips `gen` in one step; a missing `gen` means the hot state was lost (restoring).

@@ -16,6 +16,24 @@ from warroom.adapters.redis import keys
 
 log = logging.getLogger(__name__)
 
+# An entry and its events in the pending count, in one step: a crash cannot leave one
+# without the other (the count is what `warroom_stream_pending_events` shows).
+_APPEND_LUA = """
+redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'n', ARGV[2])
+return redis.call('INCRBY', KEYS[2], ARGV[2])
+"""
+# Only a first acknowledgement lowers the count: a redelivered entry acknowledged
+# again (XACK answers 0) is not taken off twice.
+_ACK_LUA = """
+local left = 0
+for i = 2, #ARGV, 2 do
+  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+    left = redis.call('DECRBY', KEYS[2], ARGV[i + 1])
+  end
+end
+return left
+"""
+
 # XREADGROUP's reply as this client gets it (RESP2, bytes): [(stream, [(id, fields)])],
 # fields None for an entry deleted while pending. redis-py types it for every protocol.
 _GroupRead = list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes] | None]]]]
@@ -26,6 +44,13 @@ class Entry:
     slug: str
     entry_id: bytes
     fields: dict[bytes, bytes]
+
+    @property
+    def count(self) -> int:
+        """Events the entry added to the pending count (`n`); an entry appended
+        without one (before the count existed) added nothing."""
+        n = self.fields.get(b"n")
+        return int(n) if n is not None else 0
 
     def events(self) -> list[dict[str, Any]]:
         data = orjson.loads(self.fields[b"e"])
@@ -58,7 +83,15 @@ class EventStream:
         """One stream entry per campaign batch; all campaigns in one round trip."""
         pipe = self.redis.pipeline(transaction=False)
         for slug, events in batches.items():
-            pipe.xadd(keys.stream(slug), {"e": orjson.dumps(events)})
+            # EVAL, not a registered script: a cluster pipeline routes it by its keys.
+            pipe.eval(
+                _APPEND_LUA,
+                2,
+                keys.stream(slug),
+                keys.pending_events(slug),
+                orjson.dumps(events),
+                len(events),
+            )
         await pipe.execute()
 
     async def campaigns(self) -> list[str]:
@@ -118,10 +151,27 @@ class EventStream:
         return [Entry(slug, eid, fields) for eid, fields in claimed if fields]
 
     async def ack(self, entries: list[Entry]) -> None:
-        pipe = self.redis.pipeline(transaction=False)
+        by_slug: dict[str, list[Entry]] = {}
         for e in entries:
-            pipe.xack(keys.stream(e.slug), self.group, e.entry_id)
+            by_slug.setdefault(e.slug, []).append(e)
+        pipe = self.redis.pipeline(transaction=False)
+        for slug, mine in by_slug.items():
+            args: list[EncodableT] = [self.group]
+            for e in mine:
+                args += [e.entry_id, e.count]
+            pipe.eval(_ACK_LUA, 2, keys.stream(slug), keys.pending_events(slug), *args)
         await pipe.execute()
+
+    async def pending_events(self, slugs: list[str]) -> dict[str, int]:
+        """Accepted events not yet applied, per campaign (never below 0: a count lost
+        with a wiped Redis starts again from the next append)."""
+        if not slugs:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for slug in slugs:
+            pipe.get(keys.pending_events(slug))
+        got = await pipe.execute()
+        return {s: max(0, int(v or 0)) for s, v in zip(slugs, got, strict=True)}
 
     async def dead_letter(self, entry: Entry, error: str) -> None:
         fields = dict(entry.fields)

@@ -1,0 +1,223 @@
+"""Every metric Warroom exposes, in one place (docs/operations.md, "Metric catalogue").
+
+Names follow Prometheus conventions: `warroom_<noun>_<unit>`, `_total` for counters,
+seconds and bytes as base units. Each is incremented where its fact becomes true (an
+accepted event when the ledger answered, a frame when it was sent), by the module that
+makes it true. Labels are bounded: campaign slugs (at most `CampaignLabels.limit` per
+process, the rest as `_other`), outcomes, kinds and reasons from fixed sets; never a
+token, a person, a buyer or a group.
+
+Under `warroom serve` the processes share PROMETHEUS_MULTIPROC_DIR (set before
+prometheus_client is imported), so the web's `/metrics` shows the workers' counters
+too; a gauge's `multiprocess_mode` says how the processes' values combine.
+
+Figures read from Redis and SQL when scraped (pending events, settled lag, dependency
+state, ...) are not here: `exposition.Sampled` builds them from `services/vitals.py`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from prometheus_client import Counter, Gauge, Histogram
+
+OTHER = "_other"  # the campaign label beyond the per-process limit
+
+# Latency buckets (seconds): from a fast commit (1 ms) to the dependency timeout (5 s).
+FAST = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+SIZES = (1, 5, 10, 50, 100, 500, 1000, 5000, 10000, 50000)
+
+
+class CampaignLabels:
+    """The campaign label: the slug for the first `limit` campaigns a process counts,
+    `_other` for the rest, so a deployment with thousands of campaigns cannot grow a
+    process's series without bound. WARROOM_METRICS_MAX_CAMPAIGNS sets the limit."""
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+
+    def __call__(self, slug: str) -> str:
+        if slug in self._seen:
+            return slug
+        with self._lock:
+            if len(self._seen) >= self.limit:
+                return OTHER
+            self._seen.add(slug)
+            return slug
+
+
+campaign_label = CampaignLabels()
+
+# -- ingest (web) -------------------------------------------------------------------
+
+EVENTS = Counter(
+    "warroom_events_total",
+    "Events answered, by campaign, event type and outcome (accepted, duplicate, rejected); "
+    "counted when the answer is made.",
+    ["campaign", "type", "outcome"],
+)
+INGEST_SECONDS = Histogram(
+    "warroom_ingest_request_seconds",
+    "Time to answer an ingest request (events API, source hook, import chunk), by path.",
+    ["via"],
+    buckets=FAST,
+)
+LEDGER_COMMIT_SECONDS = Histogram(
+    "warroom_ledger_commit_seconds",
+    "Time of one ledger transaction (a batch of requests' events).",
+    buckets=FAST,
+)
+LEDGER_BATCH_EVENTS = Histogram(
+    "warroom_ledger_batch_events",
+    "Events written by one ledger transaction.",
+    buckets=SIZES,
+)
+STREAM_APPEND_SECONDS = Histogram(
+    "warroom_stream_append_seconds",
+    "Time to append a ledger batch to the campaigns' Redis streams.",
+    buckets=FAST,
+)
+REFUSED = Counter(
+    "warroom_refused_total",
+    "Requests (or sockets) refused by a limit, by the limit: body_bytes, "
+    "events_per_request, pending_events, login_throttle, sockets_per_address, "
+    "replays, read_timeout, header_bytes, concurrency, import_bytes.",
+    ["limit"],
+)
+DEPENDENCY_TIMEOUTS = Counter(
+    "warroom_dependency_timeouts_total",
+    "Requests answered 503 because a dependency (redis, database) did not answer in time "
+    "or refused.",
+    ["dependency"],
+)
+HTTP_RESPONSES = Counter(
+    "warroom_http_responses_total",
+    "HTTP responses by status code (WebSocket handshakes excluded).",
+    ["code"],
+)
+
+# -- aggregation, restores (worker) ---------------------------------------------------
+
+AGG_BATCH_EVENTS = Histogram(
+    "warroom_aggregation_batch_events",
+    "Events applied to hot state by one aggregator batch.",
+    buckets=SIZES,
+)
+AGG_BATCH_SECONDS = Histogram(
+    "warroom_aggregation_batch_seconds",
+    "Time to apply one aggregator batch (read to acknowledge).",
+    buckets=FAST,
+)
+APPLIED_EVENTS = Counter(
+    "warroom_applied_events_total",
+    "Events the aggregator applied to hot state, by campaign.",
+    ["campaign"],
+)
+RESTORES = Counter(
+    "warroom_restores_total",
+    "Hot-state restores from the ledger, by reason: lost (the figures were gone) or "
+    "rebuild (`warroom rebuild`).",
+    ["reason"],
+)
+RESTORE_SECONDS = Histogram(
+    "warroom_restore_seconds",
+    "Time of one campaign's restore from the ledger.",
+    ["reason"],
+    buckets=(0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
+LAST_RESTORE = Gauge(
+    "warroom_last_restore_timestamp_seconds",
+    "Unix time of the last finished restore (0: none since the process started).",
+    multiprocess_mode="max",
+)
+
+# -- triggers, reports, stimuli (worker) --------------------------------------------------
+
+TICK_SECONDS = Histogram(
+    "warroom_trigger_tick_seconds",
+    "Time of one trigger tick over every live campaign.",
+    buckets=FAST,
+)
+RULE_EVALUATIONS = Counter(
+    "warroom_rule_evaluations_total",
+    "Stimulus rule evaluations, by their decision's reason (fire, sustaining, no_peak, "
+    "restoring, no_events, feed_silent, ended, max_fires, budget, ...).",
+    ["reason"],
+)
+RULE_HOLDS = Counter(
+    "warroom_rule_holds_total",
+    "Rule evaluations held back because the figures could not be trusted, by reason "
+    "(restoring, no_events, feed_silent).",
+    ["reason"],
+)
+REPORTS = Counter(
+    "warroom_reports_total",
+    "Reports claimed and written (exactly once each), by campaign and kind.",
+    ["campaign", "kind"],
+)
+FIRES = Counter(
+    "warroom_stimulus_fires_total",
+    "Stimulus actions fired (automatic or manual), by campaign.",
+    ["campaign"],
+)
+
+# -- webhooks (worker) -----------------------------------------------------------------
+
+DELIVERIES = Counter(
+    "warroom_webhook_deliveries_total",
+    "Webhook delivery attempts, by target kind and outcome (delivered, retry, failed).",
+    ["kind", "outcome"],
+)
+DELIVERY_SECONDS = Histogram(
+    "warroom_webhook_delivery_seconds",
+    "Time of one webhook delivery attempt, by target kind.",
+    ["kind"],
+    buckets=FAST,
+)
+
+# -- screens (web) ---------------------------------------------------------------------
+
+VIEWERS = Gauge(
+    "warroom_viewers",
+    "Open dashboard sockets, by campaign.",
+    ["campaign"],
+    multiprocess_mode="livesum",
+)
+FRAMES = Counter(
+    "warroom_frames_total",
+    "Frames sent to viewers (one per viewer per frame).",
+)
+RENDERS = Counter(
+    "warroom_renders_total",
+    "Frames rendered (once per campaign room, shared by its viewers).",
+)
+RENDER_SECONDS = Histogram(
+    "warroom_render_seconds",
+    "Time to render one frame for a room (read hot state, build, encode).",
+    buckets=FAST,
+)
+EVICTIONS = Counter(
+    "warroom_viewer_evictions_total",
+    "Viewers closed by the server, by reason (stalled, queue, rotated, shutdown).",
+    ["reason"],
+)
+RESYNCS = Counter(
+    "warroom_viewer_resyncs_total",
+    "Viewers sent a fresh snapshot instead of an update, by reason (gap, asked, queue, "
+    "resubscribed).",
+    ["reason"],
+)
+
+# Every name exposed, including those the sampler builds at scrape time (exposition.py):
+# what deploy/'s rules and dashboard may refer to (tests/unit/test_deploy.py checks).
+SAMPLED = (
+    "warroom_stream_pending_events",
+    "warroom_settled_lag_seconds",
+    "warroom_campaign_live",
+    "warroom_restoring",
+    "warroom_dependency_up",
+    "warroom_webhook_queue_deliveries",
+    "warroom_campaigns_live",
+)
