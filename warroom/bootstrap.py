@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import require_noeviction
 from warroom.adapters.hub.fanout import Hub
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.outbound.delivery import Deliverer
 from warroom.adapters.outbound.webhook import WebhookStore
 from warroom.adapters.private import private_dir, private_file, secret_in
@@ -33,6 +34,7 @@ from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
 from warroom.services.runtime import Edge, Runtime
 from warroom.services.snapshots import load_state
+from warroom.services.vitals import Vitals
 from warroom.settings import Settings
 
 if TYPE_CHECKING:
@@ -75,6 +77,8 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
     hot = HotState(redis)
     reports = ReportStore(store.engine)
     webhooks = WebhookStore(store.engine)
+    announcer = Announcer(hot, reports, clock=clock)
+    metrics.campaign_label.limit = settings.metrics.max_campaigns
     deliverer = partial(
         Deliverer,
         webhooks,
@@ -94,7 +98,7 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         campaigns=CampaignDirectory(store, stream, clock=clock),
         reports=reports,
         webhooks=webhooks,
-        announcer=Announcer(hot, reports, clock=clock),
+        announcer=announcer,
         deliverer=deliverer,
         review=ReviewLoader(store.engine, reports),
         replay=ReplayLoader(store.engine, reports),
@@ -102,6 +106,14 @@ def build_runtime(settings: Settings, clock: Clock = SYSTEM_CLOCK) -> Runtime:
         links=LinkBook(LinkStore(store.engine), link_secret(settings), redis, clock=clock),
         imports=ImportStore(store.engine),
         people=people_of(settings, store, clock),
+        vitals=Vitals(
+            store,
+            hot,
+            stream,
+            announcer.watermark,
+            clock=clock,
+            timeout_s=settings.warroom_dependency_timeout_s,
+        ),
     )
 
 

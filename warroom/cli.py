@@ -69,6 +69,15 @@ async def _worker_main(settings: Settings) -> None:
     if rebuilt:
         log.warning("hot state was lost; rebuilt from the ledger: %s", ", ".join(rebuilt))
     tasks = [asyncio.create_task(run(stop), name=name) for name, run in worker_loops(rt).items()]
+    m = settings.metrics
+    if m.port:
+        from warroom.web.metrics import serve_worker_metrics
+
+        tasks.append(
+            asyncio.create_task(
+                serve_worker_metrics(rt.vitals, m.token, m.host, m.port, stop), name="metrics"
+            )
+        )
     await stop.wait()
     for t in tasks:
         t.cancel()

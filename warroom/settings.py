@@ -95,6 +95,23 @@ class ImportSettings(BaseSettings):
     chunk_rows: int = Field(default=5_000, ge=1, le=50_000)
 
 
+class MetricsSettings(BaseSettings):
+    """WARROOM_METRICS_* from the environment: Prometheus metrics (docs/operations.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="WARROOM_METRICS_", extra="ignore")
+
+    # Set: /metrics needs `Authorization: Bearer <token>`. Unset: loopback clients only.
+    token: str | None = None
+    # A worker's /metrics port (`warroom worker`); unset, a worker exposes none (under
+    # `warroom serve` the web's /metrics shows the workers' counters anyway).
+    port: int | None = Field(default=None, ge=1, le=65535)
+    # The address a worker's metrics port listens on: 0.0.0.0 to be scraped from another
+    # host (then set a token).
+    host: str = "127.0.0.1"
+    # Campaign label values per process; beyond it, `_other` (bounded series).
+    max_campaigns: int = Field(default=1000, ge=1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", extra="ignore")
 
@@ -104,6 +121,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
 
     redis_url: str | None = None
     # REDIS_URL names any node of a Redis Cluster (every key of a campaign shares its

@@ -19,6 +19,11 @@ from pathlib import Path
 from typing import Any, cast
 
 from warroom.adapters.health import DatabaseError, ping_redis, require_noeviction, shown_url
+from warroom.adapters.metrics.exposition import (
+    MULTIPROC_ENV,
+    forget_process,
+    fresh_multiprocess_dir,
+)
 from warroom.adapters.private import private_dir
 from warroom.adapters.redis.embedded import parent_death_signal
 from warroom.bootstrap import sync_store
@@ -56,6 +61,7 @@ class Supervisor:
         self.workers = workers
         self.children: list[subprocess.Popen[bytes]] = []
         self.embedded: Any = None
+        self.metrics_dir: str | None = None
         self._preexec = parent_death_signal()
 
     def start(self) -> dict[str, str]:
@@ -92,13 +98,21 @@ class Supervisor:
             env["WARROOM_ADMIN_TOKEN"] = self._generated_admin_token()
             self.settings.warroom_admin_token = env["WARROOM_ADMIN_TOKEN"]
         env["WARROOM_DATA_DIR"] = str(Path(self.settings.warroom_data_dir).resolve())
+        # The children share their metrics: the web's /metrics shows the workers' too.
+        if not env.get(MULTIPROC_ENV):
+            metrics_dir = Path(env["WARROOM_DATA_DIR"]) / "metrics"
+            env[MULTIPROC_ENV] = str(fresh_multiprocess_dir(metrics_dir))
+        self.metrics_dir = env[MULTIPROC_ENV]
         self._prepare_database()
         py = sys.executable
         self._spawn(
             [py, "-m", "warroom.cli", "web", "--host", self.host, "--port", str(self.port)], env
         )
+        # Under serve a worker's figures reach the web's /metrics: no port of its own
+        # (several workers would fight over one).
+        worker_env = {k: v for k, v in env.items() if k != "WARROOM_METRICS_PORT"}
         for _ in range(self.workers):
-            self._spawn([py, "-m", "warroom.cli", "worker"], env)
+            self._spawn([py, "-m", "warroom.cli", "worker"], worker_env)
         return env
 
     def _spawn(self, argv: list[str], env: dict[str, str]) -> None:
@@ -183,5 +197,8 @@ class Supervisor:
                 )
                 c.kill()
                 c.wait()
+        if self.metrics_dir:
+            for c in self.children:
+                forget_process(c.pid, self.metrics_dir)
         if self.embedded:
             self.embedded.stop()

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import itertools
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -20,6 +21,7 @@ from typing import IO, Any
 import orjson
 
 from warroom.adapters.health import DependencyTimeout, is_dependency_error
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.sheets import Sheet, SheetError, SheetLimits, Stop, open_sheet
 from warroom.adapters.sql.import_store import ImportStore
 from warroom.core.imports import (
@@ -39,6 +41,7 @@ from warroom.core.ingest.events import (
     differing_fields,
     normalize,
     ts_window,
+    type_label,
 )
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
@@ -48,6 +51,8 @@ from warroom.settings import ImportSettings
 
 MAX_LISTED = 1_000  # rejections listed in an answer (all are counted)
 OVERLOAD_RETRY_S = 0.2
+
+INGEST_IMPORT = metrics.INGEST_SECONDS.labels("import")
 
 
 @dataclass
@@ -168,7 +173,11 @@ async def preview(f: IO[bytes], filename: str, limits: SheetLimits, n: int = 5) 
     try:
         return await asyncio.to_thread(read)
     except SheetError as exc:
-        raise Refused(413 if exc.too_large else 422, str(exc)) from None
+        raise Refused(
+            413 if exc.too_large else 422,
+            str(exc),
+            limit="import_bytes" if exc.too_large else None,
+        ) from None
 
 
 def _shown(cell: Cell) -> str:
@@ -205,7 +214,11 @@ async def import_sheet(
         try:
             loop_sheet = await asyncio.to_thread(cm.__enter__)
         except SheetError as exc:
-            raise Refused(413 if exc.too_large else 422, str(exc)) from None
+            raise Refused(
+                413 if exc.too_large else 422,
+                str(exc),
+                limit="import_bytes" if exc.too_large else None,
+            ) from None
         sheet: Sheet = loop_sheet
         s = record.settings
         try:
@@ -225,19 +238,29 @@ async def import_sheet(
                 raise Refused(422, f"{exc} (after row {sheet.scanned})") from None
             out.rows += chunk.count
             out.scanned = sheet.scanned
+            started = time.monotonic()
             outcomes = (
                 await _dry(store, record.id, chunk, seen)
                 if dry_run
                 else await _write(writer, record, chunk, now_ms, timeout_s, out)
             )
             merged = [(row, err) for row, err in chunk.rejected]
+            counts: Counter[tuple[str, str]] = Counter()
+            counts[type_label({"type": mapping.type}), metrics.REJECTED] = len(chunk.rejected)
             for n, outcome in enumerate(outcomes):
+                kind = chunk.events[n]["type"]
                 if outcome == NEW:
                     out.accepted += 1
+                    counts[kind, metrics.ACCEPTED] += 1
                 elif outcome == DUPLICATE:
                     out.duplicates += 1
+                    counts[kind, metrics.DUPLICATE] += 1
                 else:
                     merged.append((chunk.rows[n], outcome))
+                    counts[kind, metrics.REJECTED] += 1
+            if not dry_run:  # a dry run answers, but nothing was ingested
+                metrics.count_events(record.settings.slug, counts)
+                INGEST_IMPORT.observe(time.monotonic() - started)
             for row, err in sorted(merged):
                 out.reject(row, err)
             if run_id is not None:

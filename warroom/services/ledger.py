@@ -28,6 +28,11 @@ from typing import Any
 import orjson
 
 from warroom.adapters.health import DependencyTimeout, OutageLog
+from warroom.adapters.metrics.catalogue import (
+    LEDGER_BATCH_EVENTS,
+    LEDGER_COMMIT_SECONDS,
+    STREAM_APPEND_SECONDS,
+)
 from warroom.core.ingest.events import conflict_error, differing_fields
 from warroom.services.ports import CampaignStreams, LedgerStore
 
@@ -213,11 +218,14 @@ class LedgerWriter:
                     }
                 )
         to_mark, self._to_mark = self._to_mark, []
+        started = time.monotonic()
         try:
             inserted, existing = await self._in_thread(self.store.append_checked, rows, to_mark)
         except BaseException:
             self._to_mark.extend(to_mark)  # not marked: try again with the next write
             raise
+        LEDGER_COMMIT_SECONDS.observe(time.monotonic() - started)
+        LEDGER_BATCH_EVENTS.observe(len(rows))
         results = [[NEW] * len(j.events) for j in jobs]
         batches: dict[str, list[dict[str, Any]]] = {}
         lids: list[int] = []
@@ -248,11 +256,13 @@ class LedgerWriter:
         if batches:
             # Only until the earliest deadline among these requests: their answers
             # are due then, and the relay re-publishes whatever did not get through.
-            left = min(j.deadline for j in jobs) - time.monotonic()
+            started = time.monotonic()
+            left = min(j.deadline for j in jobs) - started
             try:
                 await asyncio.wait_for(
                     self.stream.publish(batches), min(self.timeout_s, max(MIN_APPEND_WAIT_S, left))
                 )
+                STREAM_APPEND_SECONDS.observe(time.monotonic() - started)
                 self._to_mark.extend(lids)
                 self._stream_log.ok()
             except Exception as exc:

@@ -27,6 +27,7 @@ from warroom.services.links import LinkBook
 from warroom.services.people import People
 from warroom.services.replay_loader import ReplayLoader
 from warroom.services.review_loader import ReviewLoader
+from warroom.services.vitals import Vitals
 from warroom.settings import Settings
 
 
@@ -57,6 +58,8 @@ class Runtime:
     imports: ImportStore
     # People and API keys (issue 18).
     people: People
+    # The engineers' figures read at scrape time (/metrics, the console's engineers' page).
+    vitals: Vitals
 
     async def close(self) -> None:
         await self.redis.aclose()

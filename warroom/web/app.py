@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from warroom.services.runtime import Edge
 from warroom.settings import Settings
-from warroom.web import errors, hooks, ws
+from warroom.web import errors, hooks, metrics, ws
 from warroom.web.api import campaigns as api_campaigns
 from warroom.web.api import imports as api_imports
 from warroom.web.api import links as api_links
@@ -23,6 +23,7 @@ from warroom.web.console import home as console
 from warroom.web.errors import JSONBytes
 from warroom.web.fastpath import IngestFastPath
 from warroom.web.healthz import healthz_response
+from warroom.web.metrics import CountResponses
 from warroom.web.pages import review, screens
 
 App = FastAPI  # what bootstrap.web_app hands to uvicorn and the tests
@@ -62,12 +63,14 @@ def create_app(settings: Settings, build_edge: Callable[[Settings], Edge]) -> Fa
     app.include_router(api_imports.router)  # spreadsheet imports
     app.include_router(api_people.router)  # people, API keys, the audit (owners)
     app.include_router(review.router)  # 复盘
+    app.include_router(metrics.router)  # /metrics (Prometheus, contract v3)
     ws.install(app)  # the screens' WebSocket (and the raw-send middleware it needs)
     screens.install(app, settings.warroom_screen_quiet_s)  # the big screen, the host view, /static
     console.install(app)  # `/` and the operator console (after pages: it shares their Jinja env)
     # every other body: 1 MiB (ingest has its own cap; an import's file up to its own)
     app.add_middleware(BodyLimit, wider=((api_imports.UPLOAD_PATH, settings.imports.max_bytes),))
-    app.add_middleware(IngestFastPath)  # outermost of ours: see fastpath.py
+    app.add_middleware(IngestFastPath)  # see fastpath.py
+    app.add_middleware(CountResponses)  # outermost: every answer, the fast path's too
 
     @app.get("/api/docs", include_in_schema=False)
     async def api_docs() -> HTMLResponse:

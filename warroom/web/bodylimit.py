@@ -37,7 +37,7 @@ class BodyLimit:
         limit = self.limit_for(scope.get("path", ""))
         for name, value in scope.get("headers", ()):
             if name == b"content-length" and value.isdigit() and int(value) > limit:
-                error = ApiError(413, f"body larger than {limit} bytes")
+                error = ApiError(413, f"body larger than {limit} bytes", limit="body_bytes")
                 await api_error_response(error)(scope, receive, send)
                 return
         seen = 0
@@ -48,7 +48,7 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:  # chunked, with no Content-Length to refuse early
-                    raise ApiError(413, f"body larger than {limit} bytes")
+                    raise ApiError(413, f"body larger than {limit} bytes", limit="body_bytes")
             return message
 
         await self.app(scope, counted, send)

@@ -120,7 +120,10 @@ async def admin_attempt(conn: HTTPConnection, given: str | None, credential: str
 
 def too_many(wait_s: int) -> ApiError:
     return ApiError(
-        429, "too many wrong tokens from this address; retry later", {"Retry-After": str(wait_s)}
+        429,
+        "too many wrong tokens from this address; retry later",
+        {"Retry-After": str(wait_s)},
+        limit="login_throttle",
     )
 
 
@@ -311,12 +314,12 @@ async def read_body(request: Request, limit: int) -> bytes:
     """Starlette has no request-size limit of its own: refuse early, read at most `limit`."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise ApiError(413, f"body larger than {limit} bytes")
+        raise ApiError(413, f"body larger than {limit} bytes", limit="body_bytes")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise ApiError(413, f"body larger than {limit} bytes")
+            raise ApiError(413, f"body larger than {limit} bytes", limit="body_bytes")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -17,6 +17,7 @@ from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from warroom.adapters.health import HANDLED_ERRORS, is_dependency_error, is_oom
+from warroom.adapters.metrics.catalogue import DEPENDENCY_TIMEOUTS, REFUSED
 from warroom.services.refusal import Refused
 
 log = logging.getLogger(__name__)
@@ -51,27 +52,51 @@ ApiError = Refused
 
 
 def api_error_response(exc: ApiError) -> JSONBytes:
+    counted(exc)
     return JSONBytes({"error": exc.message}, status_code=exc.status, headers=exc.headers)
 
 
-def unavailable(message: str, retry_after_s: float = 5.0) -> ApiError:
+def counted(exc: ApiError) -> None:
+    """A refusal by a limit, or a dependency's failure, counted as it is answered."""
+    if exc.limit:
+        REFUSED.labels(exc.limit).inc()
+    if exc.dependency:
+        DEPENDENCY_TIMEOUTS.labels(exc.dependency).inc()
+
+
+def unavailable(message: str, retry_after_s: float = 5.0, dependency: str = "unknown") -> ApiError:
     """503 with Retry-After: a dependency is down, full, locked or too slow."""
-    return ApiError(503, message, {"Retry-After": str(max(1, math.ceil(retry_after_s)))})
+    return ApiError(
+        503,
+        message,
+        {"Retry-After": str(max(1, math.ceil(retry_after_s)))},
+        dependency=dependency,
+    )
 
 
-def _which(exc: BaseException) -> str:
+def dependency_of(exc: BaseException) -> str:
+    """`redis`, `database` or `unknown`: the part an exception came from."""
     module = type(exc).__module__
     if module.startswith("redis") or is_oom(exc):
-        return "Redis is out of memory" if is_oom(exc) else "Redis is unavailable"
+        return "redis"
     if module.startswith(("sqlalchemy", "sqlite3", "psycopg")):
-        return "the database is unavailable"
-    return "a dependency did not answer in time"
+        return "database"
+    return "unknown"
+
+
+_SAYS = {
+    "redis": "Redis is unavailable",
+    "database": "the database is unavailable",
+    "unknown": "a dependency did not answer in time",
+}
 
 
 def dependency_failed(exc: BaseException, retry_after_s: float = 5.0) -> ApiError:
     """The 503 for a dependency failure. The detail (hosts, ports, SQL) stays in the
     server log; the client learns which part failed and when to retry."""
-    return unavailable(f"{_which(exc)}; retry later", retry_after_s)
+    part = dependency_of(exc)
+    says = "Redis is out of memory" if is_oom(exc) else _SAYS[part]
+    return unavailable(f"{says}; retry later", retry_after_s, part)
 
 
 async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
@@ -84,7 +109,7 @@ async def bounded(awaitable: Awaitable[T], timeout_s: float, what: str) -> T:
         raise
     except TimeoutError:
         raise unavailable(
-            f"{what} did not answer within {timeout_s:g} s; retry later", timeout_s
+            f"{what} did not answer within {timeout_s:g} s; retry later", timeout_s, "timeout"
         ) from None
     except Exception as exc:
         if is_dependency_error(exc):

@@ -22,6 +22,8 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from warroom.adapters.metrics.catalogue import REFUSED
+
 MAX_HEAD_BYTES = 64 * 1024
 READ_TIMEOUT_S = 30.0
 _REFUSAL = b"request header fields too large"
@@ -79,6 +81,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             return
         self.logger.info("request not in after %g s: connection closed", self.read_timeout_s)
         if self._in_head:  # nothing answered yet: say why
+            REFUSED.labels("read_timeout").inc()
             self.transport.write(
                 b"HTTP/1.1 408 Request Timeout\r\n"
                 b"content-type: text/plain; charset=utf-8\r\n"
@@ -107,6 +110,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def _refuse(self) -> None:
         self.logger.warning("request head over %d bytes: refused with 431", self.max_head_bytes)
+        REFUSED.labels("header_bytes").inc()
         self.transport.write(
             b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
             b"content-type: text/plain; charset=utf-8\r\n"

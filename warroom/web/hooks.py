@@ -12,22 +12,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 
+from warroom.adapters.metrics.catalogue import INGEST_SECONDS
 from warroom.adapters.sql.source_store import Delivery, Source
 from warroom.core.records import CampaignRecord
 from warroom.core.sources import wecom
 from warroom.core.sources.mapping import MappedConfig, PayloadError, apply, parse_payload
 from warroom.core.sources.signature import SignatureError, verify
 from warroom.web import deps
-from warroom.web.errors import ApiError, JSONBytes, bounded
+from warroom.web.errors import ApiError, JSONBytes, bounded, counted
 from warroom.web.intake import Tally, deadline_of, record_events
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["sources"])
+INGEST_SOURCE = INGEST_SECONDS.labels("source")
 MAX_HOOK_BODY = 512 * 1024  # a platform's push is small; the events API takes bulk
 
 
@@ -102,10 +105,14 @@ async def _record(
     note: str = "",
     status: int = 202,
 ) -> Tally:
+    started = time.monotonic()
     try:
         tally = await record_events(request, record, raws, deadline)
     except ApiError as exc:
+        counted(exc)  # answered below in the source's own words: still a refusal
         raise await _refuse(request, source, exc.status, exc.message, "failed") from None
+    finally:
+        INGEST_SOURCE.observe(time.monotonic() - started)
     await _done(request, source, tally, status, note)
     return tally
 

@@ -11,13 +11,21 @@ shape: `{accepted, duplicates, rejected: [{index, error}]}`.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Request
 
 from warroom.adapters.health import DependencyTimeout, is_dependency_error
-from warroom.core.ingest.events import EventError, NormalizedEvent, normalize, ts_window
+from warroom.adapters.metrics import catalogue as metrics
+from warroom.core.ingest.events import (
+    EventError,
+    NormalizedEvent,
+    normalize,
+    ts_window,
+    type_label,
+)
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.ledger import DUPLICATE, NEW, OutcomeUnknown, Overloaded
@@ -81,17 +89,21 @@ async def submit(
         )
         return outcomes
     except Overloaded as exc:
-        raise ApiError(429, f"shedding load: {exc}", {"Retry-After": "1"}) from None
+        raise ApiError(
+            429, f"shedding load: {exc}", {"Retry-After": "1"}, limit="pending_events"
+        ) from None
     except OutcomeUnknown:
         raise unavailable(
             "the ledger did not answer in time; the events may or may not be recorded: "
             "retry (a re-sent event is recognized as a duplicate)",
             timeout_s,
+            "database",
         ) from None
     except DependencyTimeout:
         raise unavailable(
             f"the ledger was busy for more than {timeout_s:g} s; nothing was recorded, retry",
             timeout_s,
+            "database",
         ) from None
     except Exception as exc:
         if is_dependency_error(exc):
@@ -99,6 +111,7 @@ async def submit(
                 "could not record events (the database is unavailable); nothing was "
                 "recorded, retry",
                 timeout_s,
+                "database",
             ) from None
         raise
 
@@ -115,14 +128,22 @@ async def record_events(
     good, where, stamped, rejected = validate(record, arrival_ms, raws)
     outcomes = await submit(request, record, good, stamped, deadline)
     tally = Tally(rejected=rejected)
+    counts: Counter[tuple[str, str]] = Counter(
+        (type_label(raws[r["index"]][0]), metrics.REJECTED) for r in rejected
+    )
     for n, outcome in enumerate(outcomes):
+        kind = good[n]["type"]
         if outcome == NEW:
             tally.accepted += 1
+            counts[kind, metrics.ACCEPTED] += 1
         elif outcome == DUPLICATE:
             tally.duplicates += 1
+            counts[kind, metrics.DUPLICATE] += 1
         else:
             tally.rejected.append({"index": where[n], "error": outcome})
+            counts[kind, metrics.REJECTED] += 1
     tally.rejected.sort(key=lambda r: r["index"])
+    metrics.count_events(record.settings.slug, counts)
     return tally
 
 

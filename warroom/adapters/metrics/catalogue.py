@@ -18,6 +18,7 @@ state, ...) are not here: `exposition.Sampled` builds them from `services/vitals
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -49,6 +50,17 @@ class CampaignLabels:
 
 
 campaign_label = CampaignLabels()
+
+ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+
+def count_events(slug: str, counts: Mapping[tuple[str, str], int]) -> None:
+    """One answer's events, by (type, outcome): a label lookup per kind, not per event."""
+    campaign = campaign_label(slug)
+    for (kind, outcome), n in counts.items():
+        if n:
+            EVENTS.labels(campaign, kind, outcome).inc(n)
+
 
 # -- ingest (web) -------------------------------------------------------------------
 

@@ -107,6 +107,14 @@ _IDENTITY = {
     "message": "message_id",
     "member": "event_id",
 }
+EVENT_TYPES = frozenset(_IDENTITY)
+
+
+def type_label(raw: object) -> str:
+    """An event's type as a bounded label: one of EVENT_TYPES, or `invalid` (a metric
+    counts rejected events too, whatever their sender put in `type`)."""
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    return kind if isinstance(kind, str) and kind in _IDENTITY else "invalid"
 
 
 class _Normalized(TypedDict):

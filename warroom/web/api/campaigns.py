@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
 
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.events import (
@@ -18,6 +20,7 @@ from warroom.core.ingest.events import (
     normalize,
     split_body,
     ts_window,
+    type_label,
 )
 from warroom.core.live.masked import mask_snapshot
 from warroom.services.campaigns import clock_of
@@ -106,7 +109,11 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
     except BodyError as exc:
         raise ApiError(400, str(exc)) from None
     if len(items) > rt.settings.warroom_max_events_per_request:
-        raise ApiError(413, f"more than {rt.settings.warroom_max_events_per_request} events")
+        raise ApiError(
+            413,
+            f"more than {rt.settings.warroom_max_events_per_request} events",
+            limit="events_per_request",
+        )
     s = record.settings
     arrival_ms = clock_of(record).now_ms(rt.clock.now_ms())
     window = ts_window(s.starts_at, s.ends_at, arrival_ms, s.timezone)
@@ -114,14 +121,17 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
     where: list[int] = []  # the request index of each good event
     stamped: set[int] = set()  # good events without a `ts` of their own
     rejected: list[dict[str, Any]] = []
+    counts: Counter[tuple[str, str]] = Counter()  # (type, outcome): warroom_events_total
     for i, item in enumerate(items):
         if is_unparsed(item):
             rejected.append({"index": i, "error": "line is not valid JSON"})
+            counts["invalid", metrics.REJECTED] += 1
             continue
         try:
             event = normalize(item, arrival_ms, window)
         except EventError as exc:
             rejected.append({"index": i, "error": str(exc)})
+            counts[type_label(item), metrics.REJECTED] += 1
             continue
         if item.get("ts") is None:
             stamped.add(len(good))
@@ -132,10 +142,14 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
     for n, outcome in enumerate(outcomes):
         if outcome == NEW:
             accepted += 1
+            counts[good[n]["type"], metrics.ACCEPTED] += 1
         elif outcome == DUPLICATE:
             duplicates += 1
+            counts[good[n]["type"], metrics.DUPLICATE] += 1
         else:
             rejected.append({"index": where[n], "error": outcome})
+            counts[good[n]["type"], metrics.REJECTED] += 1
+    metrics.count_events(record.settings.slug, counts)
     if len(rejected) > len(items) - len(good):
         rejected.sort(key=lambda r: r["index"])
     return JSONBytes(

@@ -39,7 +39,11 @@ async def upload_form(request: Request, max_bytes: int) -> tuple[UploadFile, dic
     """The multipart form with its one file; 413 above `max_bytes`, 422 without a file."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise ApiError(413, f"file larger than {max_bytes} bytes (WARROOM_IMPORT_MAX_BYTES)")
+        raise ApiError(
+            413,
+            f"file larger than {max_bytes} bytes (WARROOM_IMPORT_MAX_BYTES)",
+            limit="import_bytes",
+        )
     if "multipart/form-data" not in request.headers.get("content-type", ""):
         raise ApiError(415, "send multipart/form-data with `file`, `mapping` and `dry_run`")
     try:

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment
 
+from warroom.adapters.metrics.catalogue import REFUSED
 from warroom.adapters.redis.throttle import PASSWORD, client_of, count_attempt, refund
 from warroom.adapters.sql.store import SlugTaken
 from warroom.core.people import ROLE_LABELS
@@ -80,6 +81,7 @@ async def login(request: Request) -> Response:
 
 def _locked(request: Request, wait: int) -> Response:
     ctx = {"error": f"登录失败次数过多，请 {wait} 秒后再试", "disabled": False}
+    REFUSED.labels("login_throttle").inc()
     res: Response = render(request, "admin/login.html", ctx, 429)
     res.headers["Retry-After"] = str(wait)
     return res
