@@ -1,4 +1,4 @@
-"""Every metric Warroom exposes, in one place (docs/operations.md, "Metric catalogue").
+"""Every metric Warroom exposes, in one place (docs/operations.md, "Metrics").
 
 Names follow Prometheus conventions: `warroom_<noun>_<unit>`, `_total` for counters,
 seconds and bytes as base units. Each is incremented where its fact becomes true (an
@@ -93,9 +93,7 @@ STREAM_APPEND_SECONDS = Histogram(
 )
 REFUSED = Counter(
     "warroom_refused_total",
-    "Requests (or sockets) refused by a limit, by the limit: body_bytes, "
-    "events_per_request, pending_events, login_throttle, sockets_per_address, "
-    "replays, read_timeout, header_bytes, concurrency, import_bytes.",
+    "Requests (or sockets) refused by a limit, by the limit (LIMITS below).",
     ["limit"],
 )
 DEPENDENCY_TIMEOUTS = Counter(
@@ -104,6 +102,25 @@ DEPENDENCY_TIMEOUTS = Counter(
     "or refused.",
     ["dependency"],
 )
+# Every known label value starts at 0, so that the first refusal is an increase that
+# `increase()` sees (a series born at 1 has no earlier sample to rise from).
+LIMITS = (
+    "body_bytes",
+    "events_per_request",
+    "pending_events",
+    "login_throttle",
+    "sockets_per_address",
+    "replays",
+    "read_timeout",
+    "header_bytes",
+    "import_bytes",
+)
+DEPENDENCIES = ("redis", "database", "timeout", "unknown")
+for _limit in LIMITS:
+    REFUSED.labels(_limit)
+for _dependency in DEPENDENCIES:
+    DEPENDENCY_TIMEOUTS.labels(_dependency)
+
 HTTP_RESPONSES = Counter(
     "warroom_http_responses_total",
     "HTTP responses by status code (WebSocket handshakes excluded).",
