@@ -119,7 +119,12 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--time-scale", type=float, default=60.0)
     args = parser.parse_args(argv)
     settings = Settings()
-    logconfig.configure(settings.warroom_log_level, settings.warroom_access_log)
+    logconfig.configure(
+        settings.warroom_log_level,
+        settings.warroom_access_log,
+        fmt=settings.warroom_log_format,
+        process=args.cmd,
+    )
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port
 
