@@ -1,4 +1,4 @@
-"""warroom serve | web | worker | demo | rebuild | migrate | user add."""
+"""warroom serve | web | worker | demo | rebuild | migrate | user add | doctor."""
 
 from __future__ import annotations
 
@@ -123,12 +123,36 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="read the password from the first line of stdin instead of making one",
     )
+    doc = sub.add_parser(
+        "doctor", help="check this deployment's configuration; exit 1 if anything FAILs"
+    )
+    doc.add_argument("--json", action="store_true", help="print the findings as a JSON list")
+    doc.add_argument(
+        "--processes",
+        type=int,
+        default=3,  # `warroom serve`: a web process, a worker, and one more
+        help="web and worker processes sharing Redis and the database (default 3), "
+        "for the connection checks",
+    )
+    doc.add_argument(
+        "--url", default=None, help="a web process's base URL: check its /metrics and /healthz"
+    )
+    doc.add_argument("--timeout", type=float, default=3.0, help="seconds per probe (default 3)")
     d = sub.choices["demo"]
     d.add_argument("--slug", default="demo")
     d.add_argument("--time-scale", type=float, default=60.0)
     args = parser.parse_args(argv)
+    if args.cmd == "doctor":
+        from warroom.doctor import main as doctor
+
+        return doctor(args)  # reads the settings itself: an invalid one is a finding
     settings = Settings()
-    logconfig.configure(settings.warroom_log_level, settings.warroom_access_log)
+    logconfig.configure(
+        settings.warroom_log_level,
+        settings.warroom_access_log,
+        fmt=settings.warroom_log_format,
+        process=args.cmd,
+    )
     host = getattr(args, "host", None) or settings.host
     port = getattr(args, "port", None) or settings.port
 

@@ -12,12 +12,22 @@ line that prints a URL can leak a credential. Three defences, in order:
 - libraries that print request parameters at INFO or DEBUG (SQLAlchemy echoes SQL
   parameters such as a webhook's secret; httpx prints each request URL) are held at
   WARNING whatever WARROOM_LOG_LEVEL says.
+
+WARROOM_LOG_FORMAT=json writes one JSON object per line instead (ts, level, logger,
+process, pid, campaign, message, exc) for log shippers that index fields; the message
+and the traceback go through the same `redact` as the text format.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import orjson
 
 REDACTED = "<redacted>"
 
@@ -43,6 +53,13 @@ _SECRETS = re.compile(r"\bwrk_[A-Za-z0-9_\-]++|\$argon2(?:id|i|d)\$[^\s\"';]++")
 QUIET_LOGGERS = ("sqlalchemy", "httpx", "httpcore", "hpack", "websockets")
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+LogFormat = Literal["text", "json"]
+
+# The campaign a task is working for, for the `campaign` field of JSON lines: set it
+# where a unit of work for one campaign begins (a context variable follows each asyncio
+# task and thread on its own). `extra={"campaign": slug}` on a single call wins over it.
+campaign_var: ContextVar[str | None] = ContextVar("warroom_campaign", default=None)
 
 
 def _cut_queries(text: str) -> str:
@@ -82,6 +99,51 @@ class RedactingFormatter(logging.Formatter):
         return redact(super().format(record))
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line. orjson does the escaping (a newline in a message or a
+    traceback stays inside its string, so a line is always one record); `redact` runs
+    on the message and on the traceback separately, as the text format's whole line."""
+
+    def __init__(self, process: str) -> None:
+        super().__init__()
+        self.process = process
+
+    def format(self, record: logging.LogRecord) -> str:
+        doc: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "process": self.process,
+            "pid": record.process if record.process is not None else os.getpid(),
+        }
+        campaign = getattr(record, "campaign", None) or campaign_var.get()
+        if campaign:
+            doc["campaign"] = redact(str(campaign))
+        doc["message"] = redact(record.getMessage())
+        exc = self._exc_text(record)
+        if exc:
+            doc["exc"] = redact(exc)
+        return orjson.dumps(doc).decode()
+
+    def _exc_text(self, record: logging.LogRecord) -> str:
+        parts: list[str] = []
+        if record.exc_info and not record.exc_text:
+            # Cached on the record as logging.Formatter does, for other handlers.
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            parts.append(record.exc_text)
+        if record.stack_info:
+            parts.append(self.formatStack(record.stack_info))
+        return "\n".join(parts)
+
+
+def formatter(fmt: LogFormat = "text", process: str = "warroom") -> logging.Formatter:
+    """The formatter of every warroom handler: text (the default) or JSON lines."""
+    if fmt == "json":
+        return JsonFormatter(process)
+    return RedactingFormatter(FORMAT)
+
+
 class DropWebSocketHandshakes(logging.Filter):
     """uvicorn logs each WebSocket handshake on `uvicorn.error`, with the query string,
     even when its access log is off."""
@@ -93,11 +155,17 @@ class DropWebSocketHandshakes(logging.Filter):
         return '"WebSocket ' not in msg
 
 
-def configure(level: str | int = "INFO", access_log: bool = False) -> None:
+def configure(
+    level: str | int = "INFO",
+    access_log: bool = False,
+    fmt: LogFormat = "text",
+    process: str = "warroom",
+) -> None:
     """The root handler every process logs through (uvicorn's loggers propagate to it:
-    `warroom web` passes `log_config=None`)."""
+    `warroom web` passes `log_config=None`). `process` names the command (web, worker,
+    serve, ...) in JSON lines, where several processes' lines end up in one index."""
     handler = logging.StreamHandler()
-    handler.setFormatter(RedactingFormatter(FORMAT))
+    handler.setFormatter(formatter(fmt, process))
     if not access_log:
         handler.addFilter(DropWebSocketHandshakes())
     root = logging.getLogger()

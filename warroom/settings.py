@@ -166,6 +166,10 @@ class Settings(BaseSettings):
     # Root log level of every process (DEBUG, INFO, WARNING, ...). Secrets are redacted
     # at every level; see warroom/logconfig.py.
     warroom_log_level: str = "INFO"
+    # `text` (the default): one readable line per record. `json`: one JSON object per
+    # line (ts, level, logger, process, pid, campaign, message, exc) for log shippers
+    # that index fields; redacted the same way. `warroom serve` passes it to its children.
+    warroom_log_format: Literal["text", "json"] = "text"
     # A dependency (the SQL ledger, Redis) that does not answer within this many seconds
     # fails the request with 503 and Retry-After instead of holding it: SQLite's busy
     # wait, PostgreSQL's connect and statement timeouts, the pool wait are all this.
