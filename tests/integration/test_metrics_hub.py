@@ -309,3 +309,21 @@ async def test_resyncs_are_counted_by_reason_once_per_viewer() -> None:
     finally:
         slow.evict("stalled")
         await cancel_all([task], "the room")
+
+
+async def test_a_socket_over_the_per_address_limit_is_refused_and_counted(
+    quiet: Settings,
+) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    quiet.ws = HubSettings(heartbeat_s=120, max_per_address=1)
+    async with served(quiet) as (h, port):
+        c = await h.create_campaign(slug="cap")
+        refused0 = value("warroom_refused_total", limit="sockets_per_address")
+        async with WsClient(url(port, "cap", c["viewer_token"])) as first:
+            await first.wait_for(lambda f: f["type"] == "snapshot", timeout=WAIT_S)
+            with pytest.raises(InvalidStatus) as err:
+                async with WsClient(url(port, "cap", c["viewer_token"])):
+                    pass
+            assert err.value.response.status_code == 429
+        assert value("warroom_refused_total", limit="sockets_per_address") - refused0 == 1
