@@ -290,7 +290,7 @@ async def test_viewer_queue_keeps_only_the_latest_state() -> None:
     gate.set()  # the peer reads again: it gets one fresh snapshot, not 10,000 frames
     await asyncio.sleep(0.01)
     assert len(sent) == 2 and '"snapshot"' in sent[1]["text"] and room.snapshots == 2
-    v.evict()
+    v.evict("stalled")
     await asyncio.wait_for(task, 1)
     assert aborted == [True] and v.closed
 
@@ -319,7 +319,7 @@ async def test_idle_viewer_is_written_at_once_and_order_is_kept() -> None:
     assert sent == [0, 1, 2, 3, 4]
     v.offer(0, message({"seq": 0}))  # already inside the snapshot: dropped
     assert sent == [0, 1, 2, 3, 4]
-    v.evict()
+    v.evict("stalled")
     await asyncio.wait_for(task, 1)
 
 
@@ -340,7 +340,7 @@ async def test_a_send_that_would_wait_is_abandoned_for_a_resync() -> None:
     gate.set()
     await asyncio.sleep(0.01)
     assert sent and '"snapshot"' in sent[0]
-    v.evict()
+    v.evict("stalled")
     await asyncio.wait_for(task, 1)
 
 

@@ -22,6 +22,7 @@ from typing import Any, cast
 import orjson
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.sql.report_store import report_view
 from warroom.adapters.sql.store import oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
@@ -108,6 +109,8 @@ class Announcer:
         )
         if not claim.won:
             return None
+        # Written (with its deliveries) by this claim: counted here, once, by the winner.
+        metrics.REPORTS.labels(metrics.campaign_label(s.slug), due.kind).inc()
         row = await asyncio.to_thread(self.reports.report, claim.id)
         item = report_view(row, lambda ms: rfc3339(ms, s.timezone))
         await self.hot.push_feed(s.slug, "reports", item)
@@ -163,6 +166,8 @@ class Announcer:
         )
         if not claim.won:
             return None
+        # Automatic (trigger worker) and manual (the API) fires both pass here.
+        metrics.FIRES.labels(metrics.campaign_label(record.settings.slug)).inc()
         # the fires as just claimed: the feed's and the caller's view of this one
         views = await self.refresh_stimuli(record)
         now_real = self.clock.now_ms()

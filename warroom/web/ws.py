@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from warroom.adapters.hub.fanout import Hub
 from warroom.adapters.hub.viewer import Viewer
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.redis.throttle import client_of
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes
@@ -117,6 +118,7 @@ async def campaign_socket(websocket: WebSocket, slug: str) -> None:
     open_now: Counter[str] = websocket.app.state.ws_per_address
     address = client_of(websocket.client.host if websocket.client else None)
     if open_now[address] >= rt.settings.ws.max_per_address:
+        metrics.REFUSED.labels("sockets_per_address").inc()
         await _deny(websocket, 429, "too many open sockets from this address")
         return
     open_now[address] += 1

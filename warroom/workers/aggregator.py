@@ -18,6 +18,7 @@ from typing import Any
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog, is_dependency_error
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import Entry, EventStream
@@ -53,6 +54,14 @@ class Aggregator:
         self._slugs: list[str] = []
         self._slugs_at = 0.0
         self._reclaimed_at = 0.0
+        self._applied_counters: dict[str, Any] = {}  # slug -> its APPLIED_EVENTS child
+
+    def _applied_counter(self, slug: str) -> Any:
+        child = self._applied_counters.get(slug)
+        if child is None:
+            child = metrics.APPLIED_EVENTS.labels(metrics.campaign_label(slug))
+            self._applied_counters[slug] = child
+        return child
 
     async def _campaigns(self) -> list[str]:
         if time.monotonic() - self._slugs_at > 1.0 or not self._slugs:
@@ -74,10 +83,17 @@ class Aggregator:
         if not entries:
             entries = await self.stream.read(slugs, self.consumer, self.entries_per_read, block_ms)
         if entries:
-            await self.handle(entries)
+            began = time.perf_counter()
+            applied = await self.handle(entries)
+            # A batch: read, applied, acknowledged (an exception above observes nothing).
+            metrics.AGG_BATCH_SECONDS.observe(time.perf_counter() - began)
+            metrics.AGG_BATCH_EVENTS.observe(applied)
         return len(entries)
 
-    async def handle(self, entries: list[Entry]) -> None:
+    async def handle(self, entries: list[Entry]) -> int:
+        """Apply and acknowledge `entries`; returns the events applied (events whose
+        ledger id hot state had already applied are skipped, not counted)."""
+        applied = 0
         by_slug: dict[str, list[Entry]] = defaultdict(list)
         for e in entries:
             by_slug[e.slug].append(e)
@@ -89,12 +105,16 @@ class Aggregator:
                 except Exception as exc:
                     log.error("dead-lettering unreadable entry %s: %s", entry.entry_id, exc)
                     await self.stream.dead_letter(entry, f"unreadable: {exc}")
-            await self._apply_group(slug, decoded)
+            n = await self._apply_group(slug, decoded)
+            if n:
+                self._applied_counter(slug).inc(n)
+                applied += n
             await self.redis.publish(keys.CHANGED_CHANNEL, slug)
+        return applied
 
     async def _apply_group(
         self, slug: str, decoded: list[tuple[Entry, list[dict[str, Any]]]]
-    ) -> None:
+    ) -> int:
         chunks: list[list[tuple[Entry, list[dict[str, Any]]]]] = [[]]
         size = 0
         for item in decoded:
@@ -104,27 +124,25 @@ class Aggregator:
             chunks[-1].append(item)
             size += len(item[1])
         # Concurrently: while Redis runs one chunk's script, Python folds the next one.
-        await asyncio.gather(*(self._apply_chunk(slug, c) for c in chunks if c))
+        return sum(await asyncio.gather(*(self._apply_chunk(slug, c) for c in chunks if c)))
 
-    async def _apply_chunk(
-        self, slug: str, chunk: list[tuple[Entry, list[dict[str, Any]]]]
-    ) -> None:
+    async def _apply_chunk(self, slug: str, chunk: list[tuple[Entry, list[dict[str, Any]]]]) -> int:
+        """Returns the events applied (0 for an entry sent to the dead letters)."""
         events = [ev for _, evs in chunk for ev in evs]
         try:
             applied = await self.hot.apply(slug, events, self.clock.now_ms())
             self.applied_events += applied  # after the await: concurrent chunks
             await self.stream.ack([e for e, _ in chunk])
-            return
+            return applied
         except Exception as exc:
             if is_dependency_error(exc):
                 raise  # Redis full or gone: not the entry's fault; it stays pending
             if len(chunk) == 1:
                 log.error("dead-lettering entry %s: %s", chunk[0][0].entry_id, exc)
                 await self.stream.dead_letter(chunk[0][0], f"apply failed: {exc}")
-                return
+                return 0
         # One bad entry must not hold back the rest: retry them one by one.
-        for item in chunk:
-            await self._apply_chunk(slug, [item])
+        return sum([await self._apply_chunk(slug, [item]) for item in chunk])
 
     async def run_until_idle(self, max_rounds: int = 100_000) -> int:
         """Drain everything readable now (tests: ingest, drain, assert — no sleeps)."""

@@ -16,8 +16,10 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import EventStream
@@ -29,6 +31,9 @@ log = logging.getLogger(__name__)
 # Restores the live feeds (reports, stimuli) from SQL after the switch.
 FeedRestorer = Callable[[CampaignRecord], Awaitable[None]]
 LOCK_S = 600
+# Why a campaign's hot state is rebuilt (the `reason` label of the restore metrics):
+# `lost` (the Restorer or a worker's start found it gone), `rebuild` (`warroom rebuild`).
+RestoreReason = Literal["lost", "rebuild"]
 
 
 def consumer_tag() -> str:
@@ -52,7 +57,7 @@ async def rebuild(
     while not await hot.redis.set(lock, consumer_tag(), nx=True, ex=LOCK_S):
         await asyncio.sleep(0.2)
     try:
-        return await _rebuild_locked(store, hot, stream, record, feeds, clock)
+        return await _rebuild_locked(store, hot, stream, record, feeds, clock, reason="rebuild")
     finally:
         await hot.redis.delete(lock)
 
@@ -64,8 +69,11 @@ async def _rebuild_locked(
     record: CampaignRecord,
     feeds: FeedRestorer | None,
     clock: Clock = SYSTEM_CLOCK,
+    *,
+    reason: RestoreReason,
 ) -> int:
     slug = record.settings.slug
+    began = time.perf_counter()
     # The group first: entries appended since a wipe must reach the aggregators, which
     # from now on write every batch into the new generation too.
     await stream.register(slug)
@@ -85,6 +93,10 @@ async def _rebuild_locked(
     if feeds is not None:
         await feeds(record)
     await hot.redis.publish(keys.CHANGED_CHANNEL, slug)
+    # Counted once it is whole (switched, feeds back): a restore that failed is retried.
+    metrics.RESTORE_SECONDS.labels(reason).observe(time.perf_counter() - began)
+    metrics.RESTORES.labels(reason).inc()
+    metrics.LAST_RESTORE.set(time.time())
     log.info("rebuilt %s from %d ledger events (generation %s -> %d)", slug, total, old, gen)
     return total
 
@@ -118,7 +130,7 @@ async def restore_lost(
             if await hot.redis.exists(keys.generation(slug)):
                 continue  # another worker finished just before we took the lock
             log.warning("hot state of %s is lost; restoring it from the ledger", slug)
-            await _rebuild_locked(store, hot, stream, record, feeds)
+            await _rebuild_locked(store, hot, stream, record, feeds, reason="lost")
             rebuilt.append(slug)
         finally:
             await hot.redis.delete(lock)

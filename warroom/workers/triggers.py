@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
@@ -21,6 +23,7 @@ from warroom.core.live.figures import activity_by_minute, first_activity_ms
 from warroom.core.live.shapes import Minutes, RawState
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.rules import (
+    HELD_REASONS,
     FeedState,
     RuleState,
     evaluate_rules,
@@ -34,6 +37,26 @@ from warroom.services.campaigns import clock_of
 from warroom.services.feeds import FeedCatchUp
 
 log = logging.getLogger(__name__)
+PAUSED = "paused"  # a rule that would fire, held by the console's pause switch
+
+# The counters' children by decision reason (a fixed set, core/reports/rules.Reason),
+# resolved once each rather than once per rule per tick.
+_evaluations: dict[str, Any] = {}
+_holds: dict[str, Any] = {}
+
+
+def count_decision(reason: str) -> None:
+    """One rule evaluated: by its decision's reason, and as a hold when the figures
+    or the feed could not be trusted (HELD_REASONS)."""
+    child = _evaluations.get(reason)
+    if child is None:
+        child = _evaluations[reason] = metrics.RULE_EVALUATIONS.labels(reason)
+    child.inc()
+    if reason in HELD_REASONS:
+        held = _holds.get(reason)
+        if held is None:
+            held = _holds[reason] = metrics.RULE_HOLDS.labels(reason)
+        held.inc()
 
 
 class Triggers:
@@ -57,6 +80,11 @@ class Triggers:
         self._feeds_outage = OutageLog(log, "trigger tick: the feeds' catch-up")
 
     async def tick(self) -> None:
+        began = time.perf_counter()
+        await self._tick()  # answers every failure itself: a tick always ends
+        metrics.TICK_SECONDS.observe(time.perf_counter() - began)
+
+    async def _tick(self) -> None:
         listing = self._outages.setdefault(0, OutageLog(log, "trigger tick"))
         try:  # a database outage must not end the trigger task
             records = await asyncio.to_thread(self.store.list_campaigns)
@@ -157,7 +185,11 @@ class Triggers:
         for rule, decision in evaluate_rules(
             s, minutes["gmv"], minutes["orders"], horizon, states, spent, feed
         ):
-            if not decision.fire or s.rules_paused:  # paused in the console
+            if decision.fire and s.rules_paused:  # paused in the console
+                count_decision(PAUSED)
+                continue
+            count_decision(decision.reason)
+            if not decision.fire:
                 continue
             tried = True
             await self.announcer.record_fire(

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 from warroom.adapters.clock import real_now_ms
 from warroom.adapters.hub.freshness import ingest_idle_ms, pipeline_state
 from warroom.adapters.hub.room import Loaded, Room, RoomConfig
-from warroom.adapters.hub.viewer import Viewer
+from warroom.adapters.hub.viewer import EVICTIONS, Viewer
 from warroom.adapters.redis import keys
 from warroom.adapters.redis.hotstate import HotState
 from warroom.core.live.shapes import ReportItem, StimulusItem
@@ -113,6 +113,8 @@ class Hub:
         tasks = list(self._tasks)
         for room in self.all_rooms():
             for v in tuple(room.viewers):
+                if not v.closed:
+                    EVICTIONS["shutdown"].inc()
                 room.remove(v)
             if room.task is not None:
                 tasks.append(room.task)
@@ -137,6 +139,8 @@ class Hub:
         rooms = self.masked_rooms if masked else self.rooms
         room = rooms.get(slug)
         if room is None or room.gone:
+            if room is not None and room.task is not None:
+                room.task.cancel()  # the deleted campaign's room; its viewers were evicted
             room = Room(slug, self.load, self.room_config, masked=masked)
             name = f"room:{slug}" + (":masked" if masked else "")
             room.task = asyncio.create_task(self._supervise(room), name=name)
@@ -145,9 +149,10 @@ class Hub:
         return room
 
     def leave(self, slug: str, viewer: Viewer) -> None:
-        for room in self.rooms_of(slug):
-            if viewer in room.viewers:
-                room.remove(viewer)
+        """The socket's handler has ended: out of the room it joined (which may no
+        longer be the campaign's current room, after the campaign was deleted)."""
+        if viewer.room is not None:
+            viewer.room.remove(viewer)
 
     async def _supervise(self, room: Room) -> None:
         while True:
@@ -269,7 +274,7 @@ class Hub:
         for room in self.rooms_of(slug):
             for v in tuple(room.viewers):
                 if v.link_id == link_id:
-                    v.evict()
+                    v.evict("revoked")
                     closed += 1
         return closed
 
@@ -300,11 +305,12 @@ class Hub:
         return unwatch
 
     def close_viewers(self, slug: str) -> int:
+        """Close the campaign's sockets here: its viewer token was rotated."""
         closed = 0
         for room in self.rooms_of(slug):
             viewers = tuple(room.viewers)
             for v in viewers:
-                v.evict()
+                v.evict("rotated")
             closed += len(viewers)
         return closed
 
@@ -329,7 +335,7 @@ class Hub:
                             now - v.sending_since,
                         )
                         self.evicted += 1
-                        v.evict()
+                        v.evict("stalled")
                 idle = room.empty_since is not None and now - room.empty_since > s.room_linger_s
                 if (idle and not room.viewers) or (room.gone and not room.viewers):
                     if room.task is not None:

@@ -22,7 +22,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from warroom.adapters.hub.viewer import Message, Viewer, message
+from warroom.adapters.hub.viewer import RESYNCS, Message, Viewer, message
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.core.live.frames import diff, lite, new_items
 from warroom.core.live.masked import mask_frame
 from warroom.core.live.shapes import ReportItem, Snapshot, StimulusItem
@@ -107,16 +108,25 @@ class Room:
         self.empty_since: float | None = None
         self.stats = RoomStats()
         self.task: asyncio.Task[None] | None = None
+        # Resolved once per room: the viewers gauge child of its campaign.
+        self._viewers_gauge = metrics.VIEWERS.labels(metrics.campaign_label(slug))
 
     # viewers -------------------------------------------------------------------------
 
     def add(self, viewer: Viewer) -> None:
-        self.viewers.add(viewer)
+        if viewer not in self.viewers:
+            self.viewers.add(viewer)
+            self._viewers_gauge.inc()
+        viewer.room = self
         self.empty_since = None
         viewer.task = asyncio.create_task(viewer.run(self), name=f"viewer:{self.slug}")
 
     def remove(self, viewer: Viewer) -> None:
-        self.viewers.discard(viewer)
+        """The one way out of a room (a closed socket, an eviction once its socket's
+        handler ends, the hub stopping): the viewers gauge falls here, once."""
+        if viewer in self.viewers:
+            self.viewers.discard(viewer)
+            self._viewers_gauge.dec()
         viewer.closed = True
         viewer.wake.set()
         if viewer.task is not None and not viewer.task.done():
@@ -190,7 +200,7 @@ class Room:
         if loaded is None:
             self.gone = True
             for v in tuple(self.viewers):
-                v.evict()
+                v.evict("gone")
             return
         self.fresh = loaded.fresh
         self.marks = loaded.marks
@@ -198,17 +208,18 @@ class Room:
         new_stimuli, self._stimulus_ids = new_items(self._stimulus_ids, loaded.stimuli)
         prev, self.snap = self.snap, loaded.snapshot
         self.stats.renders += 1
+        metrics.RENDERS.inc()
         if prev is None:  # the baseline: existing reports travel inside the snapshot
             self.last_update = time.monotonic()
             self.ready.set()
-            self.stats.render_s += time.perf_counter() - started
+            self._rendered(time.perf_counter() - started)
             return
         d = diff(prev, loaded.snapshot)
         if d.resync:
             self.seq += 1
             self.stats.resyncs += 1
-            for v in tuple(self.viewers):
-                v.resync()
+            RESYNCS["gap"].inc(sum(v.mark_resync() for v in tuple(self.viewers)))
+            self._rendered(time.perf_counter() - started)
             return
         frames: list[dict[str, Any]] = []
         now = time.monotonic()
@@ -224,16 +235,27 @@ class Room:
         frames += [{"type": "report", "seq": 0, "report": r} for r in new_reports]
         rendered = time.perf_counter()
         self.stats.render_s += rendered - started
+        encoding = 0.0  # the frames' encoding, part of the render's cost
+        sent = 0  # frames written at once, one per viewer per frame
         for frame in frames:
             self.seq += 1
             frame["seq"] = self.seq
+            t = time.perf_counter()
             msg = message(self._out(frame))
+            encoding += time.perf_counter() - t
             for i, v in enumerate(tuple(self.viewers)):
-                v.offer(frame["seq"], msg)
+                sent += v.offer(frame["seq"], msg)
                 if i % FANOUT_SLICE == FANOUT_SLICE - 1:
                     await asyncio.sleep(0)  # let ingest and other rooms run
             self.stats.frames += 1
         self.stats.last_fanout_s = time.perf_counter() - rendered
+        metrics.RENDER_SECONDS.observe(rendered - started + encoding)
+        if sent:
+            metrics.FRAMES.inc(sent)
+
+    def _rendered(self, seconds: float) -> None:
+        self.stats.render_s += seconds
+        metrics.RENDER_SECONDS.observe(seconds)
 
     def _out(self, frame: dict[str, Any]) -> dict[str, Any]:
         if not self.masked:
@@ -243,4 +265,4 @@ class Room:
 
     def resync_all(self) -> None:
         for v in tuple(self.viewers):
-            v.resync()
+            v.resync("gap")

@@ -10,21 +10,40 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.core.live.frames import encode
 
 
 class Room(Protocol):
-    """What a viewer asks of its room (room.py): a fresh snapshot to resync from."""
+    """What a viewer asks of its room (room.py): a fresh snapshot to resync from; and
+    what the hub asks of the room a viewer is in: to let it go."""
 
     async def snapshot_message(self, lite_view: bool, /) -> tuple[int, Any]: ...
+
+    def remove(self, viewer: Viewer, /) -> None: ...
 
 
 log = logging.getLogger(__name__)
 
 Message = dict[str, Any]  # an ASGI "websocket.send" message, shared by all viewers
 Send = Callable[[Message], Awaitable[None]]
+
+# Why a viewer is sent a fresh snapshot instead of its next update (the `reason` label
+# of warroom_viewer_resyncs_total): `gap` (hot state went backwards: a restore or a
+# rebuild), `asked` (the client sent {"type": "resync"}), `queue` (its queue of frames
+# overflowed), `blocked` (a write would have waited for a full socket buffer).
+ResyncReason = Literal["gap", "asked", "queue", "blocked"]
+# Why the server closes a viewer (warroom_viewer_evictions_total): `stalled` (a send
+# blocked past WARROOM_WS_STALL_CLOSE_S), `rotated` (its viewer token was rotated),
+# `revoked` (its scoped link was revoked), `gone` (the campaign was deleted),
+# `shutdown` (the web process is stopping).
+EvictReason = Literal["stalled", "rotated", "revoked", "gone", "shutdown"]
+RESYNCS = {r: metrics.RESYNCS.labels(r) for r in ("gap", "asked", "queue", "blocked")}
+EVICTIONS = {
+    r: metrics.EVICTIONS.labels(r) for r in ("stalled", "rotated", "revoked", "gone", "shutdown")
+}
 
 
 def message(frame: dict[str, Any]) -> Message:
@@ -62,6 +81,7 @@ class Viewer:
         self.frames_sent = 0
         self.coalesced = 0
         self.task: asyncio.Task[None] | None = None
+        self.room: Room | None = None  # the room it joined (set by the room)
 
     def buffered_bytes(self) -> int:
         """Bytes written to this socket that the peer has not taken yet (the server's
@@ -71,26 +91,35 @@ class Viewer:
         except Exception:
             return 0
 
-    def offer(self, seq: int, msg: Message) -> None:
+    def offer(self, seq: int, msg: Message) -> bool:
+        """Hand the viewer a frame: written at once, queued, or folded into a snapshot.
+        True when it was written now (the room counts those, once per fan-out; frames
+        sent later by the viewer's task are counted there)."""
         if self.closed or self.needs_snapshot or seq <= self.floor:
-            return  # the snapshot sent or still to be sent includes this change
-        if not self.pending and self.sending_since is None and self._send_now(msg):
-            return
+            return False  # the snapshot sent or still to be sent includes this change
+        if not self.pending and self.sending_since is None:
+            written = self._send_now(msg)
+            if written is not None:
+                return written
         if len(self.pending) >= self.max_frames:
             self.pending.clear()
             self.needs_snapshot = True
             self.coalesced += 1
+            RESYNCS["queue"].inc()
         else:
             self.pending.append((seq, msg))
         self.wake.set()
+        return False
 
-    def _send_now(self, msg: Message) -> bool:
+    def _send_now(self, msg: Message) -> bool | None:
         """The common case, without a task switch: an idle viewer whose socket takes
         data now. The server's send then completes in one step (it only waits while its
         buffer is over the high-water mark, which `writable` rules out). Should it ever
-        suspend, it is abandoned before writing and the viewer resyncs instead."""
+        suspend, it is abandoned before writing and the viewer resyncs instead.
+        True: written; False: dealt with, not written (the peer is gone, or a resync);
+        None: the socket cannot take it now, so it is queued."""
         if self._writable is None or not self._writable():
-            return False
+            return None
         step = self._send(msg)
         try:
             step.send(None)  # type: ignore[attr-defined]
@@ -101,18 +130,33 @@ class Viewer:
             log.debug("viewer send failed: %r", exc)
             self.closed = True
             self.wake.set()
-            return True
+            return False
         step.close()  # type: ignore[attr-defined]
-        self.resync()
-        return True
+        self.resync("blocked")
+        return False
 
-    def resync(self) -> None:
+    def resync(self, reason: ResyncReason = "asked") -> bool:
+        """Send a fresh snapshot next instead of what is queued; counted (by reason)
+        when this viewer was not already due one. True if it was not."""
+        fresh = self.mark_resync()
+        if fresh:
+            RESYNCS[reason].inc()
+        return fresh
+
+    def mark_resync(self) -> bool:
+        """`resync` without counting (a room counts its viewers at once); True when
+        this viewer was not already due a snapshot."""
+        fresh = not self.needs_snapshot and not self.closed
         self.pending.clear()
         self.needs_snapshot = True
         self.wake.set()
+        return fresh
 
-    def evict(self) -> None:
-        """Stop sending and drop the connection without waiting for its buffer."""
+    def evict(self, reason: EvictReason) -> None:
+        """Stop sending and drop the connection without waiting for its buffer; counted
+        (by reason) unless the viewer had closed already."""
+        if not self.closed:
+            EVICTIONS[reason].inc()
         self.closed = True
         self.pending.clear()
         self.wake.set()
@@ -139,6 +183,7 @@ class Viewer:
                     await self._send(msg)
                     self.sending_since = None
                     self.frames_sent += 1
+                    metrics.FRAMES.inc()  # the slow path: a queued frame or a snapshot
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the socket went away mid-send: this viewer is done

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog
+from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.outbound.netguard import (
     RefusedAddress,
     guarded_client,
@@ -30,7 +31,7 @@ from warroom.adapters.outbound.netguard import (
     redact_url,
 )
 from warroom.adapters.outbound.poster import FontMissing, find_font, render_png, wecom_image
-from warroom.adapters.outbound.webhook import MAX_ATTEMPTS, Job, WebhookStore, sign
+from warroom.adapters.outbound.webhook import FORMATS, MAX_ATTEMPTS, Job, WebhookStore, sign
 from warroom.adapters.redis import keys
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import rfc3339
@@ -120,6 +121,12 @@ class Outcome:
     error: str = ""
     retry: bool = True
     at_least_ms: int = 0  # the target asked us to wait this long
+    seconds: float = 0.0  # the exchange with the target (the POST), for the metrics
+
+
+def metric_kind(fmt: str) -> str:
+    """The `kind` label of the delivery metrics: the target's format (a fixed set)."""
+    return fmt if fmt in FORMATS else "other"
 
 
 class Deliverer:
@@ -298,6 +305,12 @@ class Deliverer:
             headers["X-Warroom-Timestamp"] = ts
             if job.secret:
                 headers["X-Warroom-Signature"] = "sha256=" + sign(job.secret, ts, body)
+        began = time.perf_counter()
+        outcome = await self._exchange(job, body, headers)
+        outcome.seconds = time.perf_counter() - began
+        return outcome
+
+    async def _exchange(self, job: Job, body: bytes, headers: dict[str, str]) -> Outcome:
         try:
             # httpx's timeout is per read; a target dripping a byte at a time would hold
             # the slot for ever without this deadline on the whole exchange.
@@ -349,3 +362,9 @@ class Deliverer:
             now_ms=now,
             retry_at_ms=retry_at,
         )
+        # Counted once the attempt's end is recorded (a row left `sending` is swept with
+        # its outcome unknown, and not counted here).
+        kind = metric_kind(job.format)
+        result = "delivered" if outcome.ok else "retry" if retry_at is not None else "failed"
+        metrics.DELIVERIES.labels(kind, result).inc()
+        metrics.DELIVERY_SECONDS.labels(kind).observe(outcome.seconds)
