@@ -53,3 +53,10 @@ def test_sampled_gauges_from_a_reading() -> None:
     assert found[("warroom_webhook_queue_deliveries", (("campaign", "a"),))] == 2
     assert found[("warroom_dependency_up", (("dependency", "database"),))] == 0
     assert found[("warroom_dependency_up", (("dependency", "redis"),))] == 1
+
+
+def test_every_webhook_format_is_a_known_delivery_kind() -> None:
+    from warroom.adapters.metrics.catalogue import DELIVERY_KINDS
+    from warroom.adapters.outbound.webhook import FORMATS
+
+    assert set(FORMATS) <= set(DELIVERY_KINDS)  # pre-set at 0: the first failure shows

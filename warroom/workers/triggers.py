@@ -32,6 +32,7 @@ from warroom.core.reports.rules import (
     uplift_windows,
 )
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
+from warroom.logconfig import campaign_var
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import clock_of
 from warroom.services.feeds import FeedCatchUp
@@ -95,6 +96,7 @@ class Triggers:
         for record in records:
             if record.id in self._finished:
                 continue
+            campaign_var.set(record.settings.slug)  # JSON log lines name the campaign
             # One line per change of state (Redis full, database down), not per tick.
             outage = self._outages.setdefault(
                 record.id, OutageLog(log, f"trigger tick for {record.settings.slug}")
@@ -104,6 +106,7 @@ class Triggers:
                 outage.ok()
             except Exception as exc:
                 outage.failed(exc)
+        campaign_var.set(None)
         # After the campaigns: what this tick posted is on its feed already.
         try:
             await self.feeds.tick(records)

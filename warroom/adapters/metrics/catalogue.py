@@ -172,7 +172,7 @@ TICK_SECONDS = Histogram(
 RULE_EVALUATIONS = Counter(
     "warroom_rule_evaluations_total",
     "Stimulus rule evaluations, by their decision's reason (fire, sustaining, no_peak, "
-    "restoring, no_events, feed_silent, ended, max_fires, budget, ...).",
+    "restoring, no_events, feed_silent, ended, max_fires, budget, paused, ...).",
     ["reason"],
 )
 RULE_HOLDS = Counter(
@@ -199,6 +199,12 @@ DELIVERIES = Counter(
     "Webhook delivery attempts, by target kind and outcome (delivered, retry, failed).",
     ["kind", "outcome"],
 )
+# Known target kinds (adapters/outbound/webhook.FORMATS, and `other`) start at 0 for
+# each outcome, so that the first failure is an increase an alert can see.
+DELIVERY_KINDS = ("wecom", "wecom_text", "wecom_image", "wecom_image_masked", "json", "other")
+for _kind in DELIVERY_KINDS:
+    for _outcome in ("delivered", "retry", "failed"):
+        DELIVERIES.labels(_kind, _outcome)
 DELIVERY_SECONDS = Histogram(
     "warroom_webhook_delivery_seconds",
     "Time of one webhook delivery attempt, by target kind.",
@@ -229,13 +235,12 @@ RENDER_SECONDS = Histogram(
 )
 EVICTIONS = Counter(
     "warroom_viewer_evictions_total",
-    "Viewers closed by the server, by reason (stalled, queue, rotated, shutdown).",
+    "Viewers closed by the server, by reason (stalled, rotated, revoked, gone, shutdown).",
     ["reason"],
 )
 RESYNCS = Counter(
     "warroom_viewer_resyncs_total",
-    "Viewers sent a fresh snapshot instead of an update, by reason (gap, asked, queue, "
-    "resubscribed).",
+    "Viewers sent a fresh snapshot instead of an update, by reason (gap, asked, queue, blocked).",
     ["reason"],
 )
 

@@ -21,6 +21,7 @@ import orjson
 from fastapi import Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse, Response
 
+from warroom.adapters.metrics.catalogue import REFUSED
 from warroom.core.ingest.clock import MINUTE_MS, parse_instant, rfc3339
 from warroom.core.live.masked import mask_frame
 from warroom.core.live.shapes import Snapshot
@@ -193,6 +194,7 @@ async def replay_socket(
         return
     loader, limit = _parts(websocket.app)
     if not limit.acquire():
+        REFUSED.labels("replays").inc()
         await websocket.close(code=CLOSE_BUSY, reason="too many replays; retry later")
         return
     # A rotated viewer token closes this socket too, as it closes the live ones.
