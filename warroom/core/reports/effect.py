@@ -258,7 +258,6 @@ def _change(row: Sequence[int], pre_minutes: int) -> Fraction:
     )
 
 
-HC_POWER = 2  # 1: HC2, 2: HC3
 MIN_FIT = 4  # groups an arm needs for its line (two residual degrees of freedom)
 
 
@@ -289,7 +288,7 @@ class _Arm:
             weight = 1 / n + (x_bar - x_mean) * (v - x_mean) / sxx
             leverage = 1 / n + (v - x_mean) ** 2 / sxx
             residual = w - d_mean - slope * (v - x_mean)
-            var += (weight * residual) ** 2 / max(1.0 - leverage, 1e-9) ** HC_POWER
+            var += (weight * residual) ** 2 / max(1.0 - leverage, 1e-9) ** 2  # HC3
         return level, var, n - 2
 
     def level(self, x_bar: float | None) -> float:
@@ -327,10 +326,17 @@ def _bootstrap(
 ) -> tuple[float, float]:
     """Percentile interval of the DiD, resampling each arm's groups with replacement."""
     rng = random.Random(seed)
-    stats = sorted(
-        _resample(rng, arm_t).level(x_bar) - _resample(rng, arm_h).level(x_bar)
-        for _ in range(draws)
-    )
+    if x_bar is None:  # the plain DiD: means of resampled changes
+        n_t, n_h = len(arm_t.d), len(arm_h.d)
+        stats = sorted(
+            sum(rng.choices(arm_t.d, k=n_t)) / n_t - sum(rng.choices(arm_h.d, k=n_h)) / n_h
+            for _ in range(draws)
+        )
+    else:
+        stats = sorted(
+            _resample(rng, arm_t).level(x_bar) - _resample(rng, arm_h).level(x_bar)
+            for _ in range(draws)
+        )
     tail = (1 - LEVEL) / 2
     return _percentile(stats, tail), _percentile(stats, 1 - tail)
 
