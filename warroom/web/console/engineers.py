@@ -18,12 +18,14 @@ the same for every process. No token appears anywhere: campaigns by name and slu
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Iterable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from markupsafe import Markup, escape
 
 from warroom.adapters.metrics.catalogue import ACCEPTED, DUPLICATE, REJECTED
 from warroom.adapters.metrics.exposition import own_metrics
@@ -168,6 +170,11 @@ def window_of(request: Request) -> RateWindow[tuple[str, ...]]:
 # -- what the page shows ------------------------------------------------------------------
 
 
+def with_code(text: str) -> Markup:
+    """A label with `backquoted` words shown as code (the text is escaped first)."""
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
+
+
 def shown_rate(per_s: float | None) -> str:
     if per_s is None:
         return LABELS["unknown"]
@@ -253,6 +260,7 @@ def live_context(
     last_restore = max((v for _, v in samples[LAST_RESTORE]), default=0.0)
     return {
         "L": LABELS,
+        "note": with_code(LABELS["note"]),
         "window_s": int(RATE_WINDOW_S),
         "dependencies": [
             {"key": k, "label": DEPENDENCY_LABELS.get(k, k), "up": up}
