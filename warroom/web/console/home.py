@@ -24,6 +24,7 @@ from warroom.web import deps
 
 # campaign.py and links.py add their routes to the router when imported
 from warroom.web.console import auth, campaign  # noqa: F401
+from warroom.web.console import engineers as _engineers  # noqa: F401
 from warroom.web.console import imports as _imports  # noqa: F401
 from warroom.web.console import links as _links  # noqa: F401
 from warroom.web.console import people as _people  # noqa: F401
