@@ -95,6 +95,9 @@ def test_campaign_from_extra_or_context(no_campaign: None) -> None:
 def test_configure_json_through_a_logger(no_campaign: None) -> None:
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
+    # configure() holds the chatty libraries at WARNING: give them back their levels, or
+    # a later test that reads httpx's INFO lines (test_webhooks) sees none.
+    quiet = {name: logging.getLogger(name).level for name in logconfig.QUIET_LOGGERS}
     try:
         logconfig.configure("INFO", fmt="json", process="serve")
         stream = io.StringIO()
@@ -115,3 +118,5 @@ def test_configure_json_through_a_logger(no_campaign: None) -> None:
         for h in saved[0]:
             root.addHandler(h)
         root.setLevel(saved[1])
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
