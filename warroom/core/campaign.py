@@ -48,6 +48,18 @@ class StimulusRule(_Strict):
     cooldown_minutes: Annotated[StrictInt, Field(ge=0, le=1440)] = 30
     max_fires: Annotated[StrictInt, Field(ge=1, le=1000)] = 3
     action: StimulusAction
+    # Contract v3, "Stimulus that proves itself". `propose`: a fire waits for an
+    # operator's approval (expiring after propose_ttl_minutes of campaign time).
+    mode: Literal["auto", "propose"] = "auto"
+    propose_ttl_minutes: Annotated[StrictInt, Field(ge=1, le=1440)] = 10
+    # The share of groups held out at each fire (stratified, seeded, recorded).
+    holdout_share: Annotated[StrictFloat | StrictInt, Field(ge=0, le=0.5)] = 0
+    # The window after the fire its effect is measured over (default: window_minutes).
+    effect_minutes: Annotated[StrictInt, Field(ge=1, le=240)] | None = None
+
+    @property
+    def effect_window(self) -> int:
+        return self.effect_minutes or self.window_minutes
 
 
 class CampaignSettings(_Strict):

@@ -48,6 +48,16 @@ class FireRecord(NamedTuple):
     text: str
     manual: bool
     uplift: float | None
+    status: str = "fired"  # proposed | dismissed | expired | fired
+    proposed_at_ms: int | None = None
+    expires_at_ms: int | None = None
+    decided_at_ms: int | None = None
+    decided_by: str = ""
+    holdout_share: float = 0.0
+    effect_minutes: int = 10
+    seed: int | None = None
+    assignment: str | None = None  # JSON {"treated": [...], "holdout": [...]}
+    effect: str | None = None  # JSON core/reports/effect.Effect.as_dict()
 
 
 class WebhookTarget(NamedTuple):
@@ -59,3 +69,4 @@ class WebhookTarget(NamedTuple):
     format: str
     secret: str
     enabled: bool
+    group_id: str | None = None  # the group its robot lives in (holdouts skip it)

@@ -53,6 +53,10 @@ def fire_view(row: Any, tz: str) -> StimulusItem:
         "text": row.text,
         "uplift": row.uplift,
         "manual": row.manual,
+        # contract v3: proposed | dismissed | expired | fired, and the effect (null
+        # until its window has passed)
+        "status": row.status,
+        "effect": orjson.loads(row.effect) if row.effect else None,
     }
 
 

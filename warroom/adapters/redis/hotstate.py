@@ -363,6 +363,18 @@ class HotState:
         items = await self.redis.lrange(keys.feed(slug, kind), -newest, -1)
         return [orjson.loads(i) for i in items]
 
+    async def group_sales(self, slug: str) -> dict[str, int] | None:
+        """Net GMV (fen) so far of every group with an order (the groups board); None
+        while the figures are restoring."""
+        gen = await self.generation(slug)
+        if gen is None:
+            return None
+        rows = await self.redis.zrange(
+            keys.board(slug, gen, "groups"), 0, -1, withscores=True, score_cast_func=int
+        )
+        pairs = cast(list[tuple[bytes, int]], rows)
+        return {k.decode(): int(v) for k, v in pairs}
+
     async def restoring(self, slug: str) -> bool:
         """True while the campaign's figures are lost or being restored (no report,
         rule or screen may use them): the live-generation pointer is missing."""

@@ -312,6 +312,33 @@ class Store:
             after = rows[-1][0]
             yield batch
 
+    def sales_between(
+        self, campaign_id: int, from_ms: int, to_ms: int, chunk: int = 5000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Orders and refunds with `from_ms <= ts < to_ms`, as normalized events, in
+        chunks: what a stimulus's hosts and effect are read from (a window of the
+        ledger, never the whole of it in memory)."""
+        table = LedgerEvent.__table__
+        after = 0
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(table.c.id, table.c.body)
+                    .where(
+                        table.c.campaign_id == campaign_id,
+                        table.c.id > after,
+                        table.c.type.in_(("order", "refund")),
+                        table.c.ts_ms >= from_ms,
+                        table.c.ts_ms < to_ms,
+                    )
+                    .order_by(table.c.id)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            yield [orjson.loads(body) for _, body in rows]
+            after = rows[-1][0]
+
     def count_events(self, campaign_id: int) -> int:
         from sqlalchemy import func
 

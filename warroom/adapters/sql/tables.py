@@ -108,6 +108,20 @@ class StimulusRow(SQLModel, table=True):
     text: str = Field(sa_column=Column(Text, nullable=False))
     manual: bool = False
     uplift: float | None = None
+    # Contract v3, "Stimulus that proves itself": a proposal (mode "propose") waits for
+    # an operator; only `fired` counts toward the budget and max fires.
+    status: str = Field(default="fired", max_length=12)  # proposed|dismissed|expired|fired
+    proposed_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    expires_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    decided_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    decided_by: str = Field(default="", max_length=200)
+    holdout_share: float = 0.0
+    effect_minutes: int = 10
+    # The holdout draw (core/reports/holdout.py): its seed and {"treated", "holdout"}.
+    seed: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    assignment: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The effect (core/reports/effect.Effect.as_dict) once its window has passed.
+    effect: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
 class TemplateRow(SQLModel, table=True):
@@ -131,6 +145,8 @@ class WebhookRow(SQLModel, table=True):
     format: str = Field(max_length=24)  # webhook.FORMATS
     secret: str = Field(default="", max_length=200)
     enabled: bool = True
+    # The group whose robot this is: a stimulus held out from that group is not posted.
+    group_id: str | None = Field(default=None, max_length=100)
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -272,3 +288,24 @@ class ApiKeyRow(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True, index=True)
     created_at_ms: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_used_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+# stimulus tasks (contract v3: an approved action is a task on its hosts' pages)
+
+
+class StimulusTaskRow(SQLModel, table=True):
+    """One host's task for one approved stimulus: the host's treated groups, and when
+    the host marked it done (the first done is the fire's time)."""
+
+    __tablename__ = "stimulus_task"
+    __table_args__ = (UniqueConstraint("fire_id", "seller_id", name="uq_task_host"),)
+    if TYPE_CHECKING:  # SQLModel declares no `__table__`; SQLAlchemy sets it
+        __table__: ClassVar[Table]
+    id: int | None = Field(
+        default=None, sa_column=Column(BigId, primary_key=True, autoincrement=True)
+    )
+    fire_id: int = Field(index=True)
+    campaign_id: int = Field(index=True)
+    seller_id: str = Field(max_length=100)
+    groups: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of group ids
+    done_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -160,6 +160,8 @@ class StimulusItem(TypedDict, total=False):
     text: str
     uplift: float | None  # None until the after-window is complete
     manual: bool
+    status: str  # proposed | dismissed | expired | fired (contract v3)
+    effect: dict[str, Any] | None  # core/reports/effect.Effect.as_dict(), None until known
 
 
 Leaderboards = dict[str, list[BoardRow]]  # board name (aggregate.BOARDS) -> rows
