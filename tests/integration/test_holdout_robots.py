@@ -442,6 +442,7 @@ async def test_the_console_form_binds_a_robot_to_its_group(harness: Harness) -> 
     c, csrf = await console(h)
     page = (await c.get("/admin/c/sale/webhooks")).text
     assert "所在群 ID（可选）" in page and 'name="group_id"' in page
+    assert "刺激把这个群留作对照组时，这次刺激播报不会推送到这里" in page  # its hint
 
     def form(group_id: str) -> dict[str, str]:
         url = "https://example.com/hook"
