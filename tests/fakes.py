@@ -15,7 +15,7 @@ only. Each fake names the adapter (and method) it copies."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
@@ -197,7 +197,15 @@ class FakeReportRecords:
         self._lock = threading.Lock()
 
     def claim_report(
-        self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
+        self,
+        campaign_id: int,
+        key: str,
+        kind: str,
+        at_ms: int,
+        text: str,
+        memo_json: str,
+        *,
+        skip_groups: Collection[str] = (),
     ) -> Claim:
         with self._lock:
             for r in self._reports:
@@ -208,7 +216,7 @@ class FakeReportRecords:
             memo["n"] = 1 + sum(1 for r in self._reports if r.campaign_id == campaign_id)
             memo_text = orjson.dumps(memo).decode()
             self._reports.append(ReportRecord(rid, campaign_id, key, kind, at_ms, text, memo_text))
-            self.webhooks.queue(campaign_id, rid)
+            self.webhooks.queue(campaign_id, rid, skip_groups)
             return Claim(rid, True)
 
     def report(self, report_id: int) -> ReportRecord | None:
@@ -278,9 +286,11 @@ class FakeWebhookTargets:
         self.deliveries: dict[tuple[int, int], Row] = {}  # (webhook_id, report_id)
         self._lock = threading.Lock()
 
-    def add(self, campaign_id: int, url: str, fmt: str, secret: str) -> int:
+    def add(
+        self, campaign_id: int, url: str, fmt: str, secret: str, group_id: str | None = None
+    ) -> int:
         hid = len(self._hooks) + 1
-        self._hooks.append(WebhookTarget(hid, campaign_id, url, fmt, secret, True))
+        self._hooks.append(WebhookTarget(hid, campaign_id, url, fmt, secret, True, group_id))
         return hid
 
     def disable(self, webhook_id: int) -> None:
@@ -290,8 +300,9 @@ class FakeWebhookTargets:
     def list(self, campaign_id: int) -> list[WebhookTarget]:
         return [h for h in self._hooks if h.campaign_id == campaign_id]
 
-    def queue(self, campaign_id: int, report_id: int) -> int:
-        hooks = [h for h in self.list(campaign_id) if h.enabled]
+    def queue(self, campaign_id: int, report_id: int, skip_groups: Collection[str] = ()) -> int:
+        skip = set(skip_groups)
+        hooks = [h for h in self.list(campaign_id) if h.enabled and h.group_id not in skip]
         with self._lock:
             for h in hooks:
                 self.deliveries.setdefault(

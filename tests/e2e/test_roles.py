@@ -48,6 +48,7 @@ VIEWER_INLINE = {
     "/api/v1/campaigns/{slug}/snapshot",
     "/api/v1/campaigns/{slug}/reports",
     "/api/v1/campaigns/{slug}/stimuli",
+    "/api/v1/campaigns/{slug}/stimuli/{fire_id}/assignment",
 }
 OWNER_PATHS = re.compile(r"^/(api/v1/(users|keys|audit)|admin/(people|keys|audit))(/|$)")
 ADMIN_PATHS = re.compile(r"^/(api/v1|admin)(/|$)")

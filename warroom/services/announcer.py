@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Collection
 from functools import partial
 from typing import Any, cast
 
@@ -60,6 +61,20 @@ def fire_view(row: Any, tz: str) -> StimulusItem:
     }
 
 
+def holdout_groups(assignment_json: str | None, fire_key: str = "") -> tuple[str, ...]:
+    """The groups a fire held out, from its row's `assignment` JSON ({"treated": [...],
+    "holdout": [...], ...}; None: nobody held out). An assignment that cannot be read
+    holds nobody out, loudly: the stimulus still reaches every robot."""
+    if not assignment_json:
+        return ()
+    try:
+        data = orjson.loads(assignment_json)
+        return tuple(str(g) for g in data.get("holdout") or ())
+    except (orjson.JSONDecodeError, AttributeError, TypeError):
+        log.error("fire %s: unreadable assignment, announced to every robot", fire_key)
+        return ()
+
+
 class Announcer:
     def __init__(
         self,
@@ -92,9 +107,12 @@ class Announcer:
         raw = await self.hot.read(s.slug, recent_from(as_of))
         return snapshot_as_of(s, raw, as_of, stimuli)
 
-    async def post_report(self, record: CampaignRecord, due: DueReport) -> ReportItem | None:
+    async def post_report(
+        self, record: CampaignRecord, due: DueReport, *, skip_groups: Collection[str] = ()
+    ) -> ReportItem | None:
         """Render and claim one report from the figures as of its instant; returns it
-        if this call won the claim."""
+        if this call won the claim. Robots bound to one of `skip_groups` (a stimulus's
+        held-out groups) get no delivery of it."""
         s = record.settings
         previous = await asyncio.to_thread(self.reports.last_report, record.id, (due.kind,))
         prev_memo = orjson.loads(previous.memo_json) if previous is not None else None
@@ -109,7 +127,13 @@ class Announcer:
         text = render_report(due.kind, context, override)
         memo = orjson.dumps(report_memo(view, figs)).decode()
         claim = await asyncio.to_thread(
-            self.reports.claim_report, record.id, due.key, due.kind, due.due_at_ms, text, memo
+            partial(self.reports.claim_report, skip_groups=skip_groups),
+            record.id,
+            due.key,
+            due.kind,
+            due.due_at_ms,
+            text,
+            memo,
         )
         if not claim.won:
             return None
@@ -132,14 +156,18 @@ class Announcer:
     ) -> ReportItem | None:
         """Post a fire's `stimulus` report, with the figures of the last settled minute
         boundary before the fire; None (and nothing posted) while nothing is settled:
-        the trigger worker announces it once figures are back."""
+        the trigger worker announces it once figures are back. Robots bound to a group
+        the fire held out hear nothing of it (the fire row's `assignment`)."""
         if settled_ms is None:
             return None
         due = stimulus_report(fire_key, rule, action, at_ms)
         due = DueReport(
             due.key, due.kind, due.due_at_ms, due.extra, minute_floor(min(at_ms, settled_ms))
         )
-        return await self.post_report(record, due)
+        fires = await asyncio.to_thread(self.reports.fires, record.id)
+        fire = next((f for f in fires if f.key == fire_key), None)
+        held = holdout_groups(fire.assignment if fire is not None else None, fire_key)
+        return await self.post_report(record, due, skip_groups=held)
 
     async def record_fire(
         self,

@@ -17,7 +17,7 @@ to the directory); until then the fakes carry stand-ins."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, Literal, Protocol, overload
 
 from warroom.adapters.clock import Clock
@@ -86,7 +86,15 @@ class ReportRecords(Protocol):
     def engine(self) -> Any: ...  # a leak: see the module's docstring
 
     def claim_report(
-        self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
+        self,
+        campaign_id: int,
+        key: str,
+        kind: str,
+        at_ms: int,
+        text: str,
+        memo_json: str,
+        *,
+        skip_groups: Collection[str] = (),
     ) -> Claim: ...
 
     def report(self, report_id: int) -> ReportRecord | None: ...

@@ -18,6 +18,7 @@ from warroom.web.api import links as api_links
 from warroom.web.api import people as api_people
 from warroom.web.api import reports as api_reports
 from warroom.web.api import sources as api_sources
+from warroom.web.api import treatment as api_treatment
 from warroom.web.bodylimit import BodyLimit
 from warroom.web.console import home as console
 from warroom.web.errors import JSONBytes
@@ -58,6 +59,7 @@ def create_app(settings: Settings, build_edge: Callable[[Settings], Edge]) -> Fa
     app.include_router(api_campaigns.router)
     app.include_router(api_reports.router)
     app.include_router(api_sources.router)  # sources (issue 19)
+    app.include_router(api_treatment.router)  # a stimulus's assignment (contract v3)
     app.include_router(hooks.router)  # /hooks/{id}: where the platforms call a source
     app.include_router(api_links.router)  # scoped links (contract v3)
     app.include_router(api_imports.router)  # spreadsheet imports

@@ -82,6 +82,7 @@ class WebhookView(BaseModel):
     format: str
     signed: bool
     enabled: bool
+    group_id: str | None = None  # the group its robot lives in (holdouts skip it)
 
 
 class Deleted(BaseModel):

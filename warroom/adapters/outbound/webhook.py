@@ -5,7 +5,12 @@ Each report is delivered at most once per target: a delivery row is unique per
 `claim_report`), and a row is claimed (`sending`) before the POST. A worker that dies
 mid-POST leaves it `sending`; the sweeper ends it (status `failed`: never retried)
 with the outcome `unknown`, since the post may well have arrived, rather than risk a
-second post into a group chat that cannot tell a repeat."""
+second post into a group chat that cannot tell a repeat.
+
+A target may name the `group_id` its robot lives in: the stimulus report of a fire that
+held that group out (contract v3, "Stimulus that proves itself") queues no delivery for
+it (report_store `claim_report(skip_groups=...)`); every other report reaches it as it
+reaches any target."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from warroom.adapters.outbound.netguard import literal_ip, redact_url, refusal, resolve
 from warroom.adapters.sql.tables import DeliveryRow, ReportRow, WebhookRow
+from warroom.core.links import has_control
 from warroom.core.records import WebhookTarget
 
 MAX_ATTEMPTS = 6
@@ -106,6 +112,31 @@ async def check_target(url: str, allow_private: bool, timeout_s: float = 5.0) ->
     return url
 
 
+# The `webhook.group_id` column's width (migration 0008). Event group ids may run to 128
+# characters (core/ingest/events.MAX_ID_LEN); a robot's group is bounded by the column.
+MAX_GROUP_ID_LEN = 100
+
+
+def check_group_id(value: object) -> str | None:
+    """The group a robot lives in, as the events name it: None (no group: every report
+    reaches it), or a string or integer id of 1..100 characters, kept exactly as given
+    (it is matched against the group ids of a fire's assignment), without surrounding
+    spaces and without control or bidi-override characters (it is shown in the
+    console). HTML, emoji or right-to-left letters are kept as text: pages escape it."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise BadWebhook("must be a string (or integer) group id, or null")
+    text = str(value)
+    if not 1 <= len(text) <= MAX_GROUP_ID_LEN:
+        raise BadWebhook(f"must be 1..{MAX_GROUP_ID_LEN} characters, got {len(text)}")
+    if text != text.strip():
+        raise BadWebhook("must not start or end with spaces")
+    if has_control(text):
+        raise BadWebhook("must not contain control or bidi-override characters")
+    return text
+
+
 def sign(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return mac.hexdigest()
@@ -133,12 +164,22 @@ class WebhookStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, campaign_id: int, url: str, fmt: str, secret: str) -> int:
+    def add(
+        self, campaign_id: int, url: str, fmt: str, secret: str, group_id: str | None = None
+    ) -> int:
+        """A new enabled target; `group_id` (as `check_group_id` passed it) is the
+        group its robot lives in, or None."""
         t = WebhookRow.__table__
         with self.engine.begin() as conn:
             new_id: int = conn.execute(
                 t.insert()
-                .values(campaign_id=campaign_id, url=url, format=fmt, secret=secret)
+                .values(
+                    campaign_id=campaign_id,
+                    url=url,
+                    format=fmt,
+                    secret=secret,
+                    group_id=group_id,
+                )
                 .returning(t.c.id)
             ).scalar_one()
             return new_id
@@ -146,7 +187,7 @@ class WebhookStore:
     def list(self, campaign_id: int) -> list[WebhookTarget]:
         t = WebhookRow.__table__
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id))
+            rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
             return [WebhookTarget(**r._mapping) for r in rows]
 
     def due(

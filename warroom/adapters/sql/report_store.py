@@ -8,6 +8,7 @@ screens' feeds are driven from the rows too (`written_since`, services/feeds.py)
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,10 +65,24 @@ class Written:
     campaign_id: int
 
 
-def queue_deliveries(conn: Any, campaign_id: int, report_id: int) -> int:
+def queue_deliveries(
+    conn: Any, campaign_id: int, report_id: int, skip_groups: Collection[str] = ()
+) -> int:
     """One pending delivery of the report per enabled target of the campaign, inside
-    the caller's transaction (the report is new: no (target, report) pair exists yet)."""
+    the caller's transaction (the report is new: no (target, report) pair exists yet),
+    but none for a target whose robot lives in one of `skip_groups` (a stimulus's
+    held-out groups)."""
     w, d = WebhookRow.__table__, DeliveryRow.__table__
+    where = [w.c.campaign_id == campaign_id, w.c.enabled == true()]
+    skip = set(skip_groups)
+    if skip:
+        # A campaign has a handful of targets and a holdout may hold thousands of
+        # groups: the targets bound to a group are read and matched here, and only
+        # their ids (few) go into the statement.
+        bound = conn.execute(select(w.c.id, w.c.group_id).where(*where, w.c.group_id.is_not(None)))
+        skipped = [hook_id for hook_id, group in bound if group in skip]
+        if skipped:
+            where.append(w.c.id.not_in(skipped))
     targets = select(
         w.c.id,
         literal(report_id, BigInteger),
@@ -75,7 +90,7 @@ def queue_deliveries(conn: Any, campaign_id: int, report_id: int) -> int:
         literal(0),
         literal(0, BigInteger),
         literal(""),
-    ).where(w.c.campaign_id == campaign_id, w.c.enabled == true())
+    ).where(*where)
     cols = ["webhook_id", "report_id", "status", "attempts", "next_at_ms", "last_error"]
     return int(conn.execute(d.insert().from_select(cols, targets)).rowcount or 0)
 
@@ -121,11 +136,21 @@ class ReportStore(ProposalStore):
     # reports
 
     def claim_report(
-        self, campaign_id: int, key: str, kind: str, at_ms: int, text: str, memo_json: str
+        self,
+        campaign_id: int,
+        key: str,
+        kind: str,
+        at_ms: int,
+        text: str,
+        memo_json: str,
+        *,
+        skip_groups: Collection[str] = (),
     ) -> Claim:
         """Insert the report unless its key exists. The winner also numbers it (`n` in
         its memo: how many reports the campaign has up to this one) and queues one
-        delivery per enabled webhook target, in the same transaction."""
+        delivery per enabled webhook target, in the same transaction; a target bound
+        to one of `skip_groups` (the held-out groups of a stimulus's fire) gets none,
+        and the delivery log never shows it for this report."""
         t = ReportRow.__table__
         stmt = (
             self._insert(t)
@@ -162,7 +187,7 @@ class ReportStore(ProposalStore):
                 conn.execute(
                     update(t).where(t.c.id == row[0]).values(memo_json=orjson.dumps(memo).decode())
                 )
-                queue_deliveries(conn, campaign_id, row[0])
+                queue_deliveries(conn, campaign_id, row[0], skip_groups)
                 return Claim(row[0], True)
             existing = conn.execute(
                 select(t.c.id).where(t.c.campaign_id == campaign_id, t.c.key == key)

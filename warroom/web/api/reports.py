@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from warroom.adapters.outbound.netguard import redact_url
-from warroom.adapters.outbound.webhook import BadWebhook, check_target
+from warroom.adapters.outbound.webhook import BadWebhook, check_group_id, check_target
 from warroom.adapters.sql.report_store import report_view
 from warroom.core.ingest.clock import rfc3339
 from warroom.core.live.masked import mask_report, mask_stimulus
@@ -44,6 +44,9 @@ class WebhookBody(_Strict):
     url: Annotated[StrictStr, Field(max_length=2000)]
     format: Literal["wecom", "wecom_text", "wecom_image", "wecom_image_masked", "json"] = "wecom"
     secret: Annotated[StrictStr, Field(max_length=200)] = ""
+    # The group its robot lives in (contract v3): a stimulus that holds this group out
+    # is not posted to it. Checked by webhook.check_group_id (a string or integer id).
+    group_id: StrictStr | StrictInt | None = None
 
 
 @router.get("/reports")
@@ -144,11 +147,20 @@ async def add_webhook(
         url = await check_target(body.url, rt.settings.warroom_allow_private_webhooks)
     except BadWebhook as exc:
         raise ApiError(422, f"url: {exc}") from None
-    hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, body.format, body.secret)
+    try:
+        group_id = check_group_id(body.group_id)
+    except BadWebhook as exc:
+        raise ApiError(422, f"group_id: {exc}") from None
+    hook_id = await asyncio.to_thread(
+        rt.webhooks.add, record.id, url, body.format, body.secret, group_id
+    )
     await asyncio.to_thread(
         rt.store.audit, record.id, rt.clock.now_ms(), "webhook_add", {"id": hook_id}
     )
-    return JSONBytes({"id": hook_id, "url": url, "format": body.format}, status_code=201)
+    return JSONBytes(
+        {"id": hook_id, "url": url, "format": body.format, "group_id": group_id},
+        status_code=201,
+    )
 
 
 @router.get("/webhooks", response_model=list[WebhookView])
@@ -163,6 +175,7 @@ async def list_webhooks(record: deps.AdminCampaign, rt: deps.RuntimeDep) -> JSON
                 "format": r.format,
                 "signed": bool(r.secret),
                 "enabled": r.enabled,
+                "group_id": r.group_id,
             }
             for r in rows
         ],

@@ -12,7 +12,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
-from warroom.adapters.outbound.webhook import FORMATS, BadWebhook, check_target
+from warroom.adapters.outbound.webhook import (
+    FORMATS,
+    MAX_GROUP_ID_LEN,
+    BadWebhook,
+    check_group_id,
+    check_target,
+)
 from warroom.core.links import KIND_LABELS
 from warroom.core.live.shapes import BoardRow
 from warroom.core.records import CampaignRecord
@@ -195,6 +201,15 @@ async def add_webhook(
         errors["format"] = "未知格式"
     if len(secret) > 200:
         errors["secret"] = "签名密钥最多 200 个字符"
+    # Empty: the robot lives in no particular group (every report reaches it).
+    group_id, raw_group = None, form.get("group_id", "").strip()
+    if len(raw_group) > MAX_GROUP_ID_LEN:
+        errors["group_id"] = f"群 ID 最多 {MAX_GROUP_ID_LEN} 个字符"
+    else:
+        try:
+            group_id = check_group_id(raw_group or None)
+        except BadWebhook:  # stripped and short enough: a control character is left
+            errors["group_id"] = "群 ID 不能含控制字符或文字方向控制符"
     try:
         # The API's check (check_target: a name that resolves to a private address is
         # refused too), so the console never saves a URL the API would refuse.
@@ -206,7 +221,7 @@ async def add_webhook(
     if errors:
         ctx = await webhooks_context(request, record, values=form, errors=errors)
         return page(request, session, "admin/_webhooks.html", ctx, 422)
-    hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, fmt, secret)
+    hook_id = await asyncio.to_thread(rt.webhooks.add, record.id, url, fmt, secret, group_id)
     await asyncio.to_thread(
         rt.store.audit, record.id, rt.clock.now_ms(), "webhook_add", {"id": hook_id}
     )
