@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 
 from warroom.adapters.outbound.netguard import literal_ip, redact_url, refusal, resolve
 from warroom.adapters.sql.tables import DeliveryRow, ReportRow, WebhookRow
+from warroom.core.ingest.events import MAX_ID_LEN
 from warroom.core.links import has_control
 from warroom.core.records import WebhookTarget
 
@@ -112,14 +113,13 @@ async def check_target(url: str, allow_private: bool, timeout_s: float = 5.0) ->
     return url
 
 
-# The `webhook.group_id` column's width (migration 0008). Event group ids may run to 128
-# characters (core/ingest/events.MAX_ID_LEN); a robot's group is bounded by the column.
-MAX_GROUP_ID_LEN = 100
+# Any group id an event may carry (core/ingest/events.MAX_ID_LEN; the column's width).
+MAX_GROUP_ID_LEN = MAX_ID_LEN
 
 
 def check_group_id(value: object) -> str | None:
     """The group a robot lives in, as the events name it: None (no group: every report
-    reaches it), or a string or integer id of 1..100 characters, kept exactly as given
+    reaches it), or a string or integer id of 1..128 characters, kept exactly as given
     (it is matched against the group ids of a fire's assignment), without surrounding
     spaces and without control or bidi-override characters (it is shown in the
     console). HTML, emoji or right-to-left letters are kept as text: pages escape it."""

@@ -146,7 +146,7 @@ class WebhookRow(SQLModel, table=True):
     secret: str = Field(default="", max_length=200)
     enabled: bool = True
     # The group whose robot this is: a stimulus held out from that group is not posted.
-    group_id: str | None = Field(default=None, max_length=100)
+    group_id: str | None = Field(default=None, max_length=128)  # an event id's bound
 
 
 class DeliveryRow(SQLModel, table=True):
@@ -306,6 +306,6 @@ class StimulusTaskRow(SQLModel, table=True):
     )
     fire_id: int = Field(index=True)
     campaign_id: int = Field(index=True)
-    seller_id: str = Field(max_length=100)
+    seller_id: str = Field(max_length=128)
     groups: str = Field(sa_column=Column(Text, nullable=False))  # JSON list of group ids
     done_at_ms: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -66,8 +66,8 @@ async def fire_assignment(
 ) -> JSONBytes:
     record = await deps.campaign(request, slug)
     await deps.viewer_access(request, record, "review")
-    fires = await asyncio.to_thread(rt.reports.fires, record.id)
-    fire = next((f for f in fires if f.id == fire_id), None)
+    # one row, whatever its status (a proposal answers 409, not 404)
+    fire = await asyncio.to_thread(rt.reports.fire, record.id, fire_id)
     if fire is None:  # unknown, or another campaign's: the same answer
         raise ApiError(404, f"no stimulus {fire_id} in this campaign")
     return JSONBytes(assignment_view(fire.status, fire.assignment, fire.seed, fire.holdout_share))

@@ -39,13 +39,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("assignment", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("effect", sa.Text(), nullable=True))
     with op.batch_alter_table("webhook", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("group_id", sa.String(length=100), nullable=True))
+        batch_op.add_column(sa.Column("group_id", sa.String(length=128), nullable=True))
     op.create_table(
         "stimulus_task",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("fire_id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=False),
-        sa.Column("seller_id", sa.String(length=100), nullable=False),
+        sa.Column("seller_id", sa.String(length=128), nullable=False),
         sa.Column("groups", sa.Text(), nullable=False),
         sa.Column("done_at_ms", sa.BigInteger(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
