@@ -264,6 +264,8 @@ class Bench:
             WARROOM_ADMIN_TOKEN=ADMIN,
             WARROOM_DATA_DIR=str(self.tmp / "data"),
             PYTHONPATH=str(ROOT),
+            # every simulated viewer comes from 127.0.0.1: lift the per-address cap
+            WARROOM_WS_MAX_PER_ADDRESS="1000000",
         )
         if self.args.frames_per_s:
             env["WARROOM_WS_FRAMES_PER_S"] = str(self.args.frames_per_s)

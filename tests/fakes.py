@@ -226,18 +226,31 @@ class FakeReportRecords:
             Written("reports", r.id, r.campaign_id) for r in self._reports if r.id > report_after
         ] + [Written("stimuli", f.id, f.campaign_id) for f in self._fires if f.id > fire_after]
 
-    def claim_fire(self, **values: Any) -> Claim:
+    def claim_fire(
+        self, *, budget_fen: int | None = None, max_fires: int | None = None, **values: Any
+    ) -> Claim:
+        """As the real one: a fired claim over the budget or the rule's max fires
+        (fired stimuli only) writes nothing and answers `Claim(0, False)`."""
         with self._lock:
             for f in self._fires:
                 if (f.campaign_id, f.key) == (values["campaign_id"], values["key"]):
                     return Claim(f.id, False)
+            if values.get("status", "fired") == "fired":
+                mine = self.fires(values["campaign_id"])
+                spent = sum(f.amount_fen for f in mine)
+                if budget_fen is not None and spent + values["amount_fen"] > budget_fen:
+                    return Claim(0, False)
+                ruled = sum(1 for f in mine if f.rule == values["rule"])
+                if max_fires is not None and ruled >= max_fires:
+                    return Claim(0, False)
             fid = len(self._fires) + 1
             defaults = {"metric": "gmv_per_min", "window_minutes": 10, "manual": False}
             self._fires.append(FireRecord(**{**defaults, **values, "id": fid, "uplift": None}))
             return Claim(fid, True)
 
     def fires(self, campaign_id: int) -> list[FireRecord]:
-        return [f for f in self._fires if f.campaign_id == campaign_id]
+        """Fired stimuli only (a proposal is not a fire until approved)."""
+        return [f for f in self._fires if f.campaign_id == campaign_id and f.status == "fired"]
 
     def spent_fen(self, campaign_id: int) -> int:
         return sum(f.amount_fen for f in self.fires(campaign_id))
@@ -322,6 +335,7 @@ class FakeLiveState:
         self._figures: dict[str, _Figures] = {}
         self._feeds: dict[tuple[str, str], list[bytes]] = {}
         self.hints: list[str] = []  # slugs published on the campaign-changed channel
+        self.group_sales_of: dict[str, dict[str, int]] = {}
 
     def set_figures(
         self,
@@ -391,6 +405,10 @@ class FakeLiveState:
 
     async def restoring(self, slug: str) -> bool:
         return slug not in self._figures
+
+    async def group_sales(self, slug: str) -> dict[str, int] | None:
+        """The groups board (net GMV per group): `group_sales_of[slug]`, set by a test."""
+        return None if slug not in self._figures else dict(self.group_sales_of.get(slug, {}))
 
 
 # -- adapters/redis/streams.py `EventStream` ------------------------------------------

@@ -9,6 +9,7 @@ API, and print the live figures and each battle report in the terminal as well.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import secrets
@@ -18,10 +19,28 @@ from typing import Any
 import httpx
 
 from warroom.adapters.clock import real_now_ms
+from warroom.core.ingest.clock import parse_instant, rfc3339
 from warroom.core.ingest.money import format_wan
-from warroom.demo_campaign import CampaignExists, DemoCampaign, create_demo_campaign
+from warroom.core.reports.effect import Effect, effect_line
+from warroom.demo_campaign import (
+    TZ,
+    CampaignExists,
+    DemoCampaign,
+    create_demo_campaign,
+    demo_settings,
+)
 from warroom.demo_feeds import DemoFeeds, DemoSources, add_demo_sources
-from warroom.simulator import MIN, SALE_MINUTES, generate_sale, play
+from warroom.simulator import (
+    MIN,
+    SALE_MINUTES,
+    Fire,
+    Lift,
+    Sale,
+    Stimulation,
+    generate_sale,
+    play,
+    treated_of,
+)
 
 # Terminal escapes hidden in a chat name must not reach the operator's terminal.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -57,9 +76,14 @@ async def _main(sup: Any, base: str, slug: str, time_scale: float) -> int:
             links = await _scoped_links(client, admin, campaign)
             pages = await _print_links(client, base, campaign, links, sources)
             await _print_owner(client, base, admin)
+            sale = generate_sale(campaign.starts_at_ms)
+            stimulation = Stimulation(sale)
             tasks = [
-                asyncio.create_task(_play(client, campaign, stop, failed, sources)),
+                asyncio.create_task(
+                    _play(client, campaign, stop, failed, sources, sale, stimulation)
+                ),
                 asyncio.create_task(_report(client, campaign, stop, every_s=15 if pages else 3)),
+                asyncio.create_task(_watch_fires(client, campaign, stimulation, stop)),
             ]
             await stop.wait()
             for t in tasks:
@@ -88,12 +112,17 @@ async def _play(
     stop: asyncio.Event,
     failed: asyncio.Event,
     sources: DemoSources | None = None,
+    sale: Sale | None = None,
+    stimulation: Stimulation | None = None,
 ) -> None:
-    sale = generate_sale(c.starts_at_ms)
+    sale = sale or generate_sale(c.starts_at_ms)
     feeds = DemoFeeds(client, c.slug, c.ingest_token, sources) if sources else None
     send = feeds.send if feeds else None
     try:
-        stats = await play(client, c.slug, c.ingest_token, sale, c.clock, stop=stop, send=send)
+        stats = await play(
+            client, c.slug, c.ingest_token, sale, c.clock, stop=stop, send=send,
+            stimulation=stimulation,
+        )  # fmt: skip
     except Exception as exc:  # a refused batch is a bug worth stopping for
         print(f"模拟数据发送失败：{exc}", flush=True)
         failed.set()
@@ -111,6 +140,140 @@ async def _play(
                 f"事件 API {f.api_events:,} 条（退款、消息）",
                 flush=True,
             )
+
+
+# The simulator learns of fires ---------------------------------------------------------
+
+
+def effect_windows(c: DemoCampaign) -> dict[str, int]:
+    """Each rule's effect window (minutes), by rule name, from the demo's settings."""
+    rules = demo_settings(c.slug, c.time_scale, c.starts_at_ms)["stimulus_rules"]
+    return {r["name"]: r.get("effect_minutes") or r["window_minutes"] for r in rules}
+
+
+DEFAULT_EFFECT_MINUTES = 10  # a fire of no known rule (by hand): a rule's default window
+
+
+def fire_of(
+    entry: dict[str, Any], assignment: dict[str, Any] | None, windows: dict[str, int]
+) -> Fire:
+    """A stimuli entry as the simulator takes it: its id and time, the effect window (the
+    assignment's or the entry's `effect_minutes` when given, else its rule's), and the
+    treated groups of its assignment (every group when there is none). The e2e test
+    rebuilds the lifts with this, from the same API answers."""
+    minutes = (assignment or {}).get("effect_minutes") or entry.get("effect_minutes")
+    if not isinstance(minutes, int) or minutes < 1:
+        minutes = windows.get(entry.get("rule") or "", DEFAULT_EFFECT_MINUTES)
+    if assignment is None and isinstance(entry.get("assignment"), dict):
+        assignment = entry["assignment"]
+    return Fire(
+        id=int(entry["id"]),
+        at_ms=parse_instant(entry["at"]),
+        effect_minutes=minutes,
+        treated=treated_of(assignment),
+        rule=str(entry.get("rule") or ""),
+    )
+
+
+def is_fired(entry: dict[str, Any]) -> bool:
+    """A fire that happened (a proposal, dismissed or expired one never lifts sales)."""
+    return bool(entry.get("status", "fired") == "fired")
+
+
+async def _assignment(
+    client: httpx.AsyncClient, c: DemoCampaign, fire_id: int, stop: asyncio.Event
+) -> dict[str, Any] | None:
+    """The fire's assignment (`…/stimuli/{id}/assignment`); None when there is no such
+    route or fire (404). A failing server is asked again, a few times."""
+    path = f"/api/v1/campaigns/{c.slug}/stimuli/{fire_id}/assignment"
+    headers = {"Authorization": f"Bearer {c.viewer_token}"}
+    for _ in range(10):
+        try:
+            res = await client.get(path, headers=headers)
+        except httpx.HTTPError:
+            res = None
+        if res is not None and res.status_code == 200:
+            body = res.json()
+            return body if isinstance(body, dict) else None
+        if res is not None and res.status_code in (404, 405):
+            return None
+        if stop.is_set():
+            break
+        await asyncio.sleep(0.5)
+    return None
+
+
+def lift_line(lift: Lift) -> str:
+    """The terminal line when the simulator sees a fire: what it puts in."""
+    f = lift.fire
+    groups = f"处理组 {lift.treated_groups} 个" + (
+        f"、对照组 {lift.holdout_groups} 个（不加）" if lift.holdout_groups else "（全部群）"
+    )
+    return (
+        f"🧪 模拟器：「{clean(f.rule)}」{rfc3339(f.at_ms, TZ)[11:16]} 起 {f.effect_minutes} 分钟，"
+        f"{groups}订单各 "
+        f"+{lift.share:.0%}：注入 {len(lift.orders)} 单 {format_wan(lift.injected_fen)}"
+        f"（预期增量 {format_wan(lift.expected_fen)}）"
+    )
+
+
+def effect_check_line(effect: dict[str, Any], lift: Lift) -> str:
+    """The product's effect of a fire against what the simulator put in."""
+    try:
+        lo, hi = (int(v) for v in effect["ci90_fen"])
+        e = Effect(
+            method=effect["method"],
+            treated_groups=int(effect["treated_groups"]),
+            holdout_groups=int(effect["holdout_groups"]),
+            incremental_gmv_fen=int(effect["incremental_gmv_fen"]),
+            ci90_fen=(lo, hi),
+            roi=effect.get("roi"),
+            roi_ci90=tuple(effect["roi_ci90"]) if effect.get("roi_ci90") else None,
+        )
+    except (KeyError, TypeError, ValueError):
+        return f"📐 效果「{clean(lift.fire.rule)}」：{clean(str(effect))[:200]}"
+    covered = lo <= lift.injected_fen <= hi
+    verdict = "✅ 区间覆盖" if covered else "❌ 区间未覆盖"
+    return (
+        f"📐 效果「{clean(lift.fire.rule)}」：{effect_line(e)} · "
+        f"模拟器注入 {format_wan(lift.injected_fen)}：{verdict}"
+    )
+
+
+async def _watch_fires(
+    client: httpx.AsyncClient,
+    c: DemoCampaign,
+    stimulation: Stimulation,
+    stop: asyncio.Event,
+) -> None:
+    """Poll the stimuli every few campaign seconds (at most every 0.2 s real): each new
+    fired entry becomes a lift in its treated groups (`Stimulation.receive`), and its
+    effect, once the product has it, is printed against what was put in."""
+    path = f"/api/v1/campaigns/{c.slug}/stimuli"
+    headers = {"Authorization": f"Bearer {c.viewer_token}"}
+    windows = effect_windows(c)
+    every_s = max(0.2, min(1.0, 5 / c.time_scale))
+    shown: set[int] = set()
+    while not stop.is_set():
+        try:
+            res = await client.get(path, headers=headers)
+            entries = res.json() if res.status_code == 200 else []
+        except (httpx.HTTPError, ValueError):
+            entries = []
+        for entry in entries if isinstance(entries, list) else []:
+            if not is_fired(entry):
+                continue
+            fid = int(entry["id"])
+            if fid not in stimulation.lifts:
+                assignment = await _assignment(client, c, fid, stop)
+                lift = stimulation.receive(fire_of(entry, assignment, windows))
+                if lift is not None:
+                    print(lift_line(lift), flush=True)
+            elif entry.get("effect") and fid not in shown:
+                shown.add(fid)
+                print(effect_check_line(entry["effect"], stimulation.lifts[fid]), flush=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every_s)
 
 
 async def _children(sup: Any, stop: asyncio.Event, failed: asyncio.Event) -> None:

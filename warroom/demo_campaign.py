@@ -48,17 +48,31 @@ def doors_open_today(tz: str = TZ) -> int:
     return to_ms(now.replace(hour=10, minute=0, second=0, microsecond=0))
 
 
-def _rule(name: str, metric: str, window: int, ratio: float, sustain: int, **action: Any) -> Any:
+def _rule(
+    name: str, metric: str, window: int, ratio: float, sustain: int, **action: Any
+) -> dict[str, Any]:
     return {
         "name": name, "metric": metric, "window_minutes": window, "below_peak_ratio": ratio,
         "sustain_minutes": sustain, "cooldown_minutes": 60, "max_fires": 2, "action": action,
     }  # fmt: skip
 
 
+# The demo's effect window (campaign minutes; 15 real seconds at the default 60x): long
+# enough for the lift the simulator puts in after a fire (simulator.LIFT), short enough
+# that the effect is on the screens a few seconds after the rain.
+EFFECT_MINUTES = 15
+# An operator has this long to approve the 买二送一 proposal in the console (a real
+# minute at 60x) before it expires.
+PROPOSE_TTL_MINUTES = 60
+
+
 def demo_settings(slug: str, time_scale: float, starts_at_ms: int) -> dict[str, Any]:
     """The reference campaign (PRODUCT.md): 100万 base, 150万 stretch, ¥1.5万 stimulus
     budget. Both rules are tuned on the simulated day to fire in the 13:00 slump and
-    never in the late-morning lull (tests/integration/test_simulator.py checks it)."""
+    never in the late-morning lull (tests/integration/test_simulator.py checks it).
+    The red-packet rain fires by itself and holds out a fifth of the 30 groups (6), so
+    its effect is measured against them; 买二送一 is proposed to an operator, who
+    approves or dismisses it in the console (docs/stimulus.md, "The simulator's day")."""
     return {
         "slug": slug,
         "name": "520真爱宠粉节·社群秒杀",
@@ -80,7 +94,8 @@ def demo_settings(slug: str, time_scale: float, starts_at_ms: int) -> dict[str, 
                 kind="red_packet_rain",
                 amount_fen=200_000,
                 text="🧧红包雨来了！",
-            ),
+            )
+            | {"holdout_share": 0.2, "effect_minutes": EFFECT_MINUTES},
             _rule(
                 "买二送一",
                 "orders_per_min",
@@ -90,7 +105,12 @@ def demo_settings(slug: str, time_scale: float, starts_at_ms: int) -> dict[str, 
                 kind="buy_n_gift",
                 amount_fen=100_000,
                 text="🎁买二送一：任意两件加赠旅行装，限时30分钟！",
-            ),
+            )
+            | {
+                "mode": "propose",
+                "propose_ttl_minutes": PROPOSE_TTL_MINUTES,
+                "effect_minutes": EFFECT_MINUTES,
+            },
         ],  # fmt: skip
         "stimulus_budget_fen": 1_500_000,
         # A rehearsal's stragglers (orders that reach us a few campaign minutes late)

@@ -59,6 +59,13 @@ PRODUCTS = [  # (name, price_fen, popularity)
 ]  # fmt: skip
 QUANTITIES, QTY_CUM = (1, 2, 3, 4, 6), (62, 84, 93, 97, 100)
 RED_PACKET_MINUTES = ((0, 3), (186, 196))  # red packets fly at the open and in the rain
+# The 13:00 slump (docs/stimulus.md, "The simulator's day"): it starts at SLUMP_AT
+# minutes after doors-open and, with no stimulus, gets back by itself only to
+# SLUMP_SELF_RECOVERY of its former rate; the rest of the gap closes with this time
+# constant (minutes) over the afternoon.
+SLUMP_AT = 177
+SLUMP_SELF_RECOVERY = 0.6
+SLUMP_GAP_MINUTES = 30
 
 
 def _bump(m: float, at: float, height: float, decay: float) -> float:
@@ -68,17 +75,29 @@ def _bump(m: float, at: float, height: float, decay: float) -> float:
     return height * min(1.0, (m - at + 1) / 2) * math.exp(-(m - at) / decay)
 
 
+def slump_dip(minute: float) -> float:
+    """The share of the order rate the 13:00 slump takes away, by itself (no stimulus):
+    it sets in at ~12:57 down to 8% of the rate, recovers at ~13:13 to
+    `SLUMP_SELF_RECOVERY` of its former rate, and the remaining gap closes slowly over
+    the afternoon (time constant `SLUMP_GAP_MINUTES`)."""
+    m = minute
+    onset = 1 / (1 + math.exp(-(m - SLUMP_AT) / 3))
+    back = 1 / (1 + math.exp(-(m - SLUMP_AT - 16) / 3))
+    gap = (1 - SLUMP_SELF_RECOVERY) * math.exp(-max(0.0, m - SLUMP_AT - 18) / SLUMP_GAP_MINUTES)
+    return onset * (0.92 * (1 - back) + gap * back)
+
+
 def intensity(minute: float) -> float:
     """Relative order rate `minute` campaign minutes after doors-open (1.0 = a normal
-    hour). Locust's FlashSaleShape follows the same curve."""
+    hour), with no stimulus: a fire's lift comes on top (`lift_orders`). Locust's
+    FlashSaleShape follows the same curve."""
     if not 0 <= minute < SALE_MINUTES:
         return 0.0
     m = minute
     base = 1.0 - 0.15 * min(1.0, m / 150)
-    slump = 0.78 / (1 + math.exp(-(m - 176) / 3)) / (1 + math.exp((m - 194) / 3))
     rush = 0.7 / (1 + math.exp(-(m - 395) / 6))  # the last half hour: 最后冲刺
-    waves = _bump(m, 0, 4.2, 14) + _bump(m, 120, 2.0, 16) + _bump(m, 190, 1.0, 25)
-    return max(0.05, base - slump + rush + waves)
+    waves = _bump(m, 0, 4.2, 14) + _bump(m, 120, 2.0, 16)
+    return max(0.05, (base + waves) * (1 - slump_dip(m)) + rush)
 
 
 def _cumulative(values: Iterable[float]) -> list[float]:
@@ -117,6 +136,8 @@ class Sale:
     start_ms: int
     timeline: list[tuple[int, dict[str, Any]]]
     expected: dict[str, int] = field(default_factory=dict)
+    seed: int = 520
+    id_prefix: str = ""
 
     @property
     def events(self) -> list[dict[str, Any]]:
@@ -280,7 +301,172 @@ def generate_sale(start_ms: int, seed: int = 520, scale: float = 1.0, id_prefix:
         "buyers": len(buyers), "members": sum(1 for g in b.groups_of.values() if g),
         "messages": len(talk), "active_members": len(set(talk.values())),
     }  # fmt: skip
-    return Sale(start_ms, b.out, expected)
+    return Sale(start_ms, b.out, expected, seed, id_prefix)
+
+
+# The stimulus as a cause ----------------------------------------------------------------
+# `generate_sale` is the day with no stimulus: the 13:00 slump gets back only part of
+# its rate by itself (`slump_dip`). A fire adds `LIFT` of a group's own orders over the
+# fire's effect window, flat (not fading), in the groups that received it and nowhere
+# else: each order of a treated group in [fire, fire + effect window) brings, with
+# probability LIFT, one more order like it (same seller, product and quantity, another
+# buyer of the group, within the minute after it, never past the window). What it put
+# in is known exactly (`Lift.injected_fen`) and in expectation
+# (`expected_incremental_fen`: LIFT × the treated groups' GMV over the window).
+LIFT = 0.35
+
+
+@dataclass(frozen=True)
+class Fire:
+    """A fire as the simulator learns of it: the stimuli entry's `id` and `at`, the
+    rule's effect window, and the groups it was announced to (None: every group)."""
+
+    id: int
+    at_ms: int
+    effect_minutes: int
+    treated: frozenset[str] | None = None
+    rule: str = ""
+
+    @property
+    def until_ms(self) -> int:
+        return self.at_ms + self.effect_minutes * MIN
+
+
+@dataclass(frozen=True)
+class Lift:
+    """What one fire put into the day: its extra orders, their GMV (`injected_fen`),
+    and the expected increment (`expected_fen`)."""
+
+    fire: Fire
+    share: float
+    treated_groups: int
+    holdout_groups: int
+    orders: tuple[dict[str, Any], ...]
+    injected_fen: int
+    expected_fen: int
+
+
+def sale_groups(sale: Sale) -> list[str]:
+    """Every group of the day (the groups board's ids), sorted."""
+    return sorted({e["group_id"] for e in sale.events if "group_id" in e})
+
+
+def _orders(sale: Sale) -> list[dict[str, Any]]:
+    """The day's orders once each (the timeline repeats a re-sent one), by `ts`."""
+    seen: dict[str, dict[str, Any]] = {}
+    for e in sale.events:
+        if e["type"] == "order":
+            seen.setdefault(e["order_id"], e)
+    return sorted(seen.values(), key=lambda o: (o["ts"], o["order_id"]))
+
+
+def _treated(sale: Sale, fire: Fire) -> frozenset[str]:
+    return frozenset(sale_groups(sale)) if fire.treated is None else fire.treated
+
+
+def _in_window(sale: Sale, fire: Fire, from_ms: int, to_ms: int) -> list[dict[str, Any]]:
+    treated = _treated(sale, fire)
+    return [o for o in _orders(sale) if o["group_id"] in treated and from_ms <= o["ts"] < to_ms]
+
+
+def expected_incremental_fen(
+    sale: Sale,
+    fire: Fire,
+    share: float = LIFT,
+    from_ms: int | None = None,
+    to_ms: int | None = None,
+) -> int:
+    """The GMV (fen) the fire adds in expectation to its treated groups over
+    [from_ms, to_ms) (default: its effect window): `share` × their GMV there without
+    the stimulus. Compare the effect the product computes with this (or with the exact
+    `Lift.injected_fen`)."""
+    lo = fire.at_ms if from_ms is None else max(from_ms, fire.at_ms)
+    hi = fire.until_ms if to_ms is None else min(to_ms, fire.until_ms)
+    base: int = sum(o["amount_fen"] for o in _in_window(sale, fire, lo, hi))
+    return round(share * base)
+
+
+def lift_orders(sale: Sale, fire: Fire, share: float = LIFT) -> Lift:
+    """The extra orders a fire brings (deterministic for the sale's seed and the fire's
+    id, time and groups; ids `{prefix}lift{fire id}-NNNNN`, never a base order's)."""
+    rng = random.Random(f"{sale.seed}:{sale.id_prefix}:lift:{fire.id}:{fire.at_ms}")
+    treated = _treated(sale, fire)
+    groups = sale_groups(sale)
+    base = _in_window(sale, fire, fire.at_ms, fire.until_ms)
+    buyers: dict[str, list[str]] = {}  # who had bought in each group before the fire
+    for o in _orders(sale):
+        if o["ts"] < fire.at_ms and o["buyer_id"] not in buyers.setdefault(o["group_id"], []):
+            buyers[o["group_id"]].append(o["buyer_id"])
+    end = min(fire.until_ms, sale.start_ms + SALE_MINUTES * MIN)
+    out: list[dict[str, Any]] = []
+    for o in base:
+        if rng.random() >= share:
+            continue
+        pool = buyers.get(o["group_id"]) or [o["buyer_id"]]
+        extra = dict(o)
+        extra.update(
+            order_id=f"{sale.id_prefix}lift{fire.id}-{len(out) + 1:05d}",
+            buyer_id=rng.choice(pool),
+            ts=min(end - 1, o["ts"] + rng.randrange(MIN)),
+        )
+        out.append(extra)
+    return Lift(
+        fire=fire,
+        share=share,
+        treated_groups=len(treated),
+        holdout_groups=len(set(groups) - treated),
+        orders=tuple(sorted(out, key=lambda e: e["ts"])),
+        injected_fen=sum(e["amount_fen"] for e in out),
+        expected_fen=expected_incremental_fen(sale, fire, share),
+    )
+
+
+def treated_of(assignment: Any) -> frozenset[str] | None:
+    """The treated groups of a fire from its assignment (`{"treated": [...],
+    "holdout": [...]}`); None (every group) when there is none, it is "everyone", or
+    it holds nobody out."""
+    if not isinstance(assignment, dict):
+        return None
+    treated, holdout = assignment.get("treated"), assignment.get("holdout")
+    if not isinstance(treated, list) or not treated or not holdout:
+        return None
+    return frozenset(str(g) for g in treated)
+
+
+def lifted_expected(expected: dict[str, int], lifts: Iterable[Lift]) -> dict[str, int]:
+    """The sale's totals once the lifts' orders are in: more GMV, orders and items; the
+    same buyers (a lift order's buyer had bought in the group before), members and
+    messages."""
+    out = dict(expected)
+    for lift in lifts:
+        fen = lift.injected_fen
+        out["gmv_fen"] += fen
+        out["net_gmv_fen"] += fen
+        out["orders"] += len(lift.orders)
+        out["items"] += sum(o["quantity"] for o in lift.orders)
+    return out
+
+
+class Stimulation:
+    """The day's answer to fires while it plays: `receive` each fire as it is seen
+    (again with the same id: ignored); `play` takes the lift orders onto its timeline
+    (those already due go at once, on time or a little late)."""
+
+    def __init__(self, sale: Sale, share: float = LIFT) -> None:
+        self.sale, self.share = sale, share
+        self.lifts: dict[int, Lift] = {}
+        self._pending: list[tuple[int, dict[str, Any]]] = []
+
+    def receive(self, fire: Fire) -> Lift | None:
+        if fire.id in self.lifts:
+            return None
+        lift = self.lifts[fire.id] = lift_orders(self.sale, fire, self.share)
+        self._pending.extend((o["ts"], o) for o in lift.orders)
+        return lift
+
+    def take(self) -> list[tuple[int, dict[str, Any]]]:
+        out, self._pending = sorted(self._pending, key=lambda t: t[0]), []
+        return out
 
 
 IDENTITY_FIELDS = ("order_id", "refund_id", "message_id", "event_id")
@@ -352,13 +538,14 @@ async def post_batch(
 async def play(
     client: httpx.AsyncClient, slug: str, ingest_token: str, sale: Sale, clock: CampaignClock,
     *, batch_max: int = 500, tick_s: float = 0.25, stop: asyncio.Event | None = None,
-    send: Sender | None = None,
+    send: Sender | None = None, stimulation: Stimulation | None = None,
 ) -> PlayStats:  # fmt: skip
     """Send each event once its arrival time has come on the campaign clock, everything
     due in one tick together (JSON arrays of at most `batch_max`). Falls behind
     gracefully: a slow server gets bigger batches, never a burst of tiny ones. `send`
     replaces the events API for each batch (the demo routes orders and members through
-    its sources, demo_feeds.py); by default `post_batch`."""
+    its sources, demo_feeds.py); by default `post_batch`. `stimulation`: fires' lift
+    orders join the timeline as they are received (the sale itself is not changed)."""
     stop = stop or asyncio.Event()
 
     async def events_api(
@@ -367,8 +554,10 @@ async def play(
         await post_batch(client, slug, ingest_token, chunk, stats, stop)
 
     send = send or events_api
-    stats, timeline, i = PlayStats(), sale.timeline, 0
+    stats, timeline, i = PlayStats(), list(sale.timeline), 0
     while i < len(timeline) and not stop.is_set():
+        for item in stimulation.take() if stimulation else ():
+            bisect.insort(timeline, item, lo=i, key=lambda t: t[0])
         due = bisect.bisect_right(timeline, clock.now_ms(real_now_ms()), lo=i, key=lambda t: t[0])
         while i < due and not stop.is_set():
             chunk = [e for _, e in timeline[i : min(due, i + batch_max)]]

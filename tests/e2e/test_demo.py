@@ -18,7 +18,12 @@ import httpx
 import psutil
 
 from warroom.core.ingest.clock import to_ms
-from warroom.simulator import generate_sale
+from warroom.core.ingest.money import format_wan
+from warroom.demo import fire_of, is_fired
+from warroom.demo_campaign import demo_settings
+from warroom.simulator import Fire, generate_sale, lift_orders, lifted_expected
+
+RULES = demo_settings("demo", 600, 0)["stimulus_rules"]
 
 ADMIN = "demo-test-admin"
 
@@ -99,6 +104,19 @@ def wait_for_source_deliveries(port: int, proc: subprocess.Popen[bytes], limit_s
     assert snap["totals"]["members"] > 0 and snap["totals"]["orders"] > 0, snap["totals"]
 
 
+def demo_fires(base: str, headers: dict[str, str]) -> list[Fire]:
+    """The fires as the demo's simulator took them (demo.fire_of): each fired entry of
+    the stimuli, with its assignment when the API serves one."""
+    stimuli = httpx.get(f"{base}/stimuli", headers=headers, timeout=10).json()
+    windows = {r["name"]: r.get("effect_minutes") or r["window_minutes"] for r in RULES}
+    fires = []
+    for entry in filter(is_fired, stimuli):
+        res = httpx.get(f"{base}/stimuli/{entry['id']}/assignment", headers=headers, timeout=10)
+        assignment = res.json() if res.status_code == 200 else None
+        fires.append(fire_of(entry, assignment, windows))
+    return fires
+
+
 def wait_for_orders(port: int, proc: subprocess.Popen[bytes], limit_s: float) -> dict:
     url = f"http://127.0.0.1:{port}/api/v1/campaigns/demo/snapshot"
     deadline = time.monotonic() + limit_s
@@ -137,6 +155,7 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
         base = f"http://127.0.0.1:{port}/api/v1/campaigns/demo"
         reports = httpx.get(f"{base}/reports", headers=headers, timeout=10).json()
         snap = httpx.get(f"{base}/snapshot", headers=headers, timeout=10).json()
+        fires = demo_fires(base, headers)
         while "新订单" not in log_path.read_text():  # playback's last line, per path
             assert time.monotonic() < deadline, log_path.read_text()[-3000:]
             time.sleep(0.5)
@@ -161,9 +180,15 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
     assert final["figures"]["as_of"] == snap["campaign"]["ends_at"]
     # The sale's totals are the simulator's, exactly, though orders and members came
     # through the sources: every order was new through the shop push (its answers),
-    # every member event is WeCom's identity (the events API sent neither).
+    # every member event is WeCom's identity (the events API sent neither). The fires'
+    # lift orders are in them: rebuilt here from the same API answers the demo read.
     starts_at = to_ms(datetime.fromisoformat(snap["campaign"]["starts_at"]))
-    expected = generate_sale(starts_at).expected
+    sale = generate_sale(starts_at)
+    lifts = [lift_orders(sale, fire) for fire in fires]
+    assert lifts and all(lift.orders for lift in lifts), fires  # the rain fired, and lifted
+    for lift in lifts:  # each fire's lift was printed when the demo saw it
+        assert f"注入 {len(lift.orders)} 单 {format_wan(lift.injected_fen)}" in out, out[-3000:]
+    expected = lifted_expected(sale.expected, lifts)
     for k in ("gmv_fen", "refund_fen", "orders", "items", "buyers", "members", "messages"):
         assert t[k] == expected[k], (k, t[k], expected[k])
     pushed = re.search(r"商城推送 [\d,]+ 次（新订单 ([\d,]+) 单）", out)

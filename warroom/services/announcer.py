@@ -35,7 +35,7 @@ from warroom.core.reports.context import report_memo
 from warroom.core.reports.render import render_report, report_context
 from warroom.core.reports.schedule import DueReport, stimulus_report
 from warroom.core.reports.shapes import ReportExtra
-from warroom.services import snapshots
+from warroom.services import snapshots, treatment
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import LiveState, ReportRecords
 from warroom.services.watermark import Watermark
@@ -152,11 +152,31 @@ class Announcer:
         metric: str = "gmv_per_min",
         window_minutes: int = 10,
         manual: bool = False,
+        holdout_share: float = 0.0,
+        effect_minutes: int | None = None,
+        max_fires: int | None = None,
     ) -> StimulusItem | None:
         """Claim one fire; if won, refresh the stimuli feed and post its report (from
-        settled figures; while figures restore, the trigger worker posts it later)."""
+        settled figures; while figures restore, the trigger worker posts it later).
+
+        The claim counts the campaign's budget (and `max_fires` of the rule, when
+        given) in its own statement: over either, nothing is written and None is
+        answered, as for a claim another process won. With `holdout_share` > 0 the
+        groups are drawn now (services/treatment.py) and the seed and assignment are
+        written by the claim itself; share 0 records none (everyone is treated)."""
+        extra: dict[str, Any] = {
+            "holdout_share": float(holdout_share),
+            "effect_minutes": effect_minutes or window_minutes,
+        }
+        if holdout_share > 0:
+            drawn = await treatment.draw(self.hot, record.settings.slug, holdout_share)
+            extra.update(seed=drawn.seed, assignment=orjson.dumps(drawn.as_dict()).decode())
         claim = await asyncio.to_thread(
-            self.reports.claim_fire,
+            partial(
+                self.reports.claim_fire,
+                budget_fen=record.settings.stimulus_budget_fen,
+                max_fires=max_fires,
+            ),
             campaign_id=record.id,
             key=key,
             rule=rule,
@@ -167,10 +187,24 @@ class Announcer:
             amount_fen=action.amount_fen,
             text=action.text,
             manual=manual,
+            **extra,
         )
         if not claim.won:
             return None
-        # Automatic (trigger worker) and manual (the API) fires both pass here.
+        return await self.fired(record, claim.id, key, rule, action, at_ms)
+
+    async def fired(
+        self,
+        record: CampaignRecord,
+        fire_id: int,
+        key: str,
+        rule: str,
+        action: StimulusAction,
+        at_ms: int,
+    ) -> StimulusItem:
+        """What follows a fire once its row is `fired` (a won claim, an approved
+        proposal): counted, on the stimuli feed, and its report posted."""
+        # Automatic (trigger worker), manual (the API) and approved fires all pass here.
         metrics.FIRES.labels(metrics.campaign_label(record.settings.slug)).inc()
         # the fires as just claimed: the feed's and the caller's view of this one
         views = await self.refresh_stimuli(record)
@@ -180,7 +214,7 @@ class Announcer:
             settled = min(settled, clock_of(record).now_ms(now_real))
         await self.announce_fire(record, key, rule, action, at_ms, settled)
         log.info("stimulus %s fired for %s", key, record.settings.slug)
-        return next(v for v in views if v["id"] == claim.id)
+        return next(v for v in views if v["id"] == fire_id)
 
     async def refresh_stimuli(self, record: CampaignRecord) -> list[StimulusItem]:
         fires = await asyncio.to_thread(self.reports.fires, record.id)

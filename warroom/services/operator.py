@@ -19,7 +19,8 @@ TEST_TEXT = "🔔 Warroom 测试消息\n这是一条来自作战室运营台的�
 
 
 async def budget(rt: OperatorContext, record: CampaignRecord) -> dict[str, Any]:
-    """The stimulus budget burn-down: every fire's cost, spent and left."""
+    """The stimulus budget burn-down: every fire's cost, spent and left (fired
+    stimuli only: a proposal spends nothing until it is approved)."""
     fires = await asyncio.to_thread(rt.reports.fires, record.id)
     spent = sum(f.amount_fen for f in fires)
     total = record.settings.stimulus_budget_fen
@@ -71,7 +72,11 @@ async def fire(
         metric=rule.metric if rule else "gmv_per_min",
         window_minutes=rule.window_minutes if rule else s.velocity_window_minutes,
         manual=True,
+        holdout_share=float(rule.holdout_share) if rule else 0.0,
+        effect_minutes=rule.effect_window if rule else None,
     )
+    if fired is None:  # the claim counted the budget again, atomically: spent meanwhile
+        raise ApiError(409, "stimulus budget spent: another fire took what was left")
     await asyncio.to_thread(
         rt.store.audit,
         record.id,

@@ -97,7 +97,9 @@ class ReportRecords(Protocol):
 
     def written_since(self, report_after: int, fire_after: int) -> list[Written]: ...
 
-    def claim_fire(self, **values: Any) -> Claim: ...
+    def claim_fire(
+        self, *, budget_fen: int | None = None, max_fires: int | None = None, **values: Any
+    ) -> Claim: ...
 
     def fires(self, campaign_id: int) -> list[FireRecord]: ...
 
@@ -151,6 +153,8 @@ class LiveState(Protocol):
 
     async def restoring(self, slug: str) -> bool: ...
 
+    async def group_sales(self, slug: str) -> dict[str, int] | None: ...
+
 
 # -- Redis: adapters/redis/streams.py `EventStream` ----------------------------------
 
@@ -191,6 +195,9 @@ class FireRecorder(Protocol):
         metric: str = "gmv_per_min",
         window_minutes: int = 10,
         manual: bool = False,
+        holdout_share: float = 0.0,
+        effect_minutes: int | None = None,
+        max_fires: int | None = None,
     ) -> StimulusItem | None: ...
 
 

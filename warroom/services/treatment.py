@@ -13,17 +13,24 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Collection
+from typing import Protocol
 
-from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.store import Store
 from warroom.core.reports.holdout import Assignment, assign
+
+
+class GroupSales(Protocol):
+    """adapters/redis/hotstate.py `HotState`, as a draw reads it."""
+
+    async def group_sales(self, slug: str) -> dict[str, int] | None: ...
+
 
 # How far back a group's hosts are looked for: a host who sold in the group in the last
 # hours of campaign time is the one who will act on the stimulus.
 HOSTS_LOOKBACK_MS = 6 * 3_600_000
 
 
-async def draw(hot: HotState, slug: str, share: float, seed: int | None = None) -> Assignment:
+async def draw(hot: GroupSales, slug: str, share: float, seed: int | None = None) -> Assignment:
     """The assignment of a fire happening now: every group with an order, held out by
     `share` (0: all treated). Groups are unknown while figures restore: nobody is
     held out then (an empty draw, recorded as such)."""

@@ -128,22 +128,21 @@ async def record_events(
     good, where, stamped, rejected = validate(record, arrival_ms, raws)
     outcomes = await submit(request, record, good, stamped, deadline)
     tally = Tally(rejected=rejected)
-    counts: Counter[tuple[str, str]] = Counter(
+    early: Counter[tuple[str, str]] = Counter(
         (type_label(raws[r["index"]][0]), metrics.REJECTED) for r in rejected
     )
+    not_new: list[tuple[str, str]] = []
     for n, outcome in enumerate(outcomes):
-        kind = good[n]["type"]
         if outcome == NEW:
             tally.accepted += 1
-            counts[kind, metrics.ACCEPTED] += 1
         elif outcome == DUPLICATE:
             tally.duplicates += 1
-            counts[kind, metrics.DUPLICATE] += 1
+            not_new.append((good[n]["type"], metrics.DUPLICATE))
         else:
             tally.rejected.append({"index": where[n], "error": outcome})
-            counts[kind, metrics.REJECTED] += 1
+            not_new.append((good[n]["type"], metrics.REJECTED))
     tally.rejected.sort(key=lambda r: r["index"])
-    metrics.count_events(record.settings.slug, counts)
+    metrics.count_answer(record.settings.slug, (e["type"] for e in good), not_new, early)
     return tally
 
 

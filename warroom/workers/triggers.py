@@ -28,12 +28,13 @@ from warroom.core.reports.rules import (
     RuleState,
     evaluate_rules,
     fire_key,
+    proposal_key,
     uplift,
     uplift_windows,
 )
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
 from warroom.logconfig import campaign_var
-from warroom.services import effects
+from warroom.services import effects, proposals
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import clock_of
 from warroom.services.feeds import FeedCatchUp
@@ -179,10 +180,19 @@ class Triggers:
         look like a slump. No watermark (figures restoring) holds every rule. True
         when a rule tried to fire (`fires` no longer holds every fire)."""
         s = record.settings
+        # Proposals (contract v3, mode "propose"): read only where a rule proposes. A
+        # pending one blocks its rule; any one anchors its rule's cooldown.
+        proposed = await self._proposals(record, now)
         states = {}
         for rule in s.stimulus_rules:
-            mine = [f for f in fires if f.rule == rule.name]
-            states[rule.name] = RuleState(len(mine), max((f.at_ms for f in mine), default=None))
+            mine = [f for f in fires if f.rule == rule.name]  # fired only
+            asked = [p for p in proposed if p.rule == rule.name]
+            last = max(
+                [f.at_ms for f in mine] + [p.proposed_at_ms or p.at_ms for p in asked],
+                default=None,
+            )
+            pending = any(p.status == "proposed" for p in asked)
+            states[rule.name] = RuleState(len(mine), last, pending)
         spent = sum(f.amount_fen for f in fires)
         minutes = raw.minutes
         feed = FeedState(
@@ -199,6 +209,13 @@ class Triggers:
             count_decision(decision.reason)
             if not decision.fire:
                 continue
+            if rule.mode == "propose":  # no fire, no report, no budget: an operator decides
+                # every proposal of the rule so far, approved ones included
+                attempt = 1 + sum(1 for p in proposed if p.rule == rule.name)
+                attempt += sum(1 for f in fires if f.rule == rule.name and f.proposed_at_ms)
+                key = proposal_key(rule.name, decision.fire_index, attempt)
+                await proposals.propose(self.reports, record, key, rule, now)
+                continue
             tried = True
             await self.announcer.record_fire(
                 record,
@@ -208,8 +225,25 @@ class Triggers:
                 now,
                 metric=rule.metric,
                 window_minutes=rule.window_minutes,
+                holdout_share=float(rule.holdout_share),
+                effect_minutes=rule.effect_window,
+                max_fires=rule.max_fires,
             )
         return tried
+
+    async def _proposals(self, record: CampaignRecord, now: int) -> list[Any]:
+        """The campaign's proposals not fired (none read without a propose rule). The
+        overdue ones expire first (`UPDATE ... WHERE status='proposed' AND
+        expires_at_ms < now`), then the stimuli feed is refreshed."""
+        if not any(r.mode == "propose" for r in record.settings.stimulus_rules):
+            return []
+        rows = await asyncio.to_thread(self.reports.proposals, record.id)
+        if any(p.status == "proposed" and (p.expires_at_ms or 0) < now for p in rows):
+            if await asyncio.to_thread(self.reports.expire_proposals, record.id, now):
+                log.info("proposals expired for %s", record.settings.slug)
+                await self.announcer.refresh_stimuli(record)
+            rows = await asyncio.to_thread(self.reports.proposals, record.id)
+        return rows
 
     async def _announce_fires(
         self, record: CampaignRecord, fires: list[Any], claimed: set[str], settled: int | None

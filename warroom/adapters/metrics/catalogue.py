@@ -18,7 +18,8 @@ state, ...) are not here: `exposition.Sampled` builds them from `services/vitals
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections import Counter as Tally
+from collections.abc import Iterable, Mapping
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -52,6 +53,26 @@ class CampaignLabels:
 campaign_label = CampaignLabels()
 
 ACCEPTED, DUPLICATE, REJECTED = "accepted", "duplicate", "rejected"
+
+
+def count_answer(
+    slug: str,
+    handed: Iterable[str],
+    not_new: Iterable[tuple[str, str]] = (),
+    early: Mapping[tuple[str, str], int] | None = None,
+) -> None:
+    """Count one answer's events: `handed` is the type of every event handed to the
+    ledger (tallied in C: the per-event cost on the hot path), `not_new` the (type,
+    outcome) of each of those that came back a duplicate or rejected, `early` the
+    (type, `rejected`) counts of events refused before the ledger."""
+    counts: Tally[tuple[str, str]] = Tally(early or {})
+    accepted = Tally(handed)
+    for kind, outcome in not_new:
+        accepted[kind] -= 1
+        counts[kind, outcome] += 1
+    for kind, n in accepted.items():
+        counts[kind, ACCEPTED] += n
+    count_events(slug, counts)
 
 
 def count_events(slug: str, counts: Mapping[tuple[str, str], int]) -> None:

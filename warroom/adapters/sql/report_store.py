@@ -12,11 +12,33 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import BigInteger, func, literal, literal_column, select, true, union_all, update
+from sqlalchemy import (
+    BigInteger,
+    func,
+    literal,
+    literal_column,
+    select,
+    true,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
-from warroom.adapters.sql.tables import DeliveryRow, ReportRow, StimulusRow, TemplateRow, WebhookRow
+from warroom.adapters.sql.proposal_store import (
+    FIRED,
+    ProposalStore,
+    fire_lock,
+    spent_of,
+    within,
+)
+from warroom.adapters.sql.tables import (
+    DeliveryRow,
+    ReportRow,
+    StimulusRow,
+    TemplateRow,
+    WebhookRow,
+)
 from warroom.core.live.shapes import ReportItem
 from warroom.core.records import FireRecord, ReportRecord
 
@@ -73,7 +95,7 @@ def report_view(row: Any, tz_render: Any) -> ReportItem:
     }
 
 
-class ReportStore:
+class ReportStore(ProposalStore):
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -153,6 +175,18 @@ class ReportStore:
             row = conn.execute(select(t).where(t.c.id == report_id)).first()
         return ReportRecord(**row._mapping) if row is not None else None
 
+    def report_ids(self, campaign_id: int, keys: list[str]) -> list[int]:
+        """The ids of the campaign's reports with these keys (those written)."""
+        if not keys:
+            return []
+        t = ReportRow.__table__
+        with self.engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(t.c.id).where(t.c.campaign_id == campaign_id, t.c.key.in_(keys))
+                ).scalars()
+            )
+
     def count_reports(self, campaign_id: int) -> int:
         t = ReportRow.__table__
         with self.engine.connect() as conn:
@@ -195,32 +229,83 @@ class ReportStore:
             select(literal_column("'reports'"), r.c.id, r.c.campaign_id).where(
                 r.c.id > report_after
             ),
-            select(literal_column("'stimuli'"), f.c.id, f.c.campaign_id).where(f.c.id > fire_after),
+            select(literal_column("'stimuli'"), f.c.id, f.c.campaign_id).where(
+                f.c.id > fire_after, f.c.status == FIRED
+            ),
         )
         with self.engine.connect() as conn:
             return [Written(str(feed), int(i), int(c)) for feed, i, c in conn.execute(q)]
 
     # stimuli
 
-    def claim_fire(self, **values: Any) -> Claim:
-        return self._claim(StimulusRow.__table__, values)
+    def claim_fire(
+        self, *, budget_fen: int | None = None, max_fires: int | None = None, **values: Any
+    ) -> Claim:
+        """Claim a fire (or, `status` "proposed", a proposal) by its key. With a cap
+        (`budget_fen`: the campaign's budget; `max_fires`: the rule's), a fired claim
+        counts the fired stimuli first, in its own statement, under the campaign's fire
+        lock: over a cap nothing is written and the answer is `Claim(0, False)`."""
+        t = StimulusRow.__table__
+        if values.get("status", FIRED) != FIRED or (budget_fen is None and max_fires is None):
+            return self._claim(t, values)
+        cols = list(values)
+        source = select(*(literal(values[c], t.c[c].type) for c in cols)).where(
+            within(
+                values["campaign_id"], values["rule"], values["amount_fen"], budget_fen, max_fires
+            )
+        )
+        stmt = (
+            self._insert(t)
+            .from_select(cols, source)
+            .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
+            .returning(t.c.id)
+        )
+        with self.engine.begin() as conn:
+            fire_lock(conn, values["campaign_id"])
+            row = conn.execute(stmt).first()
+            if row:
+                return Claim(row[0], True)
+            existing = conn.execute(
+                select(t.c.id).where(
+                    t.c.campaign_id == values["campaign_id"], t.c.key == values["key"]
+                )
+            ).scalar()
+        return Claim(int(existing or 0), False)
 
     def fires(self, campaign_id: int) -> list[FireRecord]:
+        """The campaign's fired stimuli (a proposal is not a fire until approved)."""
+        return self._fires(campaign_id, (FIRED,))
+
+    def entries(self, campaign_id: int) -> list[FireRecord]:
+        """Every stimulus row, whatever its status: proposals, dismissed and expired
+        ones included (the API's `stimuli`)."""
+        return self._fires(campaign_id, None)
+
+    def proposals(self, campaign_id: int) -> list[FireRecord]:
+        """The proposals not (or not yet) fired: waiting for an operator (overdue ones
+        included until the trigger tick expires them), dismissed and expired."""
+        return self._fires(campaign_id, ("proposed", "dismissed", "expired"))
+
+    def _fires(self, campaign_id: int, statuses: tuple[str, ...] | None) -> list[FireRecord]:
+        t = StimulusRow.__table__
+        q = select(t).where(t.c.campaign_id == campaign_id)
+        if statuses is not None:
+            q = q.where(t.c.status.in_(statuses))
+        with self.engine.connect() as conn:
+            return [FireRecord(**r._mapping) for r in conn.execute(q.order_by(t.c.id))]
+
+    def fire(self, campaign_id: int, fire_id: int) -> FireRecord | None:
         t = StimulusRow.__table__
         with self.engine.connect() as conn:
-            rows = conn.execute(select(t).where(t.c.campaign_id == campaign_id).order_by(t.c.id))
-            return [FireRecord(**r._mapping) for r in rows]
+            row = conn.execute(
+                select(t).where(t.c.id == fire_id, t.c.campaign_id == campaign_id)
+            ).first()
+        return FireRecord(**row._mapping) if row is not None else None
 
     def spent_fen(self, campaign_id: int) -> int:
-        t = StimulusRow.__table__
+        """What fired stimuli have spent (proposals spend nothing until approved)."""
         with self.engine.connect() as conn:
-            return int(
-                conn.execute(
-                    select(func.coalesce(func.sum(t.c.amount_fen), 0)).where(
-                        t.c.campaign_id == campaign_id
-                    )
-                ).scalar_one()
-            )
+            return int(conn.execute(select(spent_of(campaign_id))).scalar_one())
 
     def set_uplift(self, fire_id: int, value: float) -> None:
         t = StimulusRow.__table__

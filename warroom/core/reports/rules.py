@@ -31,12 +31,18 @@ Boundary choices (each is tested in tests/unit/test_rules.py):
 - After a fire, only minutes that began at or after the fire count toward the next
   sustain. With a short cooldown this keeps a rule from firing again on the very slump
   it already answered (and from firing on every tick of one minute).
-- Reasons are checked permanent-first: max_fires, budget, cooldown, then the metric.
-  An action of 0 fen always fits the budget.
+- Reasons are checked permanent-first: max_fires, budget, pending, cooldown, then the
+  metric. An action of 0 fen always fits the budget.
+- Only fired stimuli count toward max fires and the budget (contract v3). A rule in
+  `mode: "propose"` whose proposal waits for an operator proposes nothing more
+  ("pending"); its cooldown runs from its last fire or proposal (`last_fire_at_ms`),
+  so a dismissed or expired proposal is not proposed again at once.
 
 Exactly once: the trigger worker claims `fire_key(rule.name, decision.fire_index)`
 atomically before acting; the index only moves when a fire is recorded, so every
-process computes the same key for the same fire.
+process computes the same key for the same fire. A proposal claims
+`proposal_key(rule.name, decision.fire_index, attempt)`, `attempt` counting the rule's
+proposals so far: a dismissed or expired one leaves the next attempt a fresh key.
 """
 
 from __future__ import annotations
@@ -63,16 +69,19 @@ Reason = Literal[
     "no_peak",
     "not_low",
     "sustaining",
+    "pending",
 ]
 
 
 @dataclass(frozen=True)
 class RuleState:
     """What the rule has done so far (fires recorded for it, manual ones included if the
-    operator fired this rule by hand)."""
+    operator fired this rule by hand; fired ones only). `last_fire_at_ms`: its last fire
+    or proposal; `pending`: a proposal of it waits for an operator's decision."""
 
     fires_so_far: int = 0
     last_fire_at_ms: int | None = None
+    pending: bool = False
 
 
 HELD_REASONS = frozenset({"restoring", "no_events", "feed_silent"})
@@ -109,6 +118,13 @@ def fire_key(rule_name: str, fire_index: int) -> str:
     return f"fire:{rule_name}:{fire_index}"
 
 
+def proposal_key(rule_name: str, fire_index: int, attempt: int) -> str:
+    """Stable claim name of a rule's `attempt`-th proposal (1-based, every status
+    counted) for its `fire_index`-th fire: unique while a pending proposal blocks the
+    next, so a dismissed or expired proposal never blocks a later one."""
+    return f"{fire_key(rule_name, fire_index)}:p{attempt}"
+
+
 def _metric(
     rule: StimulusRule, gmv_by_minute: Mapping[int, int], orders_by_minute: Mapping[int, int]
 ) -> Mapping[int, int]:
@@ -132,6 +148,8 @@ def evaluate_rule(
         return Decision(False, "max_fires", index)
     if budget_left_fen is not None and rule.action.amount_fen > budget_left_fen:
         return Decision(False, "budget", index)
+    if state.pending:
+        return Decision(False, "pending", index)
     last = state.last_fire_at_ms
     if last is not None and now_ms - last < rule.cooldown_minutes * MINUTE_MS:
         return Decision(False, "cooldown", index)

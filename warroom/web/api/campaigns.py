@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -38,6 +39,7 @@ from warroom.web.models import (
     summarize,
 )
 
+_TYPE = itemgetter("type")
 router = APIRouter(prefix="/api/v1")
 
 
@@ -139,17 +141,17 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
         where.append(i)
     outcomes = await intake.submit(request, record, good, stamped, deadline)
     accepted = duplicates = 0
+    not_new: list[tuple[str, str]] = []
     for n, outcome in enumerate(outcomes):
         if outcome == NEW:
             accepted += 1
-            counts[good[n]["type"], metrics.ACCEPTED] += 1
         elif outcome == DUPLICATE:
             duplicates += 1
-            counts[good[n]["type"], metrics.DUPLICATE] += 1
+            not_new.append((good[n]["type"], metrics.DUPLICATE))
         else:
             rejected.append({"index": where[n], "error": outcome})
-            counts[good[n]["type"], metrics.REJECTED] += 1
-    metrics.count_events(record.settings.slug, counts)
+            not_new.append((good[n]["type"], metrics.REJECTED))
+    metrics.count_answer(record.settings.slug, map(_TYPE, good), not_new, counts)
     if len(rejected) > len(items) - len(good):
         rejected.sort(key=lambda r: r["index"])
     return JSONBytes(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from warroom.adapters.outbound.netguard import redact_url
@@ -15,13 +15,14 @@ from warroom.core.ingest.clock import rfc3339
 from warroom.core.live.masked import mask_report, mask_stimulus
 from warroom.core.reports.render import TemplateProblem, default_source, validate_template
 from warroom.core.reports.schedule import REPORT_KINDS
-from warroom.services import operator
+from warroom.services import operator, proposals
 from warroom.services.announcer import fire_view
 from warroom.web import deps
 from warroom.web.errors import ApiError, JSONBytes, checked
 from warroom.web.models import Deleted, WebhookView
 
 router = APIRouter(prefix="/api/v1/campaigns/{slug}")
+FireId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class _Strict(BaseModel):
@@ -62,7 +63,8 @@ async def list_reports(request: Request, slug: str, rt: deps.RuntimeDep) -> JSON
 async def list_stimuli(request: Request, slug: str, rt: deps.RuntimeDep) -> JSONBytes:
     record = await deps.campaign(request, slug)
     access = await deps.viewer_access(request, record, "feed")
-    rows = await asyncio.to_thread(rt.reports.fires, record.id)
+    # every entry, proposals, dismissed and expired ones included, each with its status
+    rows = await asyncio.to_thread(rt.reports.entries, record.id)
     views = [fire_view(r, record.settings.timezone) for r in rows]
     if access.masked:
         return JSONBytes([mask_stimulus(v) for v in views])
@@ -78,6 +80,23 @@ async def fire_by_hand(
         rt, record, rule_name=body.rule, kind=body.kind, amount_fen=body.amount_fen, text=body.text
     )
     return JSONBytes(fired, status_code=201)
+
+
+@router.post("/stimuli/{fire_id}/approve")
+async def approve_proposal(
+    fire_id: FireId, record: deps.OperatorCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """An operator approves a proposal (mode "propose"): it fires now, its hosts get
+    their tasks. 404 unknown; 409 decided already, expired, over budget or max fires."""
+    return JSONBytes(await proposals.approve(rt, record, fire_id))
+
+
+@router.post("/stimuli/{fire_id}/dismiss")
+async def dismiss_proposal(
+    fire_id: FireId, record: deps.OperatorCampaign, rt: deps.RuntimeDep
+) -> JSONBytes:
+    """An operator dismisses a proposal: it never fires. 404 unknown; 409 decided."""
+    return JSONBytes(await proposals.dismiss(rt, record, fire_id))
 
 
 @router.get("/templates")

@@ -40,6 +40,8 @@ AUDIT_LABELS = {
     "rules": "修改刺激规则",
     "rotate": "轮换令牌",
     "fire": "手动触发",
+    "stimulus_approve": "批准刺激提案",
+    "stimulus_dismiss": "忽略刺激提案",
     "end_early": "提前结束",
     "pause_rules": "暂停自动规则",
     "resume_rules": "恢复自动规则",

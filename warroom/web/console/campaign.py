@@ -21,7 +21,7 @@ from warroom.core.reports.render import (
 )
 from warroom.core.reports.sample import sample_context, sample_extra
 from warroom.core.reports.schedule import KIND_LABELS, REPORT_KINDS
-from warroom.services import operator
+from warroom.services import operator, proposals
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
@@ -233,10 +233,75 @@ async def template_save(
 async def live_fragment(
     request: Request, session: Any, record: CampaignRecord, **extra: Any
 ) -> HTMLResponse:
-    fresh = await deps.runtime(request).campaigns.get(record.settings.slug) or record
+    rt = deps.runtime(request)
+    fresh = await rt.campaigns.get(record.settings.slug) or record
     ctx = await overview_context(request, fresh)
+    ctx["proposals"] = await proposals.cards(rt, fresh)
     ctx.update(extra)
     return page(request, session, "admin/_live.html", ctx)
+
+
+# -- proposals (rules in mode "propose") ---------------------------------------------------
+
+
+@router.get("/admin/c/{slug}/proposals", response_class=HTMLResponse)
+async def proposal_cards(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
+    """htmx, every few seconds on the overview: the open proposals as cards (reads
+    only; analysts see them without the buttons)."""
+    rt = deps.runtime(request)
+    ctx = {
+        "s": record.settings,
+        "proposals": await proposals.cards(rt, record),
+        "budget": await operator.budget(rt, record),
+    }
+    return page(request, session, "admin/_proposals.html", ctx)
+
+
+PROPOSAL_REFUSED = {404: "没有这条建议：", 409: "无法执行："}
+
+
+async def _decide(
+    request: Request, session: Any, record: CampaignRecord, fire_id: str, approve: bool
+) -> HTMLResponse:
+    if not fire_id.isdigit() or not 1 <= int(fire_id) <= 2**62:
+        raise ConsoleError(404, "没有这条建议")
+    rt = deps.runtime(request)
+    decide = proposals.approve if approve else proposals.dismiss
+    try:
+        await decide(rt, record, int(fire_id))
+    except ApiError as exc:
+        said = PROPOSAL_ERRORS.get(exc.message, exc.message)
+        if exc.message.startswith("over budget"):
+            said = "刺激预算不足（" + exc.message + "）"
+        msg = PROPOSAL_REFUSED.get(exc.status, "") + said
+        return await live_fragment(request, session, record, fire_error=msg)
+    notice = "已批准：刺激已发出，团长将收到任务" if approve else "已忽略这条建议"
+    return await live_fragment(request, session, record, notice=notice)
+
+
+# The services' refusals, as the console says them.
+PROPOSAL_ERRORS = {
+    proposals.WHY_NOT["max_fires"]: "该规则已达最多触发次数",
+    proposals.WHY_NOT["expired"]: "建议已过期",
+    proposals.WHY_NOT["fired"]: "建议已被批准",
+    proposals.WHY_NOT["dismissed"]: "建议已被忽略",
+}
+
+
+@router.post("/admin/c/{slug}/proposals/{fire_id}/approve", response_class=HTMLResponse)
+async def approve_proposal(
+    request: Request, slug: str, fire_id: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
+    return await _decide(request, session, record, fire_id, approve=True)
+
+
+@router.post("/admin/c/{slug}/proposals/{fire_id}/dismiss", response_class=HTMLResponse)
+async def dismiss_proposal(
+    request: Request, slug: str, fire_id: str, session: ConsoleChange, record: ConsoleCampaign
+) -> HTMLResponse:
+    return await _decide(request, session, record, fire_id, approve=False)
 
 
 @router.post("/admin/c/{slug}/fire", response_class=HTMLResponse)

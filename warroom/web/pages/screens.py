@@ -1,4 +1,5 @@
-"""The screens: `/c/{slug}` (big screen) and `/c/{slug}/host` (host phone view).
+"""The screens: `/c/{slug}` (big screen) and `/c/{slug}/host` (host phone view,
+with its tasks: `/c/{slug}/host/tasks`, `…/tasks/{id}/done`).
 
 Server-rendered Jinja2 (autoescape on) from the same snapshot the WebSocket serves;
 after the first render a small script per screen applies the JSON frames, filling the
@@ -22,9 +23,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 from warroom.core.records import CampaignRecord
+from warroom.services import host_tasks
 from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
-from warroom.web.errors import ApiError
+from warroom.web.errors import ApiError, api_error_response
 from warroom.web.pages.chart import screen_figure
 from warroom.web.pages.render import (
     PAGE_HEADERS,
@@ -137,9 +139,53 @@ async def host_view(request: Request, slug: str) -> HTMLResponse:
     snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
     context = base_context(request, record, snap)
     chosen = chosen_seller(request)
-    context["bound_seller"] = access_of(request).seller_id
+    bound = access_of(request).seller_id
+    context["bound_seller"] = bound
     context["card"] = await seller_card(rt.hot, record, chosen, rt.clock.now_ms())
+    # Contract v3: a fire held out of every group this host hosts is not its to
+    # announce; an approved stimulus is a task with a 完成 button.
+    hidden = await host_tasks.hidden(rt, record, bound, context["stimuli"])
+    context["hidden"] = hidden
+    context["stimuli"] = [x for x in context["stimuli"] if x["id"] not in hidden]
+    quiet = await host_tasks.hidden_reports(rt, record, hidden)
+    context["hidden_reports"] = quiet
+    context["reports"] = [r for r in context["reports"] if r["id"] not in quiet]
+    context["tasks"] = await host_tasks.open_tasks(rt, record, chosen)
     return html(request, "host.html", context)
+
+
+@router.get("/c/{slug}/host/tasks")
+async def host_task_list(request: Request, slug: str) -> Response:
+    """The host's open tasks and the fires it must not show (JSON), for the page to
+    refresh after a frame brought a new stimulus or the host picked a name."""
+    try:
+        record = await admit(request, slug, "host")
+    except ApiError as exc:
+        return api_error_response(exc)
+    rt = deps.runtime(request)
+    stimuli = await rt.hot.read_feed(record.settings.slug, "stimuli")
+    hidden = await host_tasks.hidden(rt, record, access_of(request).seller_id, stimuli)
+    body = {
+        "tasks": await host_tasks.open_tasks(rt, record, chosen_seller(request)),
+        "hidden": hidden,
+        "hidden_reports": await host_tasks.hidden_reports(rt, record, hidden),
+    }
+    return Response(orjson.dumps(body), media_type="application/json", headers=PAGE_HEADERS)
+
+
+@router.post("/c/{slug}/host/tasks/{task_id}/done")
+async def host_task_done(request: Request, slug: str, task_id: int) -> Response:
+    """The host did it (idempotent). A host link marks its own seller's tasks only:
+    another's answers 404, as an unknown one does; the full viewer token marks any."""
+    try:
+        record = await admit(request, slug, "host")
+        if not 1 <= task_id <= 2**62:
+            raise ApiError(404, f"no task {task_id} for this host")
+        rt = deps.runtime(request)
+        done = await host_tasks.done(rt, record, task_id, access_of(request).seller_id)
+    except ApiError as exc:
+        return api_error_response(exc)
+    return Response(orjson.dumps(done), media_type="application/json", headers=PAGE_HEADERS)
 
 
 @router.get("/c/{slug}/host/seller", response_class=HTMLResponse)
