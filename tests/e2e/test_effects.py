@@ -216,3 +216,29 @@ async def test_no_assignment_is_the_trend_on_the_totals_and_overlaps_are_named(
     assert found[two]["overlaps"] == [one]
     assert found[two]["roi"] is None  # no cost, no ROI
     assert found[proposal] is None
+
+
+async def test_an_approved_proposal_waits_for_its_first_done(harness: Harness) -> None:
+    """The first host's done is the fire's time: no effect before it, the window from it."""
+    from warroom.adapters.sql.tables import StimulusTaskRow
+
+    now = int(time.time() * 1000)
+    c, record = await campaign(harness, now)
+    at = now - 60 * MIN
+    await post(harness, c, day(at, 500, [*TREATED, *HELD], TREATED))
+    rt = harness.runtime
+    fid = fire(
+        harness, record, "fire:p", at - 30 * MIN, assignment=arms(TREATED, HELD),
+        proposed_at_ms=at - 31 * MIN, decided_at_ms=at - 30 * MIN, decided_by="op",
+    )  # fmt: skip
+    with rt.reports.engine.begin() as conn:
+        task = conn.execute(
+            StimulusTaskRow.__table__.insert()
+            .values(fire_id=fid, campaign_id=record.id, seller_id="s-t1", groups='["t1"]')
+            .returning(StimulusTaskRow.__table__.c.id)
+        ).scalar_one()
+    await triggers(harness, now).tick()
+    assert (await effects(harness, c))[fid] is None  # approved, not yet done
+    assert rt.reports.task_done(record.id, task, at) == (fid, True)  # done at `at`
+    await triggers(harness, now).tick()
+    assert (await effects(harness, c))[fid]["incremental_gmv_fen"] == 20_000

@@ -28,6 +28,9 @@ Called by the trigger worker's tick (`step`), on the fires it has already read:
 - Written once: `ReportStore.set_effect` updates the row only while its effect is
   NULL, so two workers racing compute the same figures (seeded) and one writes them;
   the writer refreshes the stimuli feed.
+- An approved proposal with hosts' tasks is not due until a host has done it (the
+  first done is the fire's time, and its window starts then); while none has, it is
+  not waited for.
 - A fire whose effect cannot be estimated (no holdout and fewer than 3 minutes of the
   campaign before it) keeps a null effect; it is remembered per process and no longer
   waited for, so the campaign can be done with.
@@ -143,6 +146,15 @@ def ledger_series(
     return series
 
 
+def _undone_fires(reports: ReportStore, campaign_id: int) -> set[int]:
+    """Fires with hosts' tasks none of which is done yet."""
+    done: dict[int, bool] = {}
+    for t in reports.tasks(campaign_id, open_only=False):
+        fid = int(t["fire_id"])
+        done[fid] = done.get(fid, False) or t["done_at_ms"] is not None
+    return {fid for fid, any_done in done.items() if not any_done}
+
+
 def compute(
     store: Store, record: CampaignRecord, fire: FireRecord, fires: Sequence[FireRecord]
 ) -> dict[str, Any] | None:
@@ -187,6 +199,12 @@ async def step(
     skip = _unestimable.get(reports, set())
     waiting = [f for f in fires if f.status == FIRED and f.effect is None and f.id not in skip]
     due = [f for f in waiting if settled_window(f, settled_ms)]
+    if any(f.decided_at_ms is not None for f in due):
+        # An approved proposal with hosts' tasks fires when the first host has done it
+        # (its time moves then): until one has, its window has not begun.
+        undone = await asyncio.to_thread(_undone_fires, reports, record.id)
+        due = [f for f in due if f.id not in undone]
+        waiting = [f for f in waiting if f.id not in undone]
     if not due:
         return bool(waiting)
     fire = min(due, key=lambda f: (f.at_ms + f.effect_minutes * MINUTE_MS, f.id))
