@@ -121,11 +121,22 @@ PREVIOUS_1030 = {
     "buyers": 675,
     "seller_ranks": {"s2": 1, "s1": 2, "s4": 3, "s5": 4, "s6": 5},
 }
+EFFECT = {"method": "holdout", "treated_groups": 36, "holdout_groups": 12,
+          "incremental_gmv_fen": 18_000_000, "ci90_fen": [9_000_000, 27_000_000], "roi": 90.0,
+          "roi_ci90": [45.0, 135.0], "overlaps": [], "pre_minutes": 10}  # fmt: skip
+TREND = {"method": "trend", "treated_groups": 48, "holdout_groups": 0,
+         "incremental_gmv_fen": 200_000, "ci90_fen": [-200_000, 600_000], "roi": None,
+         "roi_ci90": None, "overlaps": [], "pre_minutes": 10}  # fmt: skip
 STIMULI = [
     {"id": "fire:午后回暖:1", "rule": "午后回暖", "kind": "red_packet_rain",
-     "at": "2024-05-20T13:04:00+08:00", "amount_fen": 200_000, "text": "", "uplift": 1.83},
+     "at": "2024-05-20T13:04:00+08:00", "amount_fen": 200_000, "text": "", "uplift": 1.83,
+     "status": "fired", "effect": EFFECT},
     {"id": "fire:晚间买赠:1", "rule": "晚间买赠", "kind": "buy_n_gift",
-     "at": "2024-05-20T15:30:00+08:00", "amount_fen": 0, "text": "", "uplift": None},
+     "at": "2024-05-20T15:30:00+08:00", "amount_fen": 0, "text": "", "uplift": None,
+     "status": "fired", "effect": TREND},
+    {"id": "fire:晚间买赠:2", "rule": "晚间买赠", "kind": "buy_n_gift",
+     "at": "2024-05-20T16:30:00+08:00", "amount_fen": 0, "text": "", "uplift": None,
+     "status": "dismissed", "effect": None},
 ]  # fmt: skip
 
 
@@ -339,7 +350,25 @@ def test_only_true_figures() -> None:
     final = report_context(make_snapshot(420, 420_000), "final", {"record_fen": 500 * WAN})
     assert final["record"] is False and "新高" not in render_report("final", final)
     assert report_context(make_snapshot(420, 420_000), "final")["record"] is False
-    assert final["best_stimulus"] is None and "最给力" not in render_report("final", final)
+    assert final["best_stimulus"] is None and "刺激效果" not in render_report("final", final)
+
+
+def test_the_final_shows_the_effect_with_its_interval_never_the_uplift_ratio() -> None:
+    text = render_report("final", scenario("final"))
+    line = next(x for x in text.splitlines() if "刺激效果" in x)
+    assert "增量 ¥18万（90% 区间 ¥9万–¥27万），ROI 90.0×（45.0×–135.0×）" in line
+    assert "（共 2 次，详见复盘）" in line  # the dismissed proposal never happened
+    assert "销速" not in text and "×1.8" not in text
+    # while no effect is known: the latest fire, its effect pending
+    pending = [{**s, "effect": None} for s in STIMULI[:2]]
+    snap = make_snapshot(420, 420_000, stimuli=pending)
+    ctx = report_context(snap, "final")
+    assert ctx["best_stimulus"] is not None and ctx["best_stimulus"]["time"] == "15:30"
+    assert "效果待评估（窗口结束后计算）" in render_report("final", ctx)
+    # the trend method says it is weaker evidence
+    trend = [{**STIMULI[1], "effect": TREND}]
+    ctx = report_context(make_snapshot(420, 420_000, stimuli=trend), "final")
+    assert "（趋势估计，证据较弱）" in render_report("final", ctx)
 
 
 def test_reached_targets_have_no_gap() -> None:

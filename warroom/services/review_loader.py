@@ -77,7 +77,7 @@ class ReviewLoader:
             fire_rows = self.reports.fires(record.id)
             key = (
                 record.id, s.model_dump_json(), self.store.high_water(record.id), live,
-                tuple((r.id, r.uplift) for r in fire_rows), len(report_rows),
+                tuple((r.id, r.uplift, r.status, r.effect) for r in fire_rows), len(report_rows),
             )  # fmt: skip
             with self._lock:
                 hit = self._cache.get(key)
@@ -112,7 +112,10 @@ class ReviewLoader:
         facts = builder.finish()
         reports = [Report(r.id, r.key, r.kind, r.at_ms, r.text) for r in report_rows]
         fires = [
-            Fire(r.id, r.rule, r.kind, r.at_ms, r.amount_fen, r.window_minutes, r.text)
+            Fire(
+                r.id, r.rule, r.kind, r.at_ms, r.amount_fen, r.window_minutes, r.text,
+                r.status, r.effect_minutes, orjson.loads(r.effect) if r.effect else None,
+            )
             for r in fire_rows
-        ]
+        ]  # fmt: skip
         return build_review(s, facts, reports, fires, now), cutoff

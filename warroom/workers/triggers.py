@@ -34,7 +34,7 @@ from warroom.core.reports.rules import (
 )
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
 from warroom.logconfig import campaign_var
-from warroom.services import proposals
+from warroom.services import effects, proposals
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import clock_of
 from warroom.services.feeds import FeedCatchUp
@@ -158,10 +158,14 @@ class Triggers:
             tried = await self._rules(record, fires, raw, now, settled)
             known = await self._all_uplifts_known(record, fires, raw.minutes, now)
         await self._announce_fires(record, fires, claimed, settled)
+        # Each fired stimulus's effect once its window is settled (one per tick).
+        effects_due = await effects.step(
+            self.store, self.reports, self.announcer, record, fires, settled
+        )
         if final and not tried:
             if known is None:
                 known = await self._all_uplifts_known(record, fires, raw.minutes, now)
-            if known:
+            if known and not effects_due:
                 self._finished.add(record.id)
 
     async def _rules(

@@ -337,6 +337,16 @@ class ReportStore(ProposalStore):
         with self.engine.begin() as conn:
             conn.execute(update(t).where(t.c.id == fire_id).values(uplift=value))
 
+    def set_effect(self, fire_id: int, effect_json: str) -> bool:
+        """Write a fire's effect once (services/effects.py): True if this call wrote
+        it, False (and nothing changed) when the fire already has one."""
+        t = StimulusRow.__table__
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                update(t).where(t.c.id == fire_id, t.c.effect.is_(None)).values(effect=effect_json)
+            )
+            return bool(done.rowcount)
+
     # templates
 
     def set_template(self, campaign_id: int, kind: str, source: str | None) -> None:

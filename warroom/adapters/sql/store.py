@@ -339,6 +339,13 @@ class Store:
             yield [orjson.loads(body) for _, body in rows]
             after = rows[-1][0]
 
+    def events_by_key(self, campaign_id: int, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The normalized events of these identities ("order:<id>", …) that exist, by
+        key: a refund's order, to know its group (a handful per call)."""
+        with self.engine.connect() as conn:
+            found = self._bodies(conn, [(campaign_id, k) for k in keys], {})
+        return {key: orjson.loads(body) for (_, key), body in found.items()}
+
     def count_events(self, campaign_id: int) -> int:
         from sqlalchemy import func
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from warroom.core.ingest.clock import MINUTE_MS, from_ms
 from warroom.core.ingest.money import format_wan
@@ -29,6 +29,7 @@ from warroom.core.live.shapes import (
     Snapshot,
     StimulusItem,
 )
+from warroom.core.reports.effect_view import effect_of, effect_text
 from warroom.core.reports.memo import memo_of as _memo_of
 from warroom.core.reports.memo import report_memo as report_memo  # re-exported
 from warroom.core.reports.memo import signed, signed_wan
@@ -198,22 +199,33 @@ def _timeline(snapshot: Snapshot, milestones_fen: Sequence[int]) -> list[Timelin
     return [{"time": _hm(at), "label": label} for at, label in marks]
 
 
-def _uplift(s: StimulusItem) -> float | None:
-    u = s.get("uplift")
-    return u if isinstance(u, int | float) else None
+def _fired(s: StimulusItem) -> bool:
+    return s.get("status", "fired") == "fired"  # a proposal never happened
 
 
 def _best_stimulus(stimuli: Sequence[StimulusItem]) -> BestStimulus | None:
-    """The fire that brought the most velocity back; only a real rise (uplift > 1) counts."""
-    scored = [s for s in stimuli if (u := _uplift(s)) is not None and u > 1]
-    if not scored:
+    """The final's stimulus line: the fired stimulus whose effect is most surely
+    positive (the highest lower end of its 90% interval), with that effect and its
+    interval (core/reports/effect_view.effect_text, never a point alone); while no
+    fire's effect is known, the latest fire, its effect pending. `uplift` (the old
+    velocity ratio) stays for templates written against it; the default no longer
+    prints it."""
+    fired = [s for s in stimuli if _fired(s)]
+    if not fired:
         return None
-    best = max(scored, key=lambda s: cast(float, s["uplift"]))  # a number: filtered above
+    known = [(e, s) for s in fired if (e := effect_of(s.get("effect"))) is not None]
+    if known:
+        best = max(known, key=lambda p: (p[0].ci90_fen[0], p[0].incremental_gmv_fen))[1]
+    else:
+        best = max(fired, key=lambda s: _ms(s["at"]))
+    u = best.get("uplift")
     return {
         "title": ACTION_TITLES.get(best.get("kind", ""), "刺激动作"),
         "rule": display_name(str(best.get("rule", ""))),
         "time": _hm(best["at"]),
-        "uplift": f"{best['uplift']:.1f}",
+        "effect": effect_text(best.get("effect")),
+        "count": len(fired),
+        "uplift": f"{u:.1f}" if isinstance(u, int | float) else "—",
     }
 
 

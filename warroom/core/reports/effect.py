@@ -227,7 +227,8 @@ def effect_line(effect: Effect) -> str:
 
 
 def _money(fen: int) -> str:
-    return format_wan(fen, decimals=1)
+    """An estimate has no cents: whole yuan below 1万 ("¥3,811"), one decimal of 万 above."""
+    return format_wan(round(fen, -2), decimals=1)
 
 
 def _effect(

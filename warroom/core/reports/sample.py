@@ -77,7 +77,11 @@ def sample_snapshot() -> Snapshot:
               "messages": 8_400, "last_ts": _NOW - 5_000}  # fmt: skip
     stimuli: list[StimulusItem] = [
         {"id": "fire:午后回暖:1", "rule": "午后回暖", "kind": "red_packet_rain",
-         "at": "2024-05-20T13:00:00+08:00", "amount_fen": 200_000, "text": "", "uplift": 1.8}
+         "at": "2024-05-20T13:00:00+08:00", "amount_fen": 200_000, "text": "", "uplift": 1.8,
+         "status": "fired",
+         "effect": {"method": "holdout", "treated_groups": 36, "holdout_groups": 12,
+                    "incremental_gmv_fen": 1_800_000, "ci90_fen": [900_000, 2_700_000],
+                    "roi": 9.0, "roi_ci90": [4.5, 13.5], "overlaps": [], "pre_minutes": 10}}
     ]  # fmt: skip
     raw = RawState(
         totals,

@@ -88,7 +88,9 @@ class BestStimulus(TypedDict):
     title: str
     rule: str
     time: str
-    uplift: str
+    effect: str  # effect_view.effect_text: the increment with its interval, or pending
+    count: int  # fired stimuli in the campaign
+    uplift: str  # the old velocity ratio ("—" unknown), for templates written against it
 
 
 class StimulusLine(TypedDict):

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from warroom.core.ingest.clock import rfc3339
-from warroom.core.review.shapes import Review
+from warroom.core.review.shapes import Review, StimulusRow
 
 BOM = "\ufeff"
 TABLES = ("minutes", "sellers", "groups", "products", "stimuli", "reports", "events")
@@ -26,7 +26,12 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "sellers": ("rank", "id", "name", "net_gmv_fen", "gmv_fen", "refund_fen", "orders"),
     "stimuli": ("id", "at", "rule", "kind", "amount_fen", "window_minutes",
                 "before_gmv_per_min_fen", "after_gmv_per_min_fen", "uplift",
-                "incremental_gmv_fen", "gmv_per_yuan", "overlaps", "text"),
+                "incremental_gmv_fen", "gmv_per_yuan", "overlaps", "text",
+                # the effect (docs/stimulus.md); empty until its window is settled
+                "effect_minutes", "effect_method", "effect_incremental_gmv_fen",
+                "effect_ci90_lo_fen", "effect_ci90_hi_fen", "effect_roi", "effect_roi_ci90_lo",
+                "effect_roi_ci90_hi", "effect_treated_groups", "effect_holdout_groups",
+                "effect_overlaps", "effect_text"),
     "reports": ("id", "kind", "at", "text"),
     "events": ("ledger_id", "type", "key", "ts", "received_at", "late", "order_id",
                "refund_id", "amount_fen", "quantity", "seller_id", "seller_name", "group_id",
@@ -67,6 +72,15 @@ def _columns(rows: Sequence[Mapping[str, object]], table: str) -> list[list[Any]
     return [[r[c] for c in COLUMNS[table]] for r in rows]
 
 
+def _effect_cells(r: StimulusRow) -> list[Any]:
+    e = r["effect"] or {}
+    ci = e.get("ci90_fen") or [None, None]
+    roi_ci = e.get("roi_ci90") or [None, None]
+    return [r["effect_minutes"], e.get("method"), e.get("incremental_gmv_fen"), ci[0], ci[1],
+            e.get("roi"), roi_ci[0], roi_ci[1], e.get("treated_groups"), e.get("holdout_groups"),
+            " ".join(str(i) for i in r["effect_overlaps"]), r["effect_text"]]  # fmt: skip
+
+
 def table_rows(review: Review, table: str, tz: str) -> list[list[Any]]:
     """Rows (without header) of a table computed from the review model."""
     if table == "minutes":
@@ -78,7 +92,7 @@ def table_rows(review: Review, table: str, tz: str) -> list[list[Any]]:
             [r["id"], rfc3339(r["at_ms"], tz), r["rule"], r["kind"], r["amount_fen"],
              r["window_minutes"], r["before_gmv_per_min_fen"], r["after_gmv_per_min_fen"],
              r["uplift"], r["incremental_gmv_fen"], r["gmv_per_yuan"],
-             " ".join(str(i) for i in r["overlaps"]), r["text"]]
+             " ".join(str(i) for i in r["overlaps"]), r["text"], *_effect_cells(r)]
             for r in review["stimuli"]
         ]  # fmt: skip
     if table == "reports":

@@ -4,7 +4,7 @@ page, the JSON API and the CSV exports all read. TypedDicts: plain dicts at run 
 
 from __future__ import annotations
 
-from typing import NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict
 
 
 class ReviewCampaign(TypedDict):
@@ -84,6 +84,13 @@ class StimulusRow(TypedDict):
     incremental_gmv_fen: int | None
     gmv_per_yuan: float | None
     overlaps: list[int]
+    # The effect (services/effects.py; docs/stimulus.md): the stored dict, or None
+    # until its window is settled; its one line with the interval; the fires whose
+    # effect windows meet its span; the window's length in campaign minutes.
+    effect_minutes: int
+    effect: dict[str, Any] | None
+    effect_text: str
+    effect_overlaps: list[int]
 
 
 class ReviewBoardRow(TypedDict):

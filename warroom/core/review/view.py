@@ -7,14 +7,15 @@ same figure in a CSV cannot disagree.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import MINUTE_MS, from_ms, minute_floor, rfc3339
 from warroom.core.live.aggregate import BOARDS
 from warroom.core.live.snapshot import ratio
+from warroom.core.reports.effect_view import effect_of, effect_overlaps, effect_text
 from warroom.core.reports.rules import uplift_windows
 from warroom.core.reports.schedule import hour_marks
 from warroom.core.review.retrospective import Facts, peak_window, rank_history, ranked
@@ -40,6 +41,9 @@ class Fire:
     amount_fen: int
     window_minutes: int
     text: str = ""
+    status: str = "fired"  # only fired stimuli are reviewed (a proposal never happened)
+    effect_minutes: int | None = None  # None: window_minutes
+    effect: Mapping[str, Any] | None = None  # the stored effect (services/effects.py)
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,11 @@ def milestone_rows(s: CampaignSettings, f: Facts, reports: Sequence[Report]) -> 
 
 
 def stimulus_rows(fires: Sequence[Fire], f: Facts, now_ms: int) -> list[StimulusRow]:
+    """Each fired stimulus: its effect (with its interval, or pending) as the page and
+    the CSV show it, and the old before/after windows and uplift (kept in the model and
+    the CSV for compatibility; the page no longer shows them as the effect)."""
     out: list[StimulusRow] = []
+    fires = [x for x in fires if x.status == "fired"]
     for fire in fires:
         w = uplift_windows(f.gmv_by_minute, fire.at_ms, fire.window_minutes, now_ms)
         before, after = round(w.before_per_min), round(w.after_per_min)
@@ -195,6 +203,10 @@ def stimulus_rows(fires: Sequence[Fire], f: Facts, now_ms: int) -> list[Stimulus
                 if fire.amount_fen and w.complete
                 else None,
                 "overlaps": overlaps,
+                "effect_minutes": fire.effect_minutes or fire.window_minutes,
+                "effect": dict(fire.effect) if fire.effect and effect_of(fire.effect) else None,
+                "effect_text": effect_text(fire.effect),
+                "effect_overlaps": effect_overlaps(fire.effect),
             }
         )
     return out

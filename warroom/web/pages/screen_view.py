@@ -14,6 +14,7 @@ from warroom.adapters.redis.hotstate import HotState
 from warroom.core.ingest.money import format_wan, format_yuan
 from warroom.core.live.snapshot import leaderboard, recent_from
 from warroom.core.records import CampaignRecord
+from warroom.core.reports.effect_view import effect_text
 from warroom.services.campaigns import clock_of
 from warroom.web.pages.vocab import (
     NONE,
@@ -78,6 +79,7 @@ def add_filters(env: Environment, static_dir: Path) -> None:
         kind_label=kind_label,
         action_title=action_title,
         action_emoji=action_emoji,
+        effect_text=effect_text,  # a fire's effect with its interval (or pending)
     )
     env.globals.update(asset=asset, share=share, is_current=is_current, vocab=VOCAB)
 
