@@ -20,7 +20,9 @@ SHOT = Path(__file__).resolve().parents[2] / "docs" / "screens" / "unknown-ratio
 NAMES = ["王姐社区团", "阿强团长", "小美团长", "丽丽的小铺", "陈哥优选"]
 
 
-async def test_unknown_members_read_as_a_dash_on_the_wall_and_host(stack: Stack, browser: Any) -> None:
+async def test_unknown_members_read_as_a_dash_on_the_wall_and_host(
+    stack: Stack, browser: Any
+) -> None:
     c = await stack.create_campaign(slug="nomembers")
     first = [order(f"n{i}", 9_900 + 1_000 * (i % 7), f"s{i % 5 + 1}", seller_name=NAMES[i % 5])
              for i in range(300)]  # fmt: skip
