@@ -30,10 +30,11 @@ MIN = 60_000
 SALE_MINUTES = 420  # 10:00-17:00
 GMV_TARGET_FEN = 176_000_000  # ¥176万 gross at scale 1
 MEMBERS = 1500  # people in the groups at scale 1
-# Order-takers (团长/接龙): (name, strength, style). Names are raw chat-app text, markup
-# and emoji included, so every screen must escape them.
+# Order-takers (团长/接龙): (name, strength, style). Names look like a real day's, emoji
+# included; the hostile names that prove every screen escapes live in the tests
+# (tests/hostile.py), never in what the demo shows.
 SELLERS = [
-    ("<b>小美</b>", 1.00, "steady"), ("🌸花姐接龙", 0.80, "late"), ("阿强团长", 0.90, "early"),
+    ("小美团长", 1.00, "steady"), ("🌸花姐接龙", 0.80, "late"), ("阿强团长", 0.90, "early"),
     ("丽丽的小铺", 0.70, "steady"), ("王姐社区团", 0.75, "early"), ("芳芳团长", 0.60, "late"),
     ("晓燕接龙", 0.55, "steady"), ("陈哥优选", 0.50, "early"), ("李嫂鲜生", 0.45, "late"),
     ("婷婷美妆团", 0.40, "steady"), ("老周团长", 0.35, "early"), ("小雨接龙", 0.30, "late"),

@@ -2,6 +2,7 @@
    10 s; the newest report's poster link follows the newest report shown on the page.
    Names only reach the page through textContent. */
 import { wan } from "./lib/format.js";
+import { vocab } from "./lib/vocab.js";
 
 const box = document.getElementById("my-group");
 if (box) start();
@@ -46,7 +47,11 @@ function start() {
     badge.className = "mg-badge " + g.health;
     badge.textContent = LABEL[g.health];
     f("since").textContent = g.health === "active" ? "" : "已 " + g.health_minutes + " 分钟";
-    f("members").textContent = g.members;
+    // No member events for this group: its members are unknown, not 0.
+    var members = f("members");
+    members.textContent = g.members ? g.members : vocab.none;
+    if (g.members) members.removeAttribute("title");
+    else members.title = vocab.unknown.members;
     f("writers").textContent = g.active_members;
     f("buyers").textContent = g.buyers;
     f("orders").textContent = g.orders;

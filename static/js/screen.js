@@ -2,7 +2,8 @@
    and formats come from the page's vocabulary (lib/format.js), the chart's figure from
    the server (screen/chart.js); names only ever reach the page through textContent. */
 import { setField, clone } from "./lib/dom.js";
-import { hm, kindLabel, maskMoney, num, pct, wan, gap, yuan } from "./lib/format.js";
+import { hm, kindLabel, maskMoney, num, pct, rate, wan, gap, yuan } from "./lib/format.js";
+import { vocab } from "./lib/vocab.js";
 import { connect } from "./live.js";
 import { showBanner } from "./screen/banner.js";
 import { renderBoard } from "./screen/board.js";
@@ -141,10 +142,20 @@ function renderKpis() {
   const t = state.totals;
   const values = {
     orders: num(t.orders), buyers: num(t.buyers), items: num(t.items),
-    aov: masked ? "" : yuan(t.aov_fen), conversion: pct(t.conversion_rate),
-    interaction: pct(t.interaction_rate), messages: num(t.messages)
+    aov: masked ? "" : yuan(t.aov_fen), conversion: rate(t.conversion_rate, t.members),
+    interaction: rate(t.interaction_rate, t.members), messages: num(t.messages)
   };
+  // A ratio over members reads "—" with its hint while no member events came.
+  const unknown = { members: !t.members };
+  document.querySelectorAll("#kpis [data-hint]").forEach(function (el) {
+    el.hidden = !unknown[el.dataset.hint];
+  });
   document.querySelectorAll("#kpis [data-k]").forEach(function (el) {
+    const den = el.dataset.den;
+    if (den) {
+      if (unknown[den]) el.title = vocab.unknown[den];
+      else el.removeAttribute("title");
+    }
     const v = values[el.dataset.k];
     if (v !== undefined && el.textContent !== v) {
       el.textContent = v;

@@ -3,12 +3,14 @@ in PRODUCT.md, valid on the wire, and counted exactly by the real pipeline."""
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import Counter
 
 import pytest
 
 from tests.conftest import Harness
+from tests.hostile import HOSTILE_NAMES, HOSTILE_SELLER, with_hostile_seller
 from tests.reference import comparable, reference
 from warroom.core.campaign import CampaignSettings
 from warroom.core.ingest.clock import CampaignClock
@@ -74,7 +76,19 @@ def test_the_reference_campaign_in_numbers(sale: Sale) -> None:
     assert set(kinds) == {"text", "image", "order_screenshot", "red_packet"}
     assert any(e["type"] == "member" and e["action"] == "leave" for e in sale.events)
     names = {e["seller_name"] for e in sale.events if e["type"] == "order"}
-    assert len(names) == 15 and "<b>小美</b>" in names and "🌸花姐接龙" in names
+    assert len(names) == 15 and "小美团长" in names and "🌸花姐接龙" in names
+
+
+def test_the_demo_shows_real_looking_names_and_no_markup(sale: Sale) -> None:
+    """What the demo shows a viewer: no test's hostile name, nothing that reads as an
+    escaping bug (the hostile names live in tests/hostile.py)."""
+    names = set()
+    for e in sale.events:
+        names |= {e[k] for k in ("seller_name", "group_name", "product_name") if k in e}
+    assert len(names) >= 15 + 30 + 20
+    for name in names:
+        assert not re.search(r"[<>{}]|&\w+;|[\u202a-\u202e\u2066-\u2069]", name), name
+    assert not names & set(HOSTILE_NAMES)
     assert len({e["group_id"] for e in sale.events if e["type"] == "order"}) == 30
     prices = {e["amount_fen"] // e["quantity"] for e in sale.events if e["type"] == "order"}
     assert len(prices) <= 20 and min(prices) == 990 and max(prices) == 39900
@@ -146,7 +160,7 @@ def test_scale_and_prefix_keep_repeated_sales_apart() -> None:
 async def test_played_through_the_api_the_pipeline_counts_it_exactly(harness: Harness) -> None:
     start = real_now_ms() - 8 * 3600_000
     start -= start % MIN
-    sale = generate_sale(start, seed=3)
+    sale = with_hostile_seller(generate_sale(start, seed=3))  # a hostile name counts too
     c = await harness.create_campaign(starts_at=start, ends_at=start + 420 * MIN)
     clock = CampaignClock(start, real_now_ms(), 1)  # the whole day is already due
     stats = await play(harness.client, "sale", c["ingest_token"], sale, clock)
@@ -155,6 +169,7 @@ async def test_played_through_the_api_the_pipeline_counts_it_exactly(harness: Ha
     await harness.drain()
     snap = await harness.snapshot("sale", c["viewer_token"])
     assert comparable(snap) == comparable(reference(sale.events))
+    assert HOSTILE_SELLER in {row.get("name") for row in snap["leaderboards"]["sellers"]}
 
 
 # The stimulus as a cause (docs/stimulus.md, "The simulator's day") -----------------------

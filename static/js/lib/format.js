@@ -62,6 +62,13 @@ export function pct(fraction, digits) {
   return fixed(fraction * 100, digits === undefined ? vocab.pct_digits : digits) + "%";
 }
 
+/* A ratio: "—" when its denominator is 0 or missing (unknown, not zero: a campaign
+   with no member events), else pct. The Python twin is vocab.py `rate`. */
+export function rate(fraction, den, digits) {
+  if (!den || fraction === null || fraction === undefined) return vocab.none;
+  return pct(fraction, digits);
+}
+
 /* "2026-11-11T10:05:00+08:00" is already in the campaign's zone: its wall clock. */
 export function hm(text) {
   return text ? text.substring(11, 16) : vocab.none;

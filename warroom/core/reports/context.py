@@ -104,6 +104,9 @@ def duration_text(ms: int) -> str:
     return f"{hours}小时" if hours else f"{mins}分钟"
 
 
+NO_FIGURE = "—"  # a figure that cannot be known (the screens' vocab.NONE is this one)
+
+
 def percent(fraction: float) -> str:
     return f"{fraction * 100:.1f}%"
 
@@ -318,7 +321,8 @@ def report_context(
         "aov": format_wan(t["aov_fen"]),
         "members": t["members"],
         "messages": t["messages"],
-        "conversion": percent(t["conversion_rate"]),
+        # of the members: unknown (not 0.0%) while no member events came
+        "conversion": percent(t["conversion_rate"]) if t.get("members") else NO_FIGURE,
         "has_base": base > 0,
         "has_stretch": stretch > 0 and stretch != base,
         "target_base": format_wan(base),

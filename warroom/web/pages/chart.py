@@ -26,7 +26,21 @@ CUMULATIVE = "#ff5a7a"
 STIMULUS = "rgba(255,77,94,0.9)"
 CLEAR = "rgba(0,0,0,0)"
 
+OPEN_BAR = "rgba(255,190,70,0.35)"
+VELOCITY = "#4fd1ff"
+
 SCREEN_CONFIG = {"staticPlot": True, "displayModeBar": False}
+# The open minute's pace is its sales so far scaled to a whole minute, once it has run
+# this long (a few seconds in, one order would read as a rush).
+OPEN_PACE_AFTER_MS = 15_000
+
+
+def open_pace(sales: int, elapsed_ms: int) -> float | None:
+    """The still-open minute's sales per whole minute at its pace so far, None before
+    OPEN_PACE_AFTER_MS (too early to say: the line keeps its last complete value)."""
+    if elapsed_ms < OPEN_PACE_AFTER_MS:
+        return None
+    return sales * MINUTE_MS / elapsed_ms
 
 
 def _ms(text: str) -> int:
@@ -49,8 +63,9 @@ def _plain(fig: go.Figure, config: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def screen_figure(snap: Mapping[str, Any], masked: bool) -> dict[str, Any]:
-    """The big screen's chart for a snapshot: GMV per minute (bars), its velocity over
-    the rule's window (complete minutes only), the cumulative GMV and the straight pace
+    """The big screen's chart for a snapshot: GMV per minute (bars, the open minute's
+    faint), its velocity over the rule's window (complete minutes solid; to the open
+    minute dotted, at its pace so far: never a plunge to zero), the cumulative GMV and the straight pace
     to the base target, and a marked line per stimulus fire. Masked: percent of the
     base target instead of money."""
     c = snap["campaign"]
@@ -75,10 +90,23 @@ def screen_figure(snap: Mapping[str, Any], masked: bool) -> dict[str, Any]:
         bars.append(v * scale)
         cum.append(total * scale)
         vel.append(velocity[i] * scale if i < len(velocity) else None)
+    open_at = minute_floor(now)
+    is_open = now < ends and bool(x) and open_at == minute_floor(first) + (len(x) - 1) * MINUTE_MS
     fig = go.Figure()
-    fig.add_bar(x=x, y=bars, name="每分钟", marker={"color": BARS}, yaxis="y")
+    # the open minute's bar is still filling: drawn faint, never read as a slump
+    colors = [OPEN_BAR if is_open and i == len(x) - 1 else BARS for i in range(len(x))]
+    fig.add_bar(x=x, y=bars, name="每分钟", marker={"color": colors}, yaxis="y")
     fig.add_scatter(mode="lines", x=x, y=vel, name="速度", yaxis="y",
-                    line={"color": "#4fd1ff", "width": 3, "shape": "spline"})  # fmt: skip
+                    line={"color": VELOCITY, "width": 3, "shape": "spline"})  # fmt: skip
+    if is_open and len(velocity) >= 1 and len(x) >= 2:
+        # The open minute: a dashed step from the last complete minute's velocity to
+        # its pace so far (its sales scaled to a whole minute), not a drop to zero.
+        pace = open_pace(by_minute.get(open_at, 0), now - open_at)
+        recent = [by_minute.get(open_at - k * MINUTE_MS, 0) for k in range(1, window)]
+        ahead = (sum(recent) + pace) / window if pace is not None else velocity[-1]
+        fig.add_scatter(mode="lines", x=x[-2:], y=[velocity[-1] * scale, ahead * scale],
+                        name="速度（进行中）", yaxis="y",
+                        line={"color": VELOCITY, "width": 3, "dash": "dot"})  # fmt: skip
     fig.add_scatter(mode="lines", x=x, y=cum, name="累计", yaxis="y2",
                     line={"color": CUMULATIVE, "width": 4})  # fmt: skip
     if goal:

@@ -24,6 +24,7 @@ from warroom.web.pages.vocab import (
     kind_label,
     mask_money,
     move,
+    rate,
 )
 
 MAX_PICKER = 1000  # sellers offered in the host's picker
@@ -72,6 +73,7 @@ def add_filters(env: Environment, static_dir: Path) -> None:
         yuan=lambda fen: format_yuan(int(fen or 0)),
         gap=gap_wan,
         pct=pct,
+        rate=rate,  # a ratio: "—" when its denominator is unknown (members 0)
         num=lambda n: f"{int(n or 0):,}",
         hm=hm,
         move=move,

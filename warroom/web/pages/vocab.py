@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from warroom.core.ingest.money import FEN_PER_WAN, FEN_PER_YUAN
-from warroom.core.reports.context import ACTION_EMOJI, ACTION_TITLES
+from warroom.core.reports.context import ACTION_EMOJI, ACTION_TITLES, NO_FIGURE
 from warroom.core.reports.schedule import KIND_LABELS
 
 # Masked screens hide absolute money, also inside report texts: ¥158.36万, +¥27万, ¥1,234.5
@@ -20,7 +20,11 @@ _MONEY = re.compile(MONEY_PATTERN)
 
 ACTION_FALLBACK = {"title": "福利", "emoji": "📢"}
 MOVES = {"new": "新", "up": "▲", "down": "▼", "same": "–"}
-NONE = "—"  # a figure that does not exist (yet)
+NONE = NO_FIGURE  # "—": a figure that does not exist (yet) or cannot be known
+# Why a ratio reads NONE: its denominator is unknown, not zero. A campaign whose feed
+# sends no member events has members 0: conversion and interaction (of the members)
+# cannot be known, and 0.0% would be a figure that is not true.
+UNKNOWN = {"members": "无成员数据"}
 
 VOCAB: dict[str, Any] = {
     "money": {
@@ -32,12 +36,21 @@ VOCAB: dict[str, Any] = {
     },
     "pct_digits": 1,
     "none": NONE,
+    "unknown": UNKNOWN,
     "mask": {"pattern": MONEY_PATTERN, "replacement": MASKED_MONEY},
     "moves": MOVES,
     "kinds": KIND_LABELS,
     "actions": {k: {"title": ACTION_TITLES[k], "emoji": ACTION_EMOJI[k]} for k in ACTION_TITLES},
     "action_fallback": ACTION_FALLBACK,
 }
+
+
+def rate(fraction: float | None, den: int | None, digits: int = 1) -> str:
+    """A ratio as the screens print it: NONE when its denominator is 0 or missing
+    (unknown, not zero), else a percentage (`pct`). The JS twin is format.js `rate`."""
+    if not den or fraction is None:
+        return NONE
+    return f"{fraction * 100:.{digits}f}%"
 
 
 def mask_money(text: str) -> str:
