@@ -3,12 +3,25 @@ campaign summary the list and the console share."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
+import orjson
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import core_schema
 
 from warroom.core.campaign import CampaignSettings, StimulusRule, settings_error
 from warroom.core.ingest.clock import MINUTE_MS, rfc3339
+from warroom.core.ingest.events import MAX_ID_LEN, Id, Ts, WireEvent
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.snapshots import load_snapshot
@@ -88,6 +101,141 @@ class WebhookView(BaseModel):
 class Deleted(BaseModel):
     id: int
     deleted: bool
+
+
+class Rejection(BaseModel):
+    index: int = Field(
+        description="the event's position in the request, from 0: in the JSON array, or "
+        "among the non-blank NDJSON lines (a single JSON object is index 0)"
+    )
+    error: str = Field(description="why this event was refused, one readable line")
+
+
+class IngestAnswer(BaseModel):
+    """The answer to every ingest request that was read: `202` even when every event was
+    rejected (then `accepted` and `duplicates` are 0 and `rejected` names each one)."""
+
+    accepted: int = Field(description="events recorded now")
+    duplicates: int = Field(description="events recorded before (the same id and fields)")
+    rejected: list[Rejection] = Field(
+        description="events refused, sorted by index; they count nothing"
+    )
+
+
+# The ingest body's schema, generated from the very models `normalize` validates with
+# (core/ingest/events.py), so /api/docs cannot drift from what is accepted. Two field
+# types validate through a function pydantic cannot describe; they are described here.
+_ID_SCHEMA: JsonSchemaValue = {
+    "anyOf": [
+        {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN},
+        {"type": "integer", "description": "stored as its decimal string"},
+    ],
+    "description": f"an id: a string or an integer, 1..{MAX_ID_LEN} characters",
+}
+_TS_SCHEMA: JsonSchemaValue = {
+    "anyOf": [
+        {"type": "string", "format": "date-time", "minLength": 10, "maxLength": 40},
+        {"type": "integer", "minimum": 0, "maximum": 10**14 - 1},
+        {"type": "null"},
+    ],
+    "description": "RFC 3339 with an offset (2026-11-11T10:00:00+08:00) or integer epoch "
+    "milliseconds; absent or null: the arrival on the campaign clock. A given ts must lie "
+    "from starts_at - 1 day to ends_at + 1 day and at most 5 minutes ahead of the "
+    "campaign clock",
+}
+
+
+def _validator(annotated: Any) -> Any:
+    return get_args(annotated)[1].func  # Annotated[T, BeforeValidator(func)]
+
+
+_ID_CHECK, _TS_CHECK = _validator(Id), _validator(Ts)
+
+
+class _WireJsonSchema(GenerateJsonSchema):
+    def function_before_schema(
+        self, schema: core_schema.BeforeValidatorFunctionSchema
+    ) -> JsonSchemaValue:
+        func = schema["function"]["function"]
+        if func is _ID_CHECK:
+            return dict(_ID_SCHEMA)
+        if func is _TS_CHECK:
+            return dict(_TS_SCHEMA)
+        return super().function_before_schema(schema)
+
+
+def _inline(node: Any, defs: dict[str, Any]) -> Any:
+    """Replace `#/$defs/X` references by X itself: the schema sits inside an operation
+    of the OpenAPI document, where a `#/$defs` pointer would not resolve."""
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            return _inline(defs[ref.removeprefix("#/$defs/")], defs)
+        return {k: _inline(v, defs) for k, v in node.items() if k != "$defs"}
+    if isinstance(node, list):
+        return [_inline(v, defs) for v in node]
+    return node
+
+
+def wire_event_schema() -> JsonSchemaValue:
+    """One event: a union of the four types, discriminated by `type`."""
+    raw = TypeAdapter(WireEvent).json_schema(schema_generator=_WireJsonSchema)
+    event: dict[str, Any] = _inline(raw, raw.get("$defs", {}))
+    # The mapping named `$defs` entries; with the variants inline, `type` alone decides.
+    event["discriminator"] = {"propertyName": "type"}
+    event["title"] = "Event"
+    return event
+
+
+def ingest_openapi() -> dict[str, Any]:
+    """The ingest route's request body for OpenAPI (`openapi_extra`): the route reads its
+    body itself (web/fastpath.py), so FastAPI never parses it."""
+    event = wire_event_schema()
+    one = {
+        "type": "order",
+        "order_id": "o-20261111-0001",
+        "amount_fen": 12900,
+        "seller_id": "s01",
+        "group_id": "g01",
+        "buyer_id": "u1001",
+        "product_id": "p-apple-5kg",
+    }
+    member = {
+        "type": "member",
+        "event_id": "m-1",
+        "group_id": "g01",
+        "member_id": "u1001",
+        "action": "join",
+    }
+    return {
+        "requestBody": {
+            "required": True,
+            "description": "Events: a JSON array of events (or one event object), or NDJSON "
+            "(one event per line). Money in integer fen (¥1 = 100 fen). Each event is checked "
+            "on its own; a bad one is listed in `rejected` and the others are still recorded.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "title": "Events",
+                        "anyOf": [
+                            {"type": "array", "items": event, "title": "EventArray"},
+                            event,
+                        ],
+                    },
+                    "example": [one, member],
+                },
+                "application/x-ndjson": {
+                    "schema": {
+                        **event,
+                        "description": "NDJSON: one event per line, each of these types; "
+                        "blank lines are skipped, a line that is not JSON is one `rejected` "
+                        "entry",
+                    },
+                    "example": "\n".join(orjson.dumps(e).decode() for e in (one, member)) + "\n",
+                },
+            },
+        },
+    }
 
 
 def merge_patch(current: CampaignSettings, changes: dict[str, Any]) -> CampaignSettings:

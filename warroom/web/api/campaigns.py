@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 
 from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.sql.store import SlugTaken
@@ -33,8 +34,10 @@ from warroom.web.models import (
     CampaignPatch,
     CampaignSummary,
     CreatedCampaign,
+    IngestAnswer,
     RotateBody,
     RotatedToken,
+    ingest_openapi,
     merge_patch,
     summarize,
 )
@@ -96,14 +99,61 @@ async def rotate_token(
     return checked(RotatedToken, {"which": body.which, "token": token})
 
 
-@router.post("/campaigns/{slug}/events", status_code=202)
+# A form is never events: refused with a clear 415 rather than "body is not valid JSON".
+# Any other content type (or none) is read as JSON, as clients that send none expect.
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
+NOT_A_FORM = "send JSON (application/json) or NDJSON (application/x-ndjson), not a form ({})"
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}},
+    "required": ["error"],
+}
+
+
+def _error(why: str) -> dict[str, Any]:
+    return {"description": why, "content": {"application/json": {"schema": _ERROR_SCHEMA}}}
+
+
+@router.post(
+    "/campaigns/{slug}/events",
+    status_code=202,
+    response_model=IngestAnswer,
+    # Only for the docs: the route returns JSONBytes, which FastAPI would document as
+    # a string (it is no JSONResponse); JSONResponse makes it show IngestAnswer.
+    response_class=JSONResponse,
+    response_description="Read and answered, even when every event was rejected: each "
+    "refused event is in `rejected` with its index in the request and the reason",
+    summary="Send events (orders, refunds, messages, members)",
+    openapi_extra=ingest_openapi(),
+    responses={
+        400: _error("the body is empty, not JSON, or not an object or array"),
+        401: _error(
+            "the ingest token (Authorization: Bearer) is missing or wrong, or no such campaign"
+        ),
+        413: _error("over WARROOM_MAX_BODY_BYTES or WARROOM_MAX_EVENTS_PER_REQUEST events"),
+        415: _error("a form body: send JSON or NDJSON"),
+        429: _error(
+            "too many events wait for the ledger; retry after Retry-After (nothing recorded)"
+        ),
+        503: _error("a dependency failed or timed out; retry after Retry-After"),
+    },
+)
 async def ingest(request: Request, slug: str) -> JSONBytes:
+    """Events for one campaign, with its ingest token as `Authorization: Bearer`. A JSON
+    array of events (or one event), or `application/x-ndjson`, one event per line; ids are
+    the dedupe identity, money is integer fen. docs/api.md has every field and rule.
+
+    Served by web/fastpath.py (the same function, ahead of FastAPI's layers): FastAPI
+    never parses this body; `openapi_extra` only describes it."""
     rt = deps.runtime(request)
     timeout_s = rt.settings.warroom_dependency_timeout_s
     # One bound for the whole answer, not one per step (services/ledger.py).
     deadline = time.monotonic() + timeout_s
     record = await bounded(deps.campaign(request, slug), timeout_s, "the campaign lookup")
     deps.require_ingest(request, record)
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media in FORM_TYPES:
+        raise ApiError(415, NOT_A_FORM.format(media))
     body = await deps.read_body(request, rt.settings.warroom_max_body_bytes)
     ndjson = "ndjson" in request.headers.get("content-type", "")
     try:
