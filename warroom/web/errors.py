@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,8 +24,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-class JSONBytes(Response):
-    """JSON via orjson: fast, and strict about NaN (it can't produce one)."""
+class JSONBytes(JSONResponse):
+    """JSON via orjson: fast, and strict about NaN (it can't produce one). A
+    JSONResponse, so the OpenAPI document shows each route's `response_model`."""
 
     media_type = "application/json"
 
