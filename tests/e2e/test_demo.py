@@ -196,7 +196,7 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
     lifts = [lift_orders(sale, fire) for fire in fires]
     assert lifts and all(lift.orders for lift in lifts), fires  # the rain fired, and lifted
     for lift in lifts:  # each fire's lift was printed when the demo saw it
-        assert f"注入 {len(lift.orders)} 单 {format_wan(lift.injected_fen)}" in out, out[-3000:]
+        assert f"注入 {len(lift.orders):,} 单 {format_wan(lift.injected_fen)}" in out, out[-3000:]
     expected = lifted_expected(sale.expected, lifts)
     for k in ("gmv_fen", "refund_fen", "orders", "items", "buyers", "members", "messages"):
         assert t[k] == expected[k], (k, t[k], expected[k])

@@ -48,12 +48,14 @@ def figures_line(snap: dict[str, Any]) -> str:
         f"{MEDALS[i]}{clean(row['name'])} {format_wan(row['net_gmv_fen'])}"
         for i, row in enumerate(snap["leaderboards"]["sellers"][:3])
     )
-    speed = "" if over else f"速度 {format_wan(v['gmv_per_min_fen'])}/分 | "
-    return (
-        f"[{stamp}] 成交 {format_wan(t['gmv_fen'])} "
-        f"(目标 {percent(snap['target']['progress_base'])}) | 订单 {t['orders']:,} | "
-        f"买家 {t['buyers']:,} | {speed}{top}"
-    )
+    parts = [
+        f"[{stamp}] 成交 {format_wan(t['gmv_fen'])} (目标 {percent(snap['target']['progress_base'])})",
+        f"订单 {t['orders']:,}",
+        f"买家 {t['buyers']:,}",
+        "" if over else f"速度 {format_wan(v['gmv_per_min_fen'])}/分",
+        top,
+    ]
+    return " | ".join(p for p in parts if p)
 
 
 def report_line(report: dict[str, Any]) -> str:
