@@ -124,6 +124,14 @@ async def test_every_page_and_report_states_a_fact_with_the_same_figure(
     }
     assert set(orders.values()) == {"1,234"}, orders
 
+    # every report (not only the final) groups its counts and says the GMV so
+    every = await reports(h, c)
+    assert len(every) >= 3, every  # milestones, targets, top, scheduled and the final
+    for r in every:  # each states its own moment's figures, in the same formats
+        assert not re.search(r"(?<![\d,.])\d{4,} ?(单|人)", r["text"]), r["text"]
+        # ¥9.20万, not ¥9.2万 (the effect's estimate has its own one-decimal line)
+        assert not re.search(r"¥\d+\.\d万", r["text"].replace(effect_text(EFFECT), "")), r
+
     # the stimulus's effect: one line, formatted one way
     line = effect_text(EFFECT)
     effect = {
