@@ -13,6 +13,8 @@ clock through the public API).
 
 from __future__ import annotations
 
+# The real clock the player reads, re-exported: the tests and bench/ drive a sale with it.
+from warroom.adapters.clock import real_now_ms
 from warroom.simulator.day import (
     GMV_TARGET_FEN,
     GROUP_NAMES,
@@ -53,6 +55,7 @@ from warroom.simulator.player import (
 )
 
 __all__ = [
+    "real_now_ms",
     "Fire",
     "GMV_TARGET_FEN",
     "GROUP_NAMES",
