@@ -139,6 +139,6 @@ async def print_owner(client: httpx.AsyncClient, base: str, admin_token: str) ->
         print(f"（未能创建运营台账号：{exc}）", flush=True)
         return
     print(
-        f"🔑 运营台    {base}/admin\n  所有者邮箱  {email}\n  一次性密码  {password}\n",
+        f"🔑 运营台登录  {base}/admin\n  所有者邮箱  {email}\n  一次性密码  {password}\n",
         flush=True,
     )
