@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         from warroom.doctor import main as doctor
 
         return doctor(args)  # reads the settings itself: an invalid one is a finding
+    if args.cmd == "demo":  # the terminal is the demo's figures: servers say only warnings
+        os.environ.setdefault("WARROOM_LOG_LEVEL", "WARNING")
     settings = Settings()
     logconfig.configure(
         settings.warroom_log_level,

@@ -72,6 +72,12 @@ def test_demo_plays_a_sale_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert f"http://127.0.0.1:{port}/c/demo?token=" in out
     assert "/c/demo/host?token=" in out
     assert "成交 ¥" in out  # the live figures line
+    # the console and the review are printed too; the terminal speaks the screens' words
+    assert f"http://127.0.0.1:{port}/admin/c/demo" in out
+    assert "/c/demo/review?token=" in out
+    assert "connection open" not in out and "connection closed" not in out, out[-3000:]
+    kinds = "scheduled|target_base|target_stretch|milestone|top|stimulus|final"
+    assert not re.search(rf"\[({kinds})\]", out), out[-3000:]
     assert re.search(r"企业微信  http://127\.0\.0\.1:\d+/hooks/src_", out), out[:3000]
     assert re.search(r"商城推送  http://127\.0\.0\.1:\d+/hooks/src_", out), out[:3000]
 
@@ -166,13 +172,16 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
             proc.kill()
         log.close()
     out = log_path.read_text()
-    final_text = out.split("📣 战报 [final]", 1)[1].split("🏁 收官数据", 1)[0]
+    final_text = out.split("📣 战报 · 收官战报", 1)[1].split("🏁 收官数据", 1)[0]
     after = out.split("🏁 收官数据", 1)[1].splitlines()[0]
     gmv = re.search(r"总成交 (¥[\d.,]+万?)", final_text)
-    orders = re.search(r"📦 (\d+) 单", final_text)
+    orders = re.search(r"📦 ([\d,]+) 单", final_text)
     assert gmv and orders, final_text
     assert f"成交 {gmv.group(1)} " in after, (final_text, after)
-    assert f"订单 {int(orders.group(1)):,} " in after, (final_text, after)
+    # stamped with the sale's end (17:00, not the minute the report was read), no speed
+    assert after.startswith(f" [{snap['campaign']['ends_at'][11:16]}] "), after
+    assert "速度" not in after, after
+    assert f"订单 {orders.group(1)} " in after, (final_text, after)
     final = next(r for r in reports if r["kind"] == "final")
     t = snap["totals"]
     for k in ("gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"):
@@ -187,7 +196,7 @@ def test_demo_final_report_equals_the_totals_printed_after_it(tmp_path: Path) ->
     lifts = [lift_orders(sale, fire) for fire in fires]
     assert lifts and all(lift.orders for lift in lifts), fires  # the rain fired, and lifted
     for lift in lifts:  # each fire's lift was printed when the demo saw it
-        assert f"注入 {len(lift.orders)} 单 {format_wan(lift.injected_fen)}" in out, out[-3000:]
+        assert f"注入 {len(lift.orders):,} 单 {format_wan(lift.injected_fen)}" in out, out[-3000:]
     expected = lifted_expected(sale.expected, lifts)
     for k in ("gmv_fen", "refund_fen", "orders", "items", "buyers", "members", "messages"):
         assert t[k] == expected[k], (k, t[k], expected[k])

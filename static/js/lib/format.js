@@ -35,14 +35,18 @@ export function yuan(fen) {
     (cents ? "." + String(cents).padStart(2, "0") : "");
 }
 
-/* keepZeros: "¥135.10万", not "¥135.1万", so a rolling counter keeps its shape and
-   does not rebuild (and roll in from 0) whenever the last digit is 0. */
+/* One precision per figure, as Python's format_wan: a rounded amount keeps its zeros
+   ("¥4.00万" beside "¥4.57万" in a column), only an exact one drops them ("¥100万").
+   keepZeros: always keep them ("¥135.00万"), so a rolling counter keeps its shape
+   and does not rebuild (and roll in from 0) when the amount happens to be exact. */
 export function wan(fen, decimals, keepZeros) {
   fen = fen || 0;
   if (Math.abs(fen) < money.fen_per_wan) return yuan(fen);
   const sign = fen < 0 ? "-" : ""; // before the symbol, as yuan() writes it
-  let text = fixed(Math.abs(fen) / money.fen_per_wan, decimals === undefined ? money.wan_decimals : decimals);
-  if (!keepZeros) text = text.replace(/0+$/, "").replace(/\.$/, "");
+  const d = decimals === undefined ? money.wan_decimals : decimals;
+  let text = fixed(Math.abs(fen) / money.fen_per_wan, d);
+  const exact = (Math.abs(fen) * Math.pow(10, d)) % money.fen_per_wan === 0;
+  if (!keepZeros && exact && text.indexOf(".") >= 0) text = text.replace(/0+$/, "").replace(/\.$/, "");
   return sign + money.symbol + text + money.wan;
 }
 

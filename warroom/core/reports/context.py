@@ -44,6 +44,7 @@ from warroom.core.reports.shapes import (
     StimulusLine,
     TimelineMark,
 )
+from warroom.core.words import MARK_LABELS, REACHED
 
 MEDALS = ("🥇", "🥈", "🥉", "4️⃣", "5️⃣")
 ACTION_TITLES = {"red_packet_rain": "红包雨", "buy_n_gift": "买赠福利", "announcement": "重磅通知"}
@@ -166,8 +167,8 @@ def _peak_minute(rows: Sequence[MinuteRow]) -> PeakMinute | None:
 
 
 _REACHED: tuple[tuple[Literal["base_reached_at", "stretch_reached_at"], str], ...] = (
-    ("base_reached_at", "基础目标达成"),
-    ("stretch_reached_at", "冲刺目标达成"),
+    ("base_reached_at", MARK_LABELS["base"] + REACHED),
+    ("stretch_reached_at", MARK_LABELS["stretch"] + REACHED),
 )
 # The report's own figures replace these totals (`figures`).
 _FIGURE_KEYS: tuple[Literal["gmv_fen", "refund_fen", "net_gmv_fen", "orders", "buyers"], ...] = (
@@ -224,6 +225,7 @@ def _best_stimulus(stimuli: Sequence[StimulusItem]) -> BestStimulus | None:
     u = best.get("uplift")
     return {
         "title": ACTION_TITLES.get(best.get("kind", ""), "刺激动作"),
+        "emoji": ACTION_EMOJI.get(best.get("kind", ""), "📢"),  # 🧧 only for a red-packet rain
         "rule": display_name(str(best.get("rule", ""))),
         "time": _hm(best["at"]),
         "effect": effect_text(best.get("effect")),

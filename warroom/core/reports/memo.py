@@ -69,4 +69,5 @@ def signed_wan(fen: int) -> str:
 
 
 def signed(n: int) -> str:
-    return f"+{n}" if n >= 0 else str(n)
+    """+1,234 / -56: a count's change, grouped like every count."""
+    return f"+{n:,}" if n >= 0 else f"{n:,}"

@@ -86,6 +86,7 @@ class TimelineMark(TypedDict):
 
 class BestStimulus(TypedDict):
     title: str
+    emoji: str  # its kind's (context.ACTION_EMOJI): 🧧 only for a red-packet rain
     rule: str
     time: str
     effect: str  # effect_view.effect_text: the increment with its interval, or pending

@@ -28,6 +28,7 @@ from warroom.core.review.shapes import (
     StimulusRow,
     TopRow,
 )
+from warroom.core.words import MARK_LABELS, mark_kinds
 
 PEAK_SPAN_MINUTES = 10
 
@@ -142,11 +143,8 @@ def hour_rows(s: CampaignSettings, minutes: Sequence[MinuteRecord]) -> list[Hour
 def milestone_rows(s: CampaignSettings, f: Facts, reports: Sequence[Report]) -> list[MilestoneRow]:
     """Each milestone and target: the minute cumulative GMV crossed it (from the
     ledger), the time it took, and when its report was posted."""
-    thresholds: dict[int, str] = {m: "里程碑" for m in s.milestones_fen}
-    if s.target_base_fen:
-        thresholds[s.target_base_fen] = "基础目标"
-    if s.target_stretch_fen:
-        thresholds.setdefault(s.target_stretch_fen, "冲刺目标")
+    kinds = mark_kinds(list(s.milestones_fen), s.target_base_fen, s.target_stretch_fen)
+    thresholds = {fen: MARK_LABELS[kind] for fen, kind in kinds.items()}
     posted: dict[int, int] = {}
     for r in reports:
         if r.kind == "milestone" and r.key.startswith("milestone:"):

@@ -24,10 +24,11 @@ from warroom.web.console import auth
 from warroom.web.console.auth import ConsoleSession
 from warroom.web.errors import ApiError
 from warroom.web.models import campaign_state, next_report
+from warroom.web.pages import vocab
 from warroom.web.pages.render import PAGE_HEADERS
 
 router = APIRouter(include_in_schema=False)
-STATE_LABELS = {"upcoming": "未开始", "live": "进行中", "ended": "已结束"}
+STATE_LABELS = vocab.STATES  # one word per state on every page (已收官, never 已结束)
 MAX_FORM_BYTES = 256 * 1024
 
 

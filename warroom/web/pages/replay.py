@@ -139,7 +139,7 @@ async def replay_page(request: Request, record: CampaignRecord) -> HTMLResponse:
             request,
             409,
             "活动还没收官，不能回放",
-            "回放只用于已结束的活动（彩排或复盘会）；进行中的活动请看实时大屏。",
+            "回放只用于已收官的活动（彩排或复盘会）；进行中的活动请看实时大屏。",
             {"href": live, "text": "打开实时大屏"},
         )
     loader, _ = _parts(request.app)

@@ -1,7 +1,7 @@
-"""The screens' one vocabulary: report kinds, action titles and emoji, rank-move
-arrows, the money mask and the money formats' units. Templates print through it and
-the pages hand it to their scripts as one JSON data block (`vocab_json`), so no script
-keeps its own copy of a label or a rule; tests/browser/test_vocab.py checks that the
+"""The screens' one vocabulary: campaign states, mark kinds, report kinds, action
+titles and emoji, rank-move arrows, the money mask and the money formats' units.
+Templates print through it and the pages hand it to their scripts as one JSON data
+block (`vocab_json`), so no script keeps its own copy of a label or a rule; tests/browser/test_vocab.py checks that the
 one JS money formatter, driven by these units, reads exactly like Python's."""
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ from typing import Any
 from warroom.core.ingest.money import FEN_PER_WAN, FEN_PER_YUAN
 from warroom.core.reports.context import ACTION_EMOJI, ACTION_TITLES, NO_FIGURE
 from warroom.core.reports.schedule import KIND_LABELS
+from warroom.core.words import MARK_LABELS, STATE_LABELS
 
 # Masked screens hide absolute money, also inside report texts: ¥158.36万, +¥27万, ¥1,234.5
 MONEY_PATTERN = r"[¥￥][ \t]?[\d,]+(?:\.\d+)?[ \t]*万?"  # never eats a line break
 MASKED_MONEY = "¥•••"
 _MONEY = re.compile(MONEY_PATTERN)
 
+STATES = STATE_LABELS  # a campaign's state: 未开始 / 进行中 / 已收官 (core/words.py)
+MARKS = MARK_LABELS  # a mark's kind: 里程碑 / 基础目标 / 冲刺目标
 ACTION_FALLBACK = {"title": "福利", "emoji": "📢"}
 MOVES = {"new": "新", "up": "▲", "down": "▼", "same": "–"}
 NONE = NO_FIGURE  # "—": a figure that does not exist (yet) or cannot be known
@@ -40,6 +43,8 @@ VOCAB: dict[str, Any] = {
     "mask": {"pattern": MONEY_PATTERN, "replacement": MASKED_MONEY},
     "moves": MOVES,
     "kinds": KIND_LABELS,
+    "states": STATE_LABELS,
+    "marks": MARK_LABELS,
     "actions": {k: {"title": ACTION_TITLES[k], "emoji": ACTION_EMOJI[k]} for k in ACTION_TITLES},
     "action_fallback": ACTION_FALLBACK,
 }
