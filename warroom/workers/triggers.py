@@ -31,52 +31,26 @@ from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.core.campaign import StimulusAction
-from warroom.core.ingest.clock import MINUTE_MS
-from warroom.core.live.figures import activity_by_minute, first_activity_ms
-from warroom.core.live.shapes import Minutes, RawState
+from warroom.core.live.figures import first_activity_ms
+from warroom.core.live.shapes import Minutes
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.agenda import Seen, next_due_real_ms
 from warroom.core.reports.rules import (
-    HELD_REASONS,
-    FeedState,
-    RuleState,
-    evaluate_rules,
-    fire_key,
-    proposal_key,
     uplift,
     uplift_windows,
 )
 from warroom.core.reports.schedule import Progress, due_reports, stimulus_report_key
 from warroom.logconfig import campaign_var
-from warroom.services import effects, proposals
+from warroom.services import effects
 from warroom.services.announcer import Announcer
 from warroom.services.campaigns import clock_of
 from warroom.services.feeds import FeedCatchUp
+from warroom.workers.rule_step import judge_rules
 
 log = logging.getLogger(__name__)
-PAUSED = "paused"  # a rule that would fire, held by the console's pause switch
 RETRY_MS = 250  # a due moment whose figures are not settled yet: look again after this
 FAILED_RETRY_MS = 1000  # an evaluation that failed (Redis or the database away)
 EVALUATE_AT_ONCE = 8  # campaigns evaluated concurrently within one tick
-
-# The counters' children by decision reason (a fixed set, core/reports/rules.Reason),
-# resolved once each rather than once per rule per tick.
-_evaluations: dict[str, Any] = {}
-_holds: dict[str, Any] = {}
-
-
-def count_decision(reason: str) -> None:
-    """One rule evaluated: by its decision's reason, and as a hold when the figures
-    or the feed could not be trusted (HELD_REASONS)."""
-    child = _evaluations.get(reason)
-    if child is None:
-        child = _evaluations[reason] = metrics.RULE_EVALUATIONS.labels(reason)
-    child.inc()
-    if reason in HELD_REASONS:
-        held = _holds.get(reason)
-        if held is None:
-            held = _holds[reason] = metrics.RULE_HOLDS.labels(reason)
-        held.inc()
 
 
 class Triggers:
@@ -274,7 +248,9 @@ class Triggers:
         decisions: list[tuple[str, int | None]] = []
         proposed: list[Any] = []
         if s.stimulus_rules:
-            tried, decisions, proposed = await self._rules(record, fires, raw, now, settled)
+            tried, decisions, proposed = await judge_rules(
+                self.reports, self.announcer, record, fires, raw, now, settled
+            )
             known = await self._all_uplifts_known(record, fires, raw.minutes, now)
         await self._announce_fires(record, fires, claimed, settled)
         # Each fired stimulus's effect once its window is settled (one per tick; a
@@ -302,88 +278,6 @@ class Triggers:
     def _next(self, record: CampaignRecord, real: int, seen: Seen) -> int | None:
         settle_ms = self.announcer.watermark.settle_ms
         return next_due_real_ms(record.settings, clock_of(record), real, seen, settle_ms, RETRY_MS)
-
-    async def _rules(
-        self,
-        record: CampaignRecord,
-        fires: list[Any],
-        raw: RawState,
-        now: int,
-        settled: int | None,
-    ) -> tuple[bool, list[tuple[str, int | None]], list[Any]]:
-        """Rules judge settled minutes only: a minute still being aggregated would
-        look like a slump. No watermark (figures restoring) holds every rule. Returns
-        whether a rule tried to fire (`fires` no longer holds every fire), each rule's
-        (reason, end of its cooldown) for the agenda, and the proposals read."""
-        s = record.settings
-        # Proposals (contract v3, mode "propose"): read only where a rule proposes. A
-        # pending one blocks its rule; any one anchors its rule's cooldown.
-        proposed = await self._proposals(record, now)
-        states = {}
-        for rule in s.stimulus_rules:
-            mine = [f for f in fires if f.rule == rule.name]  # fired only
-            asked = [p for p in proposed if p.rule == rule.name]
-            last = max(
-                [f.at_ms for f in mine] + [p.proposed_at_ms or p.at_ms for p in asked],
-                default=None,
-            )
-            pending = any(p.status == "proposed" for p in asked)
-            states[rule.name] = RuleState(len(mine), last, pending)
-        spent = sum(f.amount_fen for f in fires)
-        minutes = raw.minutes
-        feed = FeedState(
-            activity_by_minute(minutes), raw.totals.get("last_ts"), restoring=settled is None
-        )
-        horizon = now if settled is None else min(now, settled)
-        tried = False
-        decisions: list[tuple[str, int | None]] = []
-        for rule, decision in evaluate_rules(
-            s, minutes["gmv"], minutes["orders"], horizon, states, spent, feed
-        ):
-            last = states[rule.name].last_fire_at_ms
-            cooldown_end = None if last is None else last + rule.cooldown_minutes * MINUTE_MS
-            decisions.append((decision.reason, cooldown_end))
-            if decision.fire and s.rules_paused:  # paused in the console
-                count_decision(PAUSED)
-                continue
-            count_decision(decision.reason)
-            if not decision.fire:
-                continue
-            if rule.mode == "propose":  # no fire, no report, no budget: an operator decides
-                # every proposal of the rule so far, approved ones included
-                attempt = 1 + sum(1 for p in proposed if p.rule == rule.name)
-                attempt += sum(1 for f in fires if f.rule == rule.name and f.proposed_at_ms)
-                key = proposal_key(rule.name, decision.fire_index, attempt)
-                await proposals.propose(self.reports, record, key, rule, now)
-                continue
-            tried = True
-            await self.announcer.record_fire(
-                record,
-                fire_key(rule.name, decision.fire_index),
-                rule.name,
-                rule.action,
-                now,
-                metric=rule.metric,
-                window_minutes=rule.window_minutes,
-                holdout_share=float(rule.holdout_share),
-                effect_minutes=rule.effect_window,
-                max_fires=rule.max_fires,
-            )
-        return tried, decisions, proposed
-
-    async def _proposals(self, record: CampaignRecord, now: int) -> list[Any]:
-        """The campaign's proposals not fired (none read without a propose rule). The
-        overdue ones expire first (`UPDATE ... WHERE status='proposed' AND
-        expires_at_ms < now`), then the stimuli feed is refreshed."""
-        if not any(r.mode == "propose" for r in record.settings.stimulus_rules):
-            return []
-        rows = await asyncio.to_thread(self.reports.proposals, record.id)
-        if any(p.status == "proposed" and (p.expires_at_ms or 0) < now for p in rows):
-            if await asyncio.to_thread(self.reports.expire_proposals, record.id, now):
-                log.info("proposals expired for %s", record.settings.slug)
-                await self.announcer.refresh_stimuli(record)
-            rows = await asyncio.to_thread(self.reports.proposals, record.id)
-        return rows
 
     async def _announce_fires(
         self, record: CampaignRecord, fires: list[Any], claimed: set[str], settled: int | None

@@ -18,27 +18,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
-from warroom.adapters.sql.tables import AuditRow, CampaignRow, DeliveryRow, LedgerEvent, WebhookRow
-from warroom.core.campaign import CampaignSettings
+from warroom.adapters.sql.campaign_store import CampaignQueries, SlugTaken
+from warroom.adapters.sql.tables import AuditRow, DeliveryRow, LedgerEvent, WebhookRow
+
+__all__ = ["SlugTaken", "Store", "id_ranges", "oldest_unrelayed_ts"]
 from warroom.core.people import current_actor
-from warroom.core.records import CampaignRecord
-
-
-class SlugTaken(Exception):
-    pass
-
-
-def _record(row: Any) -> CampaignRecord:
-    return CampaignRecord(
-        id=row.id,
-        settings=CampaignSettings.model_validate_json(row.settings_json, strict=False),
-        ingest_token_hash=row.ingest_token_hash,
-        viewer_token_hash=row.viewer_token_hash,
-        created_at_ms=row.created_at_ms,
-    )
 
 
 def id_ranges(ids: Sequence[int]) -> list[tuple[int, int]]:
@@ -53,7 +38,7 @@ def id_ranges(ids: Sequence[int]) -> list[tuple[int, int]]:
     return out
 
 
-class Store:
+class Store(CampaignQueries):
     def __init__(self, engine: Engine, write_timeout_s: float | None = None) -> None:
         self.engine = engine
         dialect = engine.dialect.name
@@ -79,49 +64,6 @@ class Store:
         from warroom.adapters.sql.migrations import drop_everything
 
         drop_everything(self.engine)
-
-    # campaigns
-
-    def create_campaign(
-        self, settings: CampaignSettings, ingest_hash: str, viewer_hash: str, created_at_ms: int
-    ) -> CampaignRecord:
-        row = {
-            "slug": settings.slug,
-            "settings_json": settings.model_dump_json(),
-            "ingest_token_hash": ingest_hash,
-            "viewer_token_hash": viewer_hash,
-            "created_at_ms": created_at_ms,
-        }
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(CampaignRow.__table__.insert().values(**row))
-        except IntegrityError:
-            raise SlugTaken(settings.slug) from None
-        found = self.get_campaign(settings.slug)
-        assert found is not None
-        return found
-
-    def update_settings(self, slug: str, settings: CampaignSettings) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(CampaignRow)
-                .where(col(CampaignRow.slug) == slug)
-                .values(settings_json=settings.model_dump_json())
-            )
-
-    def update_tokens(
-        self, slug: str, *, ingest_hash: str | None = None, viewer_hash: str | None = None
-    ) -> None:
-        values = {}
-        if ingest_hash is not None:
-            values["ingest_token_hash"] = ingest_hash
-        if viewer_hash is not None:
-            values["viewer_token_hash"] = viewer_hash
-        if values:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    update(CampaignRow).where(col(CampaignRow.slug) == slug).values(**values)
-                )
 
     def audit(self, campaign_id: int, at_ms: int, action: str, detail: dict[str, Any]) -> None:
         """One audit row, stamped with the actor of the request (or command) running
@@ -193,47 +135,6 @@ class Store:
             if gone:
                 conn.execute(d.delete().where(d.c.webhook_id == webhook_id))
         return bool(gone)
-
-    def get_campaign(self, slug: str) -> CampaignRecord | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(CampaignRow).where(col(CampaignRow.slug) == slug)).first()
-        return _record(row) if row else None
-
-    def settings_of(self, campaign_id: int) -> CampaignSettings | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(CampaignRow).where(col(CampaignRow.id) == campaign_id)
-            ).first()
-        return _record(row).settings if row is not None else None
-
-    def list_campaigns(
-        self, cache: dict[int, tuple[tuple[str, str, str], CampaignRecord]] | None = None
-    ) -> list[CampaignRecord]:
-        """Every campaign. With a `cache` (kept by the caller between calls), a row whose
-        settings and tokens are unchanged reuses its record instead of parsing again."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(CampaignRow).order_by(col(CampaignRow.id))).all()
-        if cache is None:
-            return [_record(r) for r in rows]
-        out: list[CampaignRecord] = []
-        for r in rows:
-            text = (r.settings_json, r.ingest_token_hash, r.viewer_token_hash)
-            known = cache.get(r.id)
-            if known is None or known[0] != text:
-                known = cache[r.id] = (text, _record(r))
-            out.append(known[1])
-        for gone in cache.keys() - {r.id for r in rows}:
-            del cache[gone]
-        return out
-
-    def campaign_census(self) -> tuple[int, int]:
-        """(how many campaigns, the newest id): a cheap look for campaigns created or
-        removed since the last listing."""
-        with self.engine.connect() as conn:
-            n, newest = conn.execute(
-                select(func.count(col(CampaignRow.id)), func.max(col(CampaignRow.id)))
-            ).one()
-        return int(n), int(newest or 0)
 
     # ledger
 
