@@ -15,10 +15,10 @@ from warroom.core.reports.effect import (
     effect_line,
     estimate,
     holdout_effect,
-    t_quantile,
     trend_effect,
 )
 from warroom.core.reports.holdout import Assignment, assign
+from warroom.core.reports.student_t import t_quantile
 
 PRE, POST = 20, 10
 

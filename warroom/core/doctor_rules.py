@@ -7,12 +7,9 @@ it is OK, what to change; docs/operations.md ("warroom doctor") explains each ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from warroom.core.doctor_findings import STATUSES, Finding, Status, exit_code, render
 
-Status = Literal["OK", "INFO", "WARN", "FAIL"]
-STATUSES: tuple[Status, ...] = ("FAIL", "WARN", "INFO", "OK")
+__all__ = ["STATUSES", "Finding", "Status", "exit_code", "render"]  # and the rules below
 
 # Redis memory: above these shares of maxmemory a burst (a big import, a slow worker
 # letting streams grow) reaches the limit, and with noeviction every write is refused.
@@ -32,40 +29,6 @@ DISK_WARN_BYTES = 5 << 30
 DISK_WARN_SHARE = 0.10
 ADMIN_TOKEN_MIN = 16
 LOOPBACK = "http://127.0.0.1:"
-
-
-@dataclass(frozen=True)
-class Finding:
-    status: Status
-    check: str  # a stable name, e.g. "redis.eviction"
-    found: str
-    change: str = ""  # what to do; empty when there is nothing to change
-
-    def as_dict(self) -> dict[str, str]:
-        return {
-            "status": self.status,
-            "check": self.check,
-            "found": self.found,
-            "change": self.change,
-        }
-
-
-def exit_code(findings: Iterable[Finding]) -> int:
-    """1 when anything FAILs (a deployment that must not take a sale as it is), else 0."""
-    return 1 if any(f.status == "FAIL" for f in findings) else 0
-
-
-def render(findings: Sequence[Finding]) -> str:
-    """One line per finding (status, check, what was found), the change indented below."""
-    width = max((len(f.check) for f in findings), default=0)
-    lines: list[str] = []
-    for f in findings:
-        lines.append(f"{f.status:<4}  {f.check:<{width}}  {f.found}")
-        if f.change:
-            lines.append(f"{'':<4}  {'':<{width}}  -> {f.change}")
-    counts = {s: sum(1 for f in findings if f.status == s) for s in STATUSES}
-    lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "nothing checked")
-    return "\n".join(lines)
 
 
 def _mib(n: int) -> str:
