@@ -79,8 +79,8 @@ PLACEHOLDERS: tuple[Placeholder, ...] = (
     Placeholder("每分钟订单", "orders_per_min", "最近每分钟订单数"),
     Placeholder("本时段增量", "delta.gmv", "比上一份战报多出的成交额", "delta", frozenset({"scheduled"})),  # noqa: E501
     Placeholder("本时段新增订单", "delta.orders", "比上一份战报多出的订单", "delta", frozenset({"scheduled"})),  # noqa: E501
-    Placeholder("里程碑", "milestone", "刚突破的门槛金额", "milestone", frozenset({"milestone"}), group="目标"),  # noqa: E501
-    Placeholder("达成目标", "target", "刚达成的目标金额", "target", frozenset({"target_base", "target_stretch"}), group="目标"),  # noqa: E501
+    Placeholder("里程碑", "milestone", "刚突破的门槛金额", None, frozenset({"milestone"}), group="目标"),  # noqa: E501
+    Placeholder("达成目标", "target", "刚达成的目标金额", None, frozenset({"target_base", "target_stretch"}), group="目标"),  # noqa: E501
     Placeholder("基础目标", "target_base", "基础目标金额", "has_base", group="目标"),
     Placeholder("基础目标进度", "progress_base", "基础目标完成百分比", "has_base", group="目标"),
     Placeholder("距基础目标", "gap_base", "离基础目标还差多少（达成后整行不显示）", "gap_base", group="目标"),  # noqa: E501
