@@ -119,7 +119,7 @@ def test_hand_written_canonical_jinja_reads_back_as_simple() -> None:
     assert to_simple(source, "scheduled") == "📣 {活动名称}\n本时段 {本时段增量}"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(
         st.one_of(
