@@ -1,29 +1,18 @@
-"""Console pages of one campaign beyond its settings: stimulus rules, report templates,
-and the actions during the sale (links, tokens and webhooks: `admin_links.py`)."""
+"""Console pages of one campaign beyond its settings: stimulus rules (report templates:
+`report_templates.py`), and the actions during the sale (links, tokens and webhooks: `admin_links.py`)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from warroom.core.live.shapes import StimulusItem
 from warroom.core.records import CampaignRecord
-from warroom.core.reports.render import (
-    TemplateProblem,
-    default_source,
-    render_report,
-    report_context,
-    validate_template,
-)
-from warroom.core.reports.sample import sample_context, sample_extra
-from warroom.core.reports.schedule import KIND_LABELS, REPORT_KINDS
 from warroom.services import operator, proposals
-from warroom.services.snapshots import load_snapshot
 from warroom.web import deps
+from warroom.web.console import report_templates as _report_templates  # noqa: F401
 from warroom.web.console.auth import ConsoleChange, ConsoleSession
 from warroom.web.console.base import (
     ConsoleCampaign,
@@ -118,113 +107,7 @@ async def delete_rule(
     return page(request, session, "admin/_rules.html", rules_context(record))
 
 
-# -- report templates ----------------------------------------------------------------------
-
-
-T = TypeVar("T")
-PREVIEW_DEADLINE_S = 2.0
-PREVIEW_TIMED_OUT = f"预览超时（超过 {PREVIEW_DEADLINE_S:g} 秒）：请简化模板"
-
-
-async def _off_loop(fn: Callable[..., T], *args: Any) -> T:
-    async with asyncio.timeout(PREVIEW_DEADLINE_S):
-        return await asyncio.to_thread(fn, *args)
-
-
-async def preview_text(
-    request: Request, record: CampaignRecord, kind: str, source: str
-) -> tuple[str | None, str | None, bool]:
-    """(text, error, sample): the template rendered from the campaign's real figures
-    once it has any, else from sample figures; errors in Chinese."""
-    try:
-        # Off the event loop, with a deadline: the render is bounded (core/reports/
-        # bounds.py) but still costs CPU, and other requests must not wait on it.
-        await _off_loop(validate_template, source, kind)
-    except TemplateProblem as exc:
-        return None, str(exc), False
-    except TimeoutError:
-        return None, PREVIEW_TIMED_OUT, False
-    rt = deps.runtime(request)
-    snap = await load_snapshot(rt.hot, record, rt.clock.now_ms())
-    sample = snap["totals"]["orders"] == 0
-    if sample:
-        context = sample_context(kind) | {"campaign_name": record.settings.name}
-    else:
-        extra = sample_extra(kind)
-        if kind == "final":
-            extra["milestones_fen"] = list(record.settings.milestones_fen)
-        context = report_context(snap, kind, extra, None)
-    try:
-        return await _off_loop(render_report, kind, context, source), None, sample
-    except TimeoutError:
-        return None, PREVIEW_TIMED_OUT, sample
-    except Exception as exc:  # validate_template passed on samples; real figures differ
-        return None, f"渲染出错：{exc}", sample
-
-
-@router.get("/admin/c/{slug}/templates", response_class=HTMLResponse)
-async def templates_page(
-    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
-) -> HTMLResponse:
-    kind = request.query_params.get("kind", "scheduled")
-    if kind not in REPORT_KINDS:
-        kind = "scheduled"
-    overrides = await asyncio.to_thread(deps.runtime(request).reports.templates, record.id)
-    source = overrides.get(kind, default_source(kind))
-    text, error, sample = await preview_text(request, record, kind, source)
-    ctx = {
-        "record": record,
-        "kind": kind,
-        "kinds": KIND_LABELS,
-        "custom": set(overrides),
-        "source": source,
-        "preview": text,
-        "error": error,
-        "sample": sample,
-        "tab": "templates",
-    }
-    return page(request, session, "admin/templates.html", ctx)
-
-
-@router.post("/admin/c/{slug}/templates/{kind}/preview", response_class=HTMLResponse)
-async def template_preview(
-    request: Request, slug: str, kind: str, session: ConsoleChange, record: ConsoleCampaign
-) -> HTMLResponse:
-    if kind not in REPORT_KINDS:
-        raise ConsoleError(404, "未知战报类型")
-    source = (await form_of(request)).get("source", "")
-    text, error, sample = await preview_text(request, record, kind, source)
-    ctx = {"preview": text, "error": error, "sample": sample}
-    return page(request, session, "admin/_template_preview.html", ctx)
-
-
-@router.post("/admin/c/{slug}/templates/{kind}", response_class=HTMLResponse)
-async def template_save(
-    request: Request, slug: str, kind: str, session: ConsoleChange, record: ConsoleCampaign
-) -> HTMLResponse:
-    if kind not in REPORT_KINDS:
-        raise ConsoleError(404, "未知战报类型")
-    form = await form_of(request)
-    rt = deps.runtime(request)
-    reset = form.get("reset") == "1"
-    source = default_source(kind) if reset else form.get("source", "")
-    text, error, sample = await preview_text(request, record, kind, source)
-    if error is None:
-        await asyncio.to_thread(rt.reports.set_template, record.id, kind, None if reset else source)
-        await asyncio.to_thread(
-            rt.store.audit, record.id, rt.clock.now_ms(), "template", {"kind": kind, "reset": reset}
-        )
-    ctx = {
-        "preview": text,
-        "error": error,
-        "sample": sample,
-        "saved": error is None,
-        "reset": reset,
-        "source": source,
-    }
-    return page(
-        request, session, "admin/_template_preview.html", ctx, 200 if error is None else 422
-    )
+# -- report templates: report_templates.py ----------------------------------------------
 
 
 # -- during the sale ------------------------------------------------------------------------
