@@ -21,6 +21,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
+from warroom.adapters.sql.ledger_insert import insert_rows
 from warroom.adapters.sql.tables import AuditRow, CampaignRow, DeliveryRow, LedgerEvent, WebhookRow
 from warroom.core.campaign import CampaignSettings
 from warroom.core.people import current_actor
@@ -235,13 +236,7 @@ class Store:
             if self._pg_write_timeout_ms:
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self._pg_write_timeout_ms}")
             if rows:
-                stmt = (
-                    self._insert(table)
-                    .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
-                    .returning(table.c.id, table.c.campaign_id, table.c.key)
-                )
-                for lid, cid, key in conn.execute(stmt, list(rows)):
-                    inserted[(cid, key)] = lid
+                inserted = insert_rows(conn, self.engine.dialect.name, rows)
                 if len(inserted) < len(rows):
                     existing = self._bodies(
                         conn, [(r["campaign_id"], r["key"]) for r in rows], inserted
