@@ -16,7 +16,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
@@ -58,7 +57,6 @@ class Store:
     def __init__(self, engine: Engine, write_timeout_s: float | None = None) -> None:
         self.engine = engine
         dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # PostgreSQL: a ledger write that waits longer (a lock, a stalled disk or
         # replica) is cancelled, which frees the one writer thread. SQLite's busy
         # timeout, set per connection in make_engine, does the same there.
