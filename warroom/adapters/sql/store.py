@@ -16,10 +16,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from warroom.adapters.sql.campaign_store import CampaignQueries, SlugTaken
+from warroom.adapters.sql.ledger_insert import insert_rows
 from warroom.adapters.sql.tables import AuditRow, DeliveryRow, LedgerEvent, WebhookRow
 
 __all__ = ["SlugTaken", "Store", "id_ranges", "oldest_unrelayed_ts"]
@@ -42,7 +42,6 @@ class Store(CampaignQueries):
     def __init__(self, engine: Engine, write_timeout_s: float | None = None) -> None:
         self.engine = engine
         dialect = engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         # PostgreSQL: a ledger write that waits longer (a lock, a stalled disk or
         # replica) is cancelled, which frees the one writer thread. SQLite's busy
         # timeout, set per connection in make_engine, does the same there.
@@ -160,13 +159,7 @@ class Store(CampaignQueries):
             if self._pg_write_timeout_ms:
                 conn.exec_driver_sql(f"SET LOCAL statement_timeout = {self._pg_write_timeout_ms}")
             if rows:
-                stmt = (
-                    self._insert(table)
-                    .on_conflict_do_nothing(index_elements=["campaign_id", "key"])
-                    .returning(table.c.id, table.c.campaign_id, table.c.key)
-                )
-                for lid, cid, key in conn.execute(stmt, list(rows)):
-                    inserted[(cid, key)] = lid
+                inserted = insert_rows(conn, self.engine.dialect.name, rows)
                 if len(inserted) < len(rows):
                     existing = self._bodies(
                         conn, [(r["campaign_id"], r["key"]) for r in rows], inserted

@@ -18,12 +18,14 @@ from warroom.core.ingest.events import (
     BodyError,
     EventError,
     NormalizedEvent,
+    TsWindow,
     is_unparsed,
     normalize,
     split_body,
     ts_window,
     type_label,
 )
+from warroom.core.ingest.fastwire import Declined, decode_body, validate_fast
 from warroom.core.live.masked import mask_snapshot
 from warroom.services.campaigns import clock_of
 from warroom.services.ledger import DUPLICATE, NEW
@@ -156,11 +158,13 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
         raise ApiError(415, NOT_A_FORM.format(media))
     body = await deps.read_body(request, rt.settings.warroom_max_body_bytes)
     ndjson = "ndjson" in request.headers.get("content-type", "")
-    try:
-        items = split_body(body, ndjson)
-    except BodyError as exc:
-        raise ApiError(400, str(exc)) from None
-    if len(items) > rt.settings.warroom_max_events_per_request:
+    # The common body (well-formed events) is decoded and validated in one pass; any
+    # other goes the strict way, which gives every rejection its message (fastwire.py).
+    fast = None if ndjson else decode_body(body)
+    items: list[Any] = []
+    if fast is None:
+        items = _split(body, ndjson)
+    if len(fast if fast is not None else items) > rt.settings.warroom_max_events_per_request:
         raise ApiError(
             413,
             f"more than {rt.settings.warroom_max_events_per_request} events",
@@ -169,11 +173,56 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
     s = record.settings
     arrival_ms = clock_of(record).now_ms(rt.clock.now_ms())
     window = ts_window(s.starts_at, s.ends_at, arrival_ms, s.timezone)
-    good: list[NormalizedEvent] = []
-    where: list[int] = []  # the request index of each good event
-    stamped: set[int] = set()  # good events without a `ts` of their own
-    rejected: list[dict[str, Any]] = []
     counts: Counter[tuple[str, str]] = Counter()  # (type, outcome): warroom_events_total
+    checked_fast = None
+    if fast is not None:
+        try:
+            checked_fast = validate_fast(fast, arrival_ms, window)
+        except Declined:
+            items = _split(body, ndjson)
+    if checked_fast is not None:
+        good, where, stamped, rejected, rejected_types = checked_fast
+        counts.update((t, metrics.REJECTED) for t in rejected_types)
+    else:
+        good, where, stamped, rejected = _validate_strict(items, arrival_ms, window, counts)
+    early = len(rejected)  # rejected before the ledger, in request order
+    outcomes = await intake.submit(request, record, good, stamped, deadline)
+    accepted = duplicates = 0
+    not_new: list[tuple[str, str]] = []
+    for n, outcome in enumerate(outcomes):
+        if outcome == NEW:
+            accepted += 1
+        elif outcome == DUPLICATE:
+            duplicates += 1
+            not_new.append((good[n]["type"], metrics.DUPLICATE))
+        else:
+            rejected.append({"index": where[n], "error": outcome})
+            not_new.append((good[n]["type"], metrics.REJECTED))
+    metrics.count_answer(record.settings.slug, map(_TYPE, good), not_new, counts)
+    if len(rejected) > early:
+        rejected.sort(key=lambda r: r["index"])
+    return JSONBytes(
+        {"accepted": accepted, "duplicates": duplicates, "rejected": rejected},
+        status_code=202,
+    )
+
+
+def _split(body: bytes, ndjson: bool) -> list[Any]:
+    try:
+        return split_body(body, ndjson)
+    except BodyError as exc:
+        raise ApiError(400, str(exc)) from None
+
+
+def _validate_strict(
+    items: list[Any], arrival_ms: int, window: TsWindow, counts: Counter[tuple[str, str]]
+) -> tuple[list[NormalizedEvent], list[int], set[int], list[dict[str, Any]]]:
+    """Each raw item normalized or rejected with its message: (good, their request
+    indexes, the good ones without a `ts` of their own, rejected)."""
+    good: list[NormalizedEvent] = []
+    where: list[int] = []
+    stamped: set[int] = set()
+    rejected: list[dict[str, Any]] = []
     for i, item in enumerate(items):
         if is_unparsed(item):
             rejected.append({"index": i, "error": "line is not valid JSON"})
@@ -189,25 +238,7 @@ async def ingest(request: Request, slug: str) -> JSONBytes:
             stamped.add(len(good))
         good.append(event)
         where.append(i)
-    outcomes = await intake.submit(request, record, good, stamped, deadline)
-    accepted = duplicates = 0
-    not_new: list[tuple[str, str]] = []
-    for n, outcome in enumerate(outcomes):
-        if outcome == NEW:
-            accepted += 1
-        elif outcome == DUPLICATE:
-            duplicates += 1
-            not_new.append((good[n]["type"], metrics.DUPLICATE))
-        else:
-            rejected.append({"index": where[n], "error": outcome})
-            not_new.append((good[n]["type"], metrics.REJECTED))
-    metrics.count_answer(record.settings.slug, map(_TYPE, good), not_new, counts)
-    if len(rejected) > len(items) - len(good):
-        rejected.sort(key=lambda r: r["index"])
-    return JSONBytes(
-        {"accepted": accepted, "duplicates": duplicates, "rejected": rejected},
-        status_code=202,
-    )
+    return good, where, stamped, rejected
 
 
 @router.get("/campaigns/{slug}/snapshot")
