@@ -142,7 +142,7 @@ function renderProgress() {
   } else if (tg.next_milestone_eta_at && tg.next_milestone_fen !== tg.base_fen) {
     eta += " · 预计 " + hm(tg.next_milestone_eta_at) + " 破 " + money(tg.next_milestone_fen);
   }
-  setField(fc, "eta", eta);
+  setField(fc, "eta", eta.replace(/^ · /, "")); // on a line of its own
 }
 
 /* The stimulus budget: what is left of it (money: hidden on a masked screen). */

@@ -18,7 +18,8 @@ A box counts only where it can be seen: inside the viewport and inside every anc
 that clips (overflow other than visible); an element that is hidden, display:none,
 visibility:hidden, opacity 0 or under an aria-hidden ancestor (decoration, such as the
 red-packet rain) counts not at all. Two boxes overlap when they share more than `slack`
-pixels both ways (text content boxes may touch across tight line heights).
+pixels both ways (text content boxes may touch across tight line heights). A line of
+text that a clipping ancestor cuts (a panel too small for it) is reported as `cut`.
 
 `clipped(page, selector)` lists the elements whose text is cut: an ellipsis, a line
 clamp, or a box that hides what does not fit."""
@@ -46,10 +47,11 @@ _JS = r"""
     return true;
   }
   /* the part of rect r that can be seen: the viewport and every clipping ancestor */
-  function visible(el, r, self) {
+  function visible(el, r, self, cutsOnly) {
     let box = inter(r, { left: 0, top: 0, right: vw, bottom: vh });
     for (let e = self ? el : el.parentElement; e && box; e = e.parentElement) {
       const cs = getComputedStyle(e);
+      if (cutsOnly && cs.textOverflow === "ellipsis") continue; // says so: "…"
       if (cs.overflowX !== "visible" || cs.overflowY !== "visible") {
         box = inter(box, e.getBoundingClientRect());
       }
@@ -63,6 +65,7 @@ _JS = r"""
     const text = (el.textContent || "").trim().slice(0, 24);
     return text ? s + " '" + text + "'" : s;
   }
+  const found = [];
   const leaves = [];
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_ELEMENT);
   for (let el = walker.currentNode; el; el = walker.nextNode()) {
@@ -89,6 +92,12 @@ _JS = r"""
           if (c.width < 1 || c.height < 1) continue;
           const mid = (c.top + c.bottom) / 2, h = Math.min(c.height, ink) / 2;
           const r = { left: c.left, right: c.right, top: mid - h, bottom: mid + h };
+          // cut by a panel's edge (an ellipsis of its own is not a cut)
+          const seen = visible(el, r, false, true);
+          if (!seen || seen.right - seen.left < r.right - r.left - slack ||
+              seen.bottom - seen.top < r.bottom - r.top - slack) {
+            found.push("cut: " + name(el));
+          }
           const v = visible(el, r, true); // its own overflow clips its text
           if (v) boxes.push(v);
         }
@@ -104,7 +113,6 @@ _JS = r"""
       if (v) blocks.push({ el: el, boxes: [v] });
     });
   }
-  const found = [];
   function compare(list, kind) {
     for (let i = 0; i < list.length; i++) {
       for (let j = i + 1; j < list.length; j++) {
@@ -146,7 +154,8 @@ _CLIPPED = r"""
 async def overlaps(
     page: Any, blocks: str = "", opaque: str = OPAQUE, slack: float = 3.0
 ) -> list[str]:
-    """Each pair of visible leaves (text, replaced elements) or `blocks` that overlap."""
+    """Each pair of visible leaves (text, replaced elements) or `blocks` that overlap,
+    and each line of text a clipping ancestor cuts."""
     found: list[str] = await page.evaluate(_JS, [blocks, opaque, slack])
     return found
 
