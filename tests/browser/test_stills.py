@@ -31,13 +31,16 @@ async def sale(stack: Stack) -> AsyncIterator[dict[str, dict[str, str]]]:
 SLUG = {"opening": "opening", "midsale": "double11", "closed": "closed"}
 
 
-async def open_page(browser: Any, url: str, **context_kw: Any) -> tuple[Any, Watched]:
-    """conftest's, with a longer wait: the mid-sale campaign's pages carry three hours."""
+async def open_page(
+    browser: Any, url: str, wait_s: float = 30.0, **context_kw: Any
+) -> tuple[Any, Watched]:
+    """conftest's, with a longer wait: the mid-sale campaign's pages carry three hours,
+    and on a loaded machine the host view's socket has taken over 30 s to open."""
     context = await browser.new_context(**context_kw)
     page = await context.new_page()
     watched = Watched(page)
     await page.goto(url)
-    await page.wait_for_selector("html[data-conn=live]", state="attached", timeout=30_000)
+    await page.wait_for_selector("html[data-conn=live]", state="attached", timeout=wait_s * 1000)
     return context, watched
 
 
@@ -99,7 +102,9 @@ async def test_nothing_on_the_host_view_covers_anything_else(
     width, height = moments.SIZES[size]
     c = sale[moment]
     url = f"{stack.web.url}/c/{SLUG[moment]}/host?token={c['viewer_token']}&seller=s3"
-    context, w = await open_page(browser, url, viewport={"width": width, "height": height})
+    context, w = await open_page(
+        browser, url, wait_s=90.0, viewport={"width": width, "height": height}
+    )
     try:
         page = w.page
         await page.wait_for_timeout(1200)
