@@ -12,6 +12,9 @@
   var tpl = document.getElementById("tpl-cold-row");
   var link = document.getElementById("review-link");
   var MAX_ROWS = 4;
+  // on the big screen the link joins the 战报 column's flow (floating, it covered it)
+  var slot = document.getElementById("review-slot");
+  if (slot && link) slot.appendChild(link);
 
   function row(g) {
     var li = tpl.content.firstElementChild.cloneNode(true);

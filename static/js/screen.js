@@ -9,6 +9,7 @@ import { showBanner } from "./screen/banner.js";
 import { renderBoard } from "./screen/board.js";
 import { chart } from "./screen/chart.js";
 import { clock } from "./screen/clock.js";
+import { fitReports } from "./screen/feed.js";
 import { odometer } from "./screen/odometer.js";
 
 const stage = document.getElementById("stage");
@@ -25,6 +26,9 @@ function fit() {
 }
 window.addEventListener("resize", fit);
 fit();
+/* the column's height changes when 查看复盘 joins it, and once the fonts are in */
+new ResizeObserver(function () { fitReports(document.getElementById("reports")); })
+  .observe(document.getElementById("reports"));
 
 const clk = clock(stage, replay);
 
@@ -89,8 +93,18 @@ function renderHeadline() {
     : "净额 " + wan(t.net_gmv_fen) + " · 退款 " + wan(t.refund_fen);
 }
 
+/* After the doors close the figure is final: no more "预计收官". */
+function ended() {
+  return Date.parse(state.campaign.now) >= Date.parse(state.campaign.ends_at);
+}
+
 function renderProgress() {
   const tg = state.target;
+  const over = ended();
+  // the projected finish is a range (core/live/projection.py), drawn as a band
+  const lo = masked ? tg.projected_low_share : tg.projected_low_fen;
+  const hi = masked ? tg.projected_high_share : tg.projected_high_fen;
+  const known = lo !== null && lo !== undefined && hi !== null && hi !== undefined;
   ["base", "stretch"].forEach(function (key) {
     const row = document.querySelector('.bar-row[data-key="' + key + '"]');
     const goal = masked ? tg["has_" + key] : tg[key + "_fen"];
@@ -99,19 +113,25 @@ function renderProgress() {
     const p = tg["progress_" + key];
     if (!masked) setField(row, "goal", wan(goal));
     row.querySelector('[data-f="fill"]').style.width = Math.min(p * 100, 100) + "%";
-    const proj = row.querySelector('[data-f="proj"]');
-    const projected = masked ? tg.projected_share : tg.projected_fen;
+    const band = row.querySelector('[data-f="proj"]');
     const den = masked ? (key === "base" ? 1 : tg.stretch_share) : goal;
-    proj.hidden = projected === null || projected === undefined || !den;
-    if (!proj.hidden) proj.style.left = Math.min((projected / den) * 100, 100) + "%";
+    band.hidden = over || !known || !den;
+    if (!band.hidden) {
+      const left = Math.min((lo / den) * 100, 100);
+      band.style.left = left + "%";
+      band.style.width = Math.min(((hi - lo) / den) * 100, 100 - left) + "%";
+    }
     setField(row, "pct", pct(p));
     row.classList.toggle("done", p >= 1);
   });
   const fc = document.getElementById("forecast");
-  const projected = masked ? tg.projected_share : tg.projected_fen;
-  const early = projected === null || projected === undefined;
-  setField(fc, "projlabel", early ? "开场不久，暂不预测收官" : "预计收官");
-  setField(fc, "projected", early ? "" : money(projected));
+  if (over) {
+    setField(fc, "projlabel", "最终成交");
+    setField(fc, "projected", masked ? pct(tg.progress_base) : wan(state.totals.gmv_fen));
+  } else {
+    setField(fc, "projlabel", known ? "预计收官" : "开场不久，暂不预测收官");
+    setField(fc, "projected", known ? money(lo) + " – " + money(hi) : "");
+  }
   let eta = "";
   if (tg.base_reached_at) eta = " · 基础目标 " + hm(tg.base_reached_at) + " 已达成 ✅";
   else if (tg.base_eta_at) eta = " · 预计 " + hm(tg.base_eta_at) + " 达成基础目标";
@@ -122,7 +142,7 @@ function renderProgress() {
   } else if (tg.next_milestone_eta_at && tg.next_milestone_fen !== tg.base_fen) {
     eta += " · 预计 " + hm(tg.next_milestone_eta_at) + " 破 " + money(tg.next_milestone_fen);
   }
-  setField(fc, "eta", eta);
+  setField(fc, "eta", eta.replace(/^ · /, "")); // on a line of its own
 }
 
 /* The stimulus budget: what is left of it (money: hidden on a masked screen). */
@@ -185,6 +205,7 @@ function renderReports() {
   const ol = document.getElementById("reports");
   ol.textContent = "";
   state.reports.slice(-6).reverse().forEach(function (r) { ol.appendChild(reportCard(r, false)); });
+  fitReports(ol);
   renderFeedCount();
   ol.parentElement.querySelector(".empty").hidden = state.reports.length > 0;
 }
@@ -203,6 +224,7 @@ function addReport(r) {
   const ol = document.getElementById("reports");
   ol.insertBefore(reportCard(r, true), ol.firstChild);
   while (ol.children.length > 6) ol.lastChild.remove();
+  fitReports(ol);
   renderFeedCount();
   ol.parentElement.querySelector(".empty").hidden = true;
 }

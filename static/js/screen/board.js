@@ -1,19 +1,25 @@
-/* A leaderboard: rows keyed by id, filled from the row template; moved rows slide to
-   their new place (FLIP). `money` formats an amount (or a share, on a masked screen). */
+/* A leaderboard: rows keyed by id, filled from the row template. A row that changed
+   place takes its new place at once and glows (background only): a sliding row
+   overlapped its neighbours or vanished in a photo of the wall. `money` formats an
+   amount (or a share, on a masked screen). */
 import { clone, setField } from "../lib/dom.js";
 import { move, num } from "../lib/format.js";
 
-function currentScale(stage) {
-  return stage.getBoundingClientRect().width / 1920 || 1;
+function glow(li, cls) {
+  li.classList.remove("enter", "climbed", "dropped");
+  void li.offsetWidth; // restart it
+  li.classList.add(cls);
+  clearTimeout(li._glow);
+  li._glow = setTimeout(function () { li.classList.remove(cls); }, 1500);
 }
 
 export function renderBoard(stage, name, rows, compact, money) {
   const ol = document.getElementById("board-" + name);
   const old = {};
-  const tops = {};
-  Array.prototype.forEach.call(ol.children, function (li) {
+  const places = {};
+  Array.prototype.forEach.call(ol.children, function (li, i) {
     old[li.dataset.id] = li;
-    tops[li.dataset.id] = li.getBoundingClientRect().top;
+    places[li.dataset.id] = i;
   });
   const seen = {};
   rows.forEach(function (r, i) {
@@ -35,18 +41,10 @@ export function renderBoard(stage, name, rows, compact, money) {
     if (ol.children[i] !== li) ol.insertBefore(li, ol.children[i] || null);
   });
   Object.keys(old).forEach(function (id) { if (!seen[id]) old[id].remove(); });
-  Array.prototype.forEach.call(ol.children, function (li) {
-    const before = tops[li.dataset.id];
-    if (before === undefined) { li.classList.add("enter"); return; }
-    const delta = before - li.getBoundingClientRect().top;
-    if (!delta) return;
-    li.style.transition = "none";
-    li.style.transform = "translateY(" + delta / currentScale(stage) + "px)";
-    void li.offsetWidth;
-    li.style.transition = "";
-    li.style.transform = "";
-    li.classList.add(delta > 0 ? "climbed" : "dropped");
-    setTimeout(function () { li.classList.remove("climbed", "dropped"); }, 1500);
+  Array.prototype.forEach.call(ol.children, function (li, i) {
+    const before = places[li.dataset.id];
+    if (before === undefined) { glow(li, "enter"); return; }
+    if (before !== i) glow(li, before > i ? "climbed" : "dropped");
   });
   const empty = ol.parentElement.querySelector(".empty");
   if (empty) empty.hidden = rows.length > 0;

@@ -6,9 +6,12 @@ export function chart(el, url) {
   let dirty = false;
   let busy = false;
   let at = 0;
+  let last = null;
 
   function draw(fig) {
     if (!window.Plotly || !fig) return;
+    last = fig;
+    if (!el.clientWidth || !el.clientHeight) return;
     const layout = Object.assign({}, fig.layout, { width: el.clientWidth, height: el.clientHeight });
     window.Plotly.react(el, fig.data, layout, fig.config);
   }
@@ -24,6 +27,12 @@ export function chart(el, url) {
       .finally(function () { busy = false; });
   }
 
+  // the box narrows for the 冷群提醒 card and shortens for a stimulus banner
+  let size = "";
+  new ResizeObserver(function () {
+    const next = el.clientWidth + "x" + el.clientHeight;
+    if (next !== size && last) { size = next; draw(last); }
+  }).observe(el);
   setInterval(function () { if (dirty && !busy && Date.now() - at >= 1000) refresh(); }, 250);
   draw(el.dataset.figure ? JSON.parse(el.dataset.figure) : null);
   delete el.dataset.figure; // read once: the page keeps no second copy

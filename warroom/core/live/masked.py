@@ -69,6 +69,8 @@ def mask_target(target: Mapping[str, Any] | None, den: int, milestones: list[int
     out["has_stretch"] = bool(target.get("stretch_fen"))
     out["stretch_share"] = _share(target.get("stretch_fen"), den)
     out["projected_share"] = _share(target.get("projected_fen"), den)
+    out["projected_low_share"] = _share(target.get("projected_low_fen"), den)
+    out["projected_high_share"] = _share(target.get("projected_high_fen"), den)
     upcoming = target.get("next_milestone_fen")
     out["next_milestone_share"] = _share(upcoming, den)
     # "第 3 个里程碑": its place among the thresholds, never its amount

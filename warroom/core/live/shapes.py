@@ -97,6 +97,8 @@ class TargetView(TypedDict):
     progress_base: float
     progress_stretch: float
     projected_fen: int | None
+    projected_low_fen: int | None
+    projected_high_fen: int | None
     base_reached_at: str | None
     stretch_reached_at: str | None
     base_eta_at: str | None

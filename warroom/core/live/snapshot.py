@@ -15,6 +15,7 @@ from warroom.core.live.figures import (
     figures_at,
     minutes_before,
 )
+from warroom.core.live.projection import hour_pace, projected_range
 from warroom.core.live.shapes import (
     BoardRow,
     MinuteRow,
@@ -126,7 +127,8 @@ def target_view(
     """Progress, the projected finish and ETAs. `pace_per_min` is the recent velocity.
 
     `projected_fen` is None until `projection_ready` (then gmv + remaining minutes at
-    `honest_pace`); `base_eta_at` / `stretch_eta_at` follow the same
+    `honest_pace`), and so are `projected_low_fen` / `projected_high_fen`, the range
+    around it (core/live/projection.py); `base_eta_at` / `stretch_eta_at` follow the same
     pace and the same gate. `next_milestone_fen` is the next milestone or target not yet
     reached, with `next_milestone_eta_at` at the recent velocity (a short horizon, shown
     from the start); ETAs after `ends_at` are None."""
@@ -134,6 +136,10 @@ def target_view(
     ready = projection_ready(s, now_ms) or now_ms >= s.ends_at
     pace = honest_pace(s, gmv, now_ms, pace_per_min)
     projected = gmv + round(pace * remaining_min) if ready else None
+    elapsed_min = (min(now_ms, s.ends_at) - s.starts_at) / MINUTE_MS
+    average = round(gmv / elapsed_min) if elapsed_min > 0 else None
+    hour = hour_pace(gmv_by_minute, s.starts_at, min(now_ms, s.ends_at))
+    low, high = projected_range(gmv, remaining_min, [pace_per_min, hour, average])
 
     def reached_at(target: int) -> str | None:
         if not target or gmv < target:
@@ -159,6 +165,8 @@ def target_view(
         "progress_base": ratio(gmv, s.target_base_fen),
         "progress_stretch": ratio(gmv, s.target_stretch_fen),
         "projected_fen": projected,
+        "projected_low_fen": low if ready else None,
+        "projected_high_fen": high if ready else None,
         "base_reached_at": reached_at(s.target_base_fen),
         "stretch_reached_at": reached_at(s.target_stretch_fen),
         "base_eta_at": eta(s.target_base_fen, pace) if ready else None,
