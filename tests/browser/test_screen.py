@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,20 +20,19 @@ def screen_url(stack: Stack, slug: str, token: str, extra: str = "") -> str:
     return f"{stack.web.url}/c/{slug}?token={token}{extra}"
 
 
-async def test_posted_order_shows_within_a_second(stack: Stack, browser: Any) -> None:
+async def test_posted_order_shows_on_the_wall(stack: Stack, browser: Any) -> None:
+    """The order reaches the wall by itself (no reload). How fast is measured by
+    bench/bench_ws.py, not here: a loaded machine must not fail a correct screen."""
     c = await stack.create_campaign(slug="live")
     context, w = await open_page(browser, screen_url(stack, "live", c["viewer_token"]), **SCREEN)
     try:
         page = w.page
         assert await page.get_attribute("#gmv", "data-fen") == "0"
         await page.wait_for_selector("#chart .main-svg")
-        started = time.perf_counter()
         await stack.post(
             "live", c["ingest_token"], [order(1, 1_234_500, "s1", seller_name="王姐团购")]
         )
-        await wait_js(page, "document.getElementById('gmv').dataset.fen === '1234500'", timeout=1.0)
-        elapsed = time.perf_counter() - started
-        assert elapsed < 1.0, elapsed
+        await wait_js(page, "document.getElementById('gmv').dataset.fen === '1234500'", timeout=30)
         assert await page.get_attribute("#gmv", "aria-label") == "¥1.23万"
         assert await page.inner_text("#kpis [data-k=orders]") == "1"
         await page.wait_for_selector("#board-sellers li[data-id=s1]")
