@@ -265,7 +265,8 @@ async def test_sessions_end_on_sign_out_removal_and_password_change(harness: Har
 
 async def test_a_role_change_takes_effect_at_once(harness: Harness) -> None:
     h = harness
-    await h.create_campaign()
+    # live: a pause after the campaign's end is refused (409) whatever the role
+    await h.create_campaign(starts_at="2020-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z")
     made = await add_user(h, "di@example.com", "analyst")
     c, csrf = await person_client(h, "di@example.com", made["password"])
     async with c:
@@ -381,7 +382,8 @@ async def audit(h: Harness, **q: str) -> list[dict[str, Any]]:
 
 async def test_the_audit_names_who_made_each_kind_of_change(harness: Harness) -> None:
     h = harness
-    await h.create_campaign()  # by the admin token
+    # by the admin token; live, so its pause is not refused as after the end
+    await h.create_campaign(starts_at="2020-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z")
     owner = await add_user(h, "own@example.com", "owner")  # by the admin token
     op = await add_user(h, "op@example.com", "operator")
     key = await add_key(h, "robot", "operator")
@@ -394,7 +396,12 @@ async def test_the_audit_names_who_made_each_kind_of_change(harness: Harness) ->
 
         res = await c.post(
             "/admin/c/sale/settings",
-            data=form(target_base_fen="2000000", target_stretch_fen="", csrf_token=csrf),
+            data=form(
+                target_base_fen="2000000",
+                target_stretch_fen="",
+                ends_at="2099-01-01T00:00",  # still live: the fire and pause below
+                csrf_token=csrf,
+            ),
         )
         assert res.status_code == 200, res.text
         res = await c.post(

@@ -252,7 +252,7 @@ async def test_a_fire_whose_report_was_never_posted_is_announced_once(harness: H
 
 
 async def test_manual_fire_budget_and_auth(harness: Harness) -> None:
-    c = await harness.create_campaign(stimulus_rules=[RULE], stimulus_budget_fen=300_000)
+    c = await harness.create_campaign(**live(), stimulus_rules=[RULE], stimulus_budget_fen=300_000)
     url = "/api/v1/campaigns/sale/stimuli"
     admin = {"Authorization": f"Bearer {ADMIN}"}
     assert (await harness.client.post(url, json={"rule": "红包雨"})).status_code == 401

@@ -128,7 +128,22 @@ async def add_hook(h: Harness, url: str, fmt: str, secret: str = "") -> Any:
     )
 
 
+async def keep_live(h: Harness, slug: str = "sale") -> None:
+    """A manual fire is refused after its campaign's end (409): the harness's campaign
+    ended on 2026-11-11, so move its end an hour past now before firing."""
+    from datetime import UTC, datetime, timedelta
+
+    record = await h.runtime.campaigns.get(slug)
+    if record is not None and record.settings.ends_at <= int(time.time() * 1000):
+        ends = (datetime.now(UTC) + timedelta(hours=1)).isoformat(timespec="seconds")
+        res = await h.client.patch(
+            f"/api/v1/campaigns/{slug}", json={"ends_at": ends}, headers=ADMIN_H
+        )
+        assert res.status_code == 200, res.text
+
+
 async def fire(h: Harness, text: str) -> None:
+    await keep_live(h)
     res = await h.client.post(
         "/api/v1/campaigns/sale/stimuli",
         json={"kind": "announcement", "text": text},

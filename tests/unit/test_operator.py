@@ -119,6 +119,33 @@ async def test_an_announcement_needs_a_text_and_costs_nothing():
     assert fired is not None and (fired["kind"], fired["amount_fen"]) == ("announcement", 0)
 
 
+@pytest.mark.parametrize("args", [{"rule_name": "slow"}, {"kind": "announcement", "text": "加场"}])
+async def test_after_the_end_a_fire_or_announcement_is_refused_with_409(args: dict[str, Any]):
+    rt = fake_runtime()
+    now = rt.clock.now_ms()
+    record = live_campaign(
+        rt,
+        starts_at=rfc3339(now - 2 * HOUR, "Asia/Shanghai"),
+        ends_at=rfc3339(now - 1, "Asia/Shanghai"),
+    )
+
+    with pytest.raises(Refused) as refused:
+        await fire(rt, record, **args)
+
+    assert (refused.value.status, refused.value.message) == (409, operator.ENDED)
+    assert rt.reports.fires(record.id) == []
+    assert await rt.hot.read_feed("live", "stimuli") == []
+    assert actions(rt, record) == []
+
+
+async def test_a_fire_the_moment_before_the_end_still_goes_out():
+    rt = fake_runtime()
+    now = rt.clock.now_ms()
+    record = live_campaign(rt, ends_at=rfc3339(now + 1_000, "Asia/Shanghai"))
+
+    assert await fire(rt, record, rule_name="slow") is not None
+
+
 async def test_ending_early_moves_the_end_to_now_and_audits_it():
     rt = fake_runtime()
     record = live_campaign(rt)

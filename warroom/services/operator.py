@@ -16,6 +16,14 @@ from warroom.services.ports import OperatorContext
 from warroom.services.refusal import Refused as ApiError
 
 TEST_TEXT = "🔔 Warroom 测试消息\n这是一条来自作战室运营台的测试消息，收到即表示配置正确。"
+ENDED = "the campaign has ended: no manual fire, announcement or rule pause after its end"
+
+
+def refuse_after_end(rt: OperatorContext, record: CampaignRecord) -> None:
+    """A stimulus, an announcement or a pause after the close would reach groups whose
+    sale is over (and a fire would spend budget on nothing): 409, nothing changed."""
+    if clock_of(record).now_ms(rt.clock.now_ms()) >= record.settings.ends_at:
+        raise ApiError(409, ENDED)
 
 
 async def budget(rt: OperatorContext, record: CampaignRecord) -> dict[str, Any]:
@@ -42,7 +50,8 @@ async def fire(
     text: str | None,
 ) -> StimulusItem | None:
     """A stimulus fired by hand (or an announcement: kind `announcement`, no cost).
-    Raises ApiError 422 (bad input) or 409 (budget)."""
+    Raises ApiError 422 (bad input) or 409 (budget, or the campaign has ended)."""
+    refuse_after_end(rt, record)
     s = record.settings
     rule = next((r for r in s.stimulus_rules if r.name == rule_name), None)
     if rule_name and rule is None:

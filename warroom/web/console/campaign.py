@@ -30,6 +30,7 @@ from warroom.web.console.forms import (
     rule_preview,
 )
 from warroom.web.errors import ApiError
+from warroom.web.pages.review import review_html
 
 # -- stimulus rules ----------------------------------------------------------------------
 
@@ -113,15 +114,20 @@ async def delete_rule(
 # -- during the sale ------------------------------------------------------------------------
 
 
+# A refusal after the close (operator.ENDED), as the console says it; the fragment it
+# comes with shows the ended panel instead of the actions.
+ENDED_SAID = "活动已结束：不能再手动触发、发布通知或暂停自动规则，未做任何改动"
+
+
 async def live_fragment(
-    request: Request, session: Any, record: CampaignRecord, **extra: Any
+    request: Request, session: Any, record: CampaignRecord, status: int = 200, **extra: Any
 ) -> HTMLResponse:
     rt = deps.runtime(request)
     fresh = await rt.campaigns.get(record.settings.slug) or record
     ctx = await overview_context(request, fresh)
     ctx["proposals"] = await proposals.cards(rt, fresh)
     ctx.update(extra)
-    return page(request, session, "admin/_live.html", ctx)
+    return page(request, session, "admin/_live.html", ctx, status)
 
 
 # -- proposals (rules in mode "propose") ---------------------------------------------------
@@ -208,6 +214,8 @@ async def fire(
             deps.runtime(request), record, rule_name=rule, kind=kind, amount_fen=amount, text=text
         )
     except ApiError as exc:
+        if exc.message == operator.ENDED:
+            return await live_fragment(request, session, record, fire_error=ENDED_SAID, status=409)
         msg = {409: "刺激预算不足：", 422: "无法触发："}.get(exc.status, "") + exc.message
         return await live_fragment(request, session, record, fire_error=msg)
     done = (
@@ -223,11 +231,24 @@ async def pause(
     request: Request, slug: str, session: ConsoleChange, record: ConsoleCampaign
 ) -> HTMLResponse:
     paused = (await form_of(request)).get("paused") == "1"
+    try:
+        operator.refuse_after_end(deps.runtime(request), record)
+    except ApiError:
+        return await live_fragment(request, session, record, fire_error=ENDED_SAID, status=409)
     settings = record.settings.model_copy(update={"rules_paused": paused})
     action = "pause_rules" if paused else "resume_rules"
     record = await deps.runtime(request).campaigns.update(record, settings, action=action)
     notice = "自动规则已暂停" if paused else "自动规则已恢复"
     return await live_fragment(request, session, record, notice=notice)
+
+
+@router.get("/admin/c/{slug}/review", response_class=HTMLResponse)
+async def console_review(
+    request: Request, slug: str, session: ConsoleSession, record: ConsoleCampaign
+) -> HTMLResponse:
+    """The retrospective for a signed-in person (every role reads it): the ended
+    console links here, since the viewer token is stored hashed."""
+    return await review_html(request, record, "", console=True)
 
 
 @router.post("/admin/c/{slug}/end", response_class=HTMLResponse)

@@ -197,10 +197,20 @@ async def review_page(request: Request, slug: str) -> HTMLResponse:
         record = await _viewer(request, slug)
     except ApiError as exc:
         return api_error_page(request, exc)
+    return await review_html(request, record, request.query_params.get("token", ""))
+
+
+async def review_html(
+    request: Request, record: CampaignRecord, token: str, console: bool = False
+) -> HTMLResponse:
+    """The page for a viewer's link, or (`console`) for a signed-in operator, who has no
+    viewer token: its exports and replay need one, so that view links the console's
+    links page instead."""
     review, _ = await asyncio.to_thread(_loader(request).load, record, deps.now_ms(request))
-    token = request.query_params.get("token", "")
+    slug = record.settings.slug
     context: dict[str, Any] = page_context(review, record.settings.timezone)
     context.update(slug=slug, token=token, print_mode=request.query_params.get("print") == "1")
+    context.update(console=console)
     context["figures"] = review_figures(context["chart"])
     return html(request, "review.html", context)
 
