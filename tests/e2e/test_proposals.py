@@ -173,6 +173,25 @@ async def test_approving_twice_or_over_budget_is_409_and_changes_nothing(harness
     assert (await h.client.post(url(b, "dismiss"), headers=ADMIN_H)).status_code == 200
 
 
+async def test_approving_after_the_end_is_409_and_changes_nothing(harness: Harness) -> None:
+    h = harness
+    c, record = await campaign(h, stimulus_rules=[RULE])
+    rt = h.runtime
+    a = await propose(h, record, "fire:红包雨:1:p1")
+    now = int(time.time() * 1000)
+    res = await h.client.patch(
+        "/api/v1/campaigns/sale", json={"ends_at": now - 1_000}, headers=ADMIN_H
+    )
+    assert res.status_code == 200, res.text
+    before = (rt.reports.entries(record.id), rt.reports.reports(record.id))
+    res = await h.client.post(url(a, "approve"), headers=ADMIN_H)
+    assert res.status_code == 409 and "has ended" in res.json()["error"]
+    assert (rt.reports.entries(record.id), rt.reports.reports(record.id)) == before
+    assert rt.reports.spent_fen(record.id) == 0
+    # it can still be dismissed: the operator's queue empties
+    assert (await h.client.post(url(a, "dismiss"), headers=ADMIN_H)).status_code == 200
+
+
 async def test_an_analyst_cannot_approve(harness: Harness) -> None:
     h = harness
     c, record = await campaign(h, stimulus_rules=[RULE])

@@ -80,6 +80,9 @@ async def _row(rt: Runtime, record: CampaignRecord, fire_id: int) -> FireRecord:
     return row
 
 
+AFTER_END = "the campaign has ended: a proposal can no longer be approved (dismiss it)"
+
+
 async def _refuse(rt: Runtime, record: CampaignRecord, row: FireRecord, why: str) -> Refused:
     if why == "missing":
         return Refused(404, f"no stimulus {row.id} in this campaign")
@@ -93,12 +96,15 @@ async def _refuse(rt: Runtime, record: CampaignRecord, row: FireRecord, why: str
 
 async def approve(rt: Runtime, record: CampaignRecord, fire_id: int) -> StimulusItem:
     """Approve a proposal: it fires now. Refused 404 (no such stimulus) or 409
-    (decided already, expired, over budget, max fires reached), with nothing changed."""
+    (decided already, expired, over budget, max fires reached, the campaign ended),
+    with nothing changed."""
     row = await _row(rt, record, fire_id)
     if row.status != "proposed":
         raise await _refuse(rt, record, row, row.status)
     s = record.settings
     now = clock_of(record).now_ms(rt.clock.now_ms())
+    if now >= s.ends_at:  # a fire after the close reaches groups whose sale is over
+        raise Refused(409, AFTER_END)
     rule = _rule(record, row.rule)
     # Drawn and looked up before the transition (I/O outside the transaction); only
     # the winner's are written, with the row that becomes `fired`.
