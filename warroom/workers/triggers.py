@@ -63,6 +63,7 @@ class Triggers:
         clock: Clock = SYSTEM_CLOCK,
         changes: ChangeFeed | None = None,
         sweep_s: float = 60.0,
+        per_tick: int = 200,
     ) -> None:
         self.clock = clock
         self.store = store
@@ -71,6 +72,7 @@ class Triggers:
         self.announcer = announcer
         self.changes = changes or ChangeFeed(hot.redis)
         self.sweep_s = sweep_s
+        self.per_tick = per_tick
         self.evaluations = 0  # campaigns evaluated (tests count them; so does a metric)
         self._claimed: dict[int, set[str]] = {}  # report keys known taken, per campaign
         self._finished: set[int] = set()
@@ -185,10 +187,12 @@ class Triggers:
         self._finished.discard(campaign_id)
 
     def _take_due(self, now: int) -> list[CampaignRecord]:
-        """The campaigns due at `now`, each once, in the order they fell due."""
+        """The campaigns due at `now`, each once, in the order they fell due: at most
+        `per_tick` of them, so that after a resync (every campaign due at once) each
+        tick still drains the change feed and reaches the campaigns that changed."""
         out: list[CampaignRecord] = []
         taken: set[int] = set()
-        while self._heap and self._heap[0][0] <= now:
+        while self._heap and self._heap[0][0] <= now and len(out) < self.per_tick:
             at, cid = heapq.heappop(self._heap)
             if self._due.get(cid) != at or cid in taken:
                 continue  # rescheduled since, or already taken
