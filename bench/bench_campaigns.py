@@ -22,7 +22,9 @@ about one milestone per campaign minute.
 
 Printed, per run:
 - worker, web and redis-server CPU (% of one core, utime+stime from /proc/<pid>/stat
-  over the interval), idle and during the trickle;
+  over the interval), idle and during the trickle, and the share of the interval the
+  worker's event loop was runnable but waiting for a CPU (/proc/<pid>/schedstat): on a
+  busy machine a saturated worker shows less than a core, and waits the rest;
 - Redis memory per campaign: INFO used_memory after creating and seeding, minus before,
   over the number of campaigns;
 - milestone report delay: from the moment the crossing minute settled (the watermark
@@ -230,7 +232,13 @@ class Run:
 
     def cpu(self) -> dict[str, float]:
         pids = {k: p.pid for k, p in self.procs.items()} | {"redis-server": self.redis_pid}
-        return {k: cpu_s(pid) for k, pid in pids.items()}
+        out = {k: cpu_s(pid) for k, pid in pids.items()}
+        # A saturated worker on a busy machine cannot show more than its share of a
+        # core: the time its event loop (main thread) was runnable but not running says
+        # how far it is from keeping up (/proc/<pid>/schedstat, field 2, ns).
+        waited = Path(f"/proc/{self.procs['worker'].pid}/schedstat").read_text().split()[1]
+        out["worker loop waiting for a CPU"] = int(waited) / 1e9
+        return out
 
     # campaigns
 
