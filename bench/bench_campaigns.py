@@ -25,6 +25,9 @@ Printed, per run:
   over the interval), idle and during the trickle, and the share of the interval the
   worker's event loop was runnable but waiting for a CPU (/proc/<pid>/schedstat): on a
   busy machine a saturated worker shows less than a core, and waits the rest;
+- the worker's trigger ticks per second (and their mean time) and stimulus rule
+  evaluations per second, from its /metrics (`warroom_trigger_tick_seconds`,
+  `warroom_rule_evaluations_total`), idle and during the trickle;
 - Redis memory per campaign: INFO used_memory after creating and seeding, minus before,
   over the number of campaigns;
 - milestone report delay: from the moment the crossing minute settled (the watermark
@@ -127,6 +130,7 @@ class Phase:
     began: float
     ended: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
+    ticks: dict[str, float] = field(default_factory=dict)  # worker metrics' deltas
 
 
 class ReportPoller:
@@ -172,12 +176,38 @@ class Run:
             WARROOM_DATA_DIR=str(self.tmp / "data"),
         )
 
-    def spawn(self, name: str, *extra: str) -> None:
+    def spawn(self, name: str, *extra: str, **env: str) -> None:
         log = (self.tmp / f"{name}.log").open("w")
         cmd = [sys.executable, "-m", "warroom.cli", name, *extra]
         self.procs[name] = subprocess.Popen(
-            cmd, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            cmd, env=self.env() | env, stdout=log, stderr=subprocess.STDOUT
         )
+
+    async def answers(self, name: str, port: int, path: str, deadline: float) -> None:
+        while True:
+            try:
+                _, bodies, _ = await hammer(HOST, port, [("GET", path, b"", b"")], 1)
+                if bodies[0]:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline or self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} process did not start; see {self.tmp}/{name}.log")
+            await asyncio.sleep(0.2)
+
+    async def worker_metrics(self) -> dict[str, float]:
+        """The worker's trigger ticks (count, seconds) and rule evaluations so far."""
+        _, bodies, _ = await hammer(HOST, self.metrics_port, [("GET", "/metrics", b"", b"")], 1)
+        got = {"ticks": 0.0, "tick_s": 0.0, "evaluations": 0.0}
+        for line in bodies[0].decode().splitlines():
+            name, _, value = line.rpartition(" ")
+            if name.startswith("warroom_trigger_tick_seconds_count"):
+                got["ticks"] += float(value)
+            elif name.startswith("warroom_trigger_tick_seconds_sum"):
+                got["tick_s"] += float(value)
+            elif name.startswith("warroom_rule_evaluations_total"):
+                got["evaluations"] += float(value)
+        return got
 
     async def start(self) -> None:
         if self.database_url.startswith("postgresql"):
@@ -199,18 +229,14 @@ class Run:
         )
         self.port = free_port()
         self.spawn("web", "--host", HOST, "--port", str(self.port))
-        self.spawn("worker")
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                _, bodies, _ = await hammer(HOST, self.port, [("GET", "/healthz", b"", b"")], 1)
-                if b"ok" in bodies[0]:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline or self.procs["web"].poll() is not None:
-                raise RuntimeError(f"web process did not start; see {self.tmp}/web.log")
-            await asyncio.sleep(0.2)
+        # Its /metrics port answers once its loops run, after its start-up restore of
+        # lost campaigns: none is created before (one created meanwhile, its Redis
+        # generation not yet set, would be "restored" at once).
+        self.metrics_port = free_port()
+        self.spawn("worker", WARROOM_METRICS_PORT=str(self.metrics_port))
+        deadline = time.monotonic() + 90
+        await self.answers("web", self.port, "/healthz", deadline)
+        await self.answers("worker", self.metrics_port, "/metrics", deadline)
         self.poller = ReportPoller(self.rt.store.engine, self.args.poll)
         self.poller.thread.start()
 
@@ -355,17 +381,19 @@ class Run:
         out["mem_per_campaign"] = (int(self.sync.info("memory")["used_memory"]) - used0) / self.n
 
         idle = Phase(time.time())
-        c0 = self.cpu()
+        c0, m0 = self.cpu(), await self.worker_metrics()
         await asyncio.sleep(a.idle)
-        c1 = self.cpu()
+        c1, m1 = self.cpu(), await self.worker_metrics()
         idle.ended = time.time()
         idle.cpu = {p: (c1[p] - c0[p]) / (idle.ended - idle.began) * 100 for p in c1}
 
         active = self.rng.sample(sorted(self.live), n_active)
         busy = Phase(time.time())
         sent = await self.trickle(active, time.monotonic() + a.trickle)
-        c2 = self.cpu()
+        c2, m2 = self.cpu(), await self.worker_metrics()
         busy.ended = time.time()
+        for p, x, y in ((idle, m0, m1), (busy, m1, m2)):
+            p.ticks = {k: y[k] - x[k] for k in x}
         busy.cpu = {p: (c2[p] - c1[p]) / (busy.ended - idle.ended) * 100 for p in c2}
         await asyncio.sleep(a.drain)
         end_ms = real_now_ms()
@@ -462,6 +490,13 @@ def report(args: argparse.Namespace, n: int, out: dict[str, Any]) -> None:
         f"  trickle {busy.ended - busy.began:.0f} s, {out['sent']} orders into {out['active']}"
         f" campaigns (a milestone every {out['step']} orders), CPU: {cpu(busy)}"
     )
+    for name, p in (("idle", idle), ("trickle", busy)):
+        wall, t = p.ended - p.began, p.ticks
+        mean = f", {t['tick_s'] / t['ticks'] * 1000:.0f} ms each" if t["ticks"] else ""
+        print(
+            f"  worker while {name}: {t['ticks'] / wall:.2f} trigger ticks/s{mean},"
+            f" {t['evaluations'] / wall:.1f} rule evaluations/s"
+        )
     waited = args.drain
     print(
         show_delays("milestone, minute settled -> row", out["miles"], out["miles_missing"], waited)
