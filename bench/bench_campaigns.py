@@ -464,13 +464,13 @@ async def one_run(args: argparse.Namespace, n: int, tmp: Path) -> dict[str, Any]
 
 def show_delays(name: str, values: list[float], missing: int, waited_s: float) -> str:
     if not values:
-        return f"  {name}: no report seen ({missing} due and not written within {waited_s:.0f} s)"
+        return f"  {name}: no report seen ({missing} due, no row by the end, {waited_s:.0f} s after the trickle)"
     line = (
         f"  {name}: n={len(values)} min {min(values):.2f} s, p50 {statistics.median(values):.2f} s,"
         f" p99 {pct(values, 0.99):.2f} s, max {max(values):.2f} s"
     )
     if missing:
-        line += f"; {missing} due and not written within {waited_s:.0f} s"
+        line += f"; {missing} due, no row by the end ({waited_s:.0f} s after the trickle)"
     return line
 
 
