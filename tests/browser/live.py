@@ -52,7 +52,7 @@ class WebProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout_s: float = 30.0) -> None:
+    def start(self, timeout_s: float = 90.0) -> None:
         env = dict(os.environ)
         env.update(
             REDIS_URL=str(self.settings.redis_url),

@@ -425,12 +425,14 @@ async def test_paused_rules_do_not_fire_until_resumed(harness: Harness) -> None:
         "sustain_minutes": 0,
         "action": {"kind": "announcement", "amount_fen": 0, "text": "冲"},
     }
+    # Doors opened two hours ago (a rule judges every minute since doors opened: a
+    # start years back made each evaluation take seconds and the chat fall silent).
+    now_s = int(time.time())
     c0 = await harness.create_campaign(
-        stimulus_rules=[rule], starts_at="2020-01-01T00:00:00Z", ends_at="2099-01-01T00:00:00Z"
+        stimulus_rules=[rule], starts_at=(now_s - 7200) * 1000, ends_at=(now_s + 86400) * 1000
     )
     # The chat is alive (a dead feed holds every rule): messages in the last minutes,
     # no sales, so the floor rule has a slump to fire on.
-    now_s = int(time.time())
     chat = [
         {
             "type": "message",

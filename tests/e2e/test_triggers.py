@@ -583,10 +583,10 @@ class Counted:
 async def test_a_tick_reads_the_fires_once_and_builds_no_snapshot(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The tick runs four times a second for every campaign not yet done: it reads the
-    figures it needs from hot state, never a whole snapshot (a bounded board read),
-    and the campaign's fires once, for the rules, the late announcements and the
-    uplifts of an ended campaign alike. Counted on the real Redis and SQL stores."""
+    """An evaluation of a campaign (on a change or a due moment) reads the figures it
+    needs from hot state, never a whole snapshot (a bounded board read), and the
+    campaign's fires once, for the rules, the late announcements and the uplifts of an
+    ended campaign alike. Counted on the real Redis and SQL stores."""
     now_ms = int(time.time() * 1000)
     end = now_ms - now_ms % 60_000 - 60_000  # ended, its last minute settled
     c = await harness.create_campaign(
@@ -618,7 +618,7 @@ async def test_a_tick_reads_the_fires_once_and_builds_no_snapshot(
     monkeypatch.setattr(rt.hot, "read", board_reads)
     built = Counted(snapshots.build_snapshot)
     monkeypatch.setattr(snapshots, "build_snapshot", built)
-    for ticks in (1, 2, 3):
-        await trig.tick()
-        assert (fires.calls, board_reads.calls, built.calls) == (ticks, 0, 0)
+    for n in (1, 2, 3):
+        await trig.tick_campaign(record)
+        assert (fires.calls, board_reads.calls, built.calls) == (n, 0, 0)
     assert len(await reports(harness, c)) == 2  # nothing more was due

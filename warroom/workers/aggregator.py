@@ -55,6 +55,7 @@ class Aggregator:
         self._slugs_at = 0.0
         self._reclaimed_at = 0.0
         self._applied_counters: dict[str, Any] = {}  # slug -> its APPLIED_EVENTS child
+        self._grown: set[str] = set()  # streams read from since the last trim
 
     def _applied_counter(self, slug: str) -> Any:
         child = self._applied_counters.get(slug)
@@ -76,10 +77,9 @@ class Aggregator:
         entries: list[Entry] = []
         if time.monotonic() - self._reclaimed_at >= self.reclaim_idle_ms / 1000 / 2:
             self._reclaimed_at = time.monotonic()
-            for slug in slugs:
-                entries += await self.stream.reclaim(
-                    slug, self.consumer, self.reclaim_idle_ms, self.entries_per_read
-                )
+            entries = await self.stream.reclaim_many(
+                slugs, self.consumer, self.reclaim_idle_ms, self.entries_per_read
+            )
         if not entries:
             entries = await self.stream.read(slugs, self.consumer, self.entries_per_read, block_ms)
         if entries:
@@ -98,6 +98,7 @@ class Aggregator:
         for e in entries:
             by_slug[e.slug].append(e)
         for slug, group in by_slug.items():
+            self._grown.add(slug)
             decoded: list[tuple[Entry, list[dict[str, Any]]]] = []
             for entry in group:
                 try:
@@ -165,7 +166,10 @@ class Aggregator:
                 await self.step(self.block_ms)
                 if time.monotonic() - trimmed_at > 30:
                     trimmed_at = time.monotonic()
-                    for slug in await self._campaigns():
+                    # Only streams this worker read from: an idle campaign's stream
+                    # has not grown, and another worker trims what it read.
+                    grown, self._grown = self._grown, set()
+                    for slug in sorted(grown):
                         await self.stream.trim(slug)
                 outage.ok()
             except asyncio.CancelledError:

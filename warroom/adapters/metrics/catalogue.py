@@ -187,8 +187,12 @@ LAST_RESTORE = Gauge(
 
 TICK_SECONDS = Histogram(
     "warroom_trigger_tick_seconds",
-    "Time of one trigger tick over every live campaign.",
+    "Time of one trigger tick over the campaigns changed or due.",
     buckets=FAST,
+)
+TRIGGER_EVALUATIONS = Counter(
+    "warroom_trigger_evaluations_total",
+    "Campaigns evaluated by the trigger worker (changed, or a moment due).",
 )
 RULE_EVALUATIONS = Counter(
     "warroom_rule_evaluations_total",

@@ -150,6 +150,29 @@ class EventStream:
         claimed = res[1]
         return [Entry(slug, eid, fields) for eid, fields in claimed if fields]
 
+    async def reclaim_many(
+        self, slugs: list[str], consumer: str, min_idle_ms: int, count: int, chunk: int = 500
+    ) -> list[Entry]:
+        """`reclaim` over many campaigns, one pipelined round trip per `chunk` of them:
+        with ten thousand idle campaigns, one command each would be the worker's load."""
+        out: list[Entry] = []
+        for i in range(0, len(slugs), chunk):
+            part = slugs[i : i + chunk]
+            pipe = self.redis.pipeline(transaction=False)
+            for slug in part:
+                pipe.xautoclaim(
+                    keys.stream(slug), self.group, consumer, min_idle_ms, "0-0", count=count
+                )
+            results = await pipe.execute(raise_on_error=False)
+            for slug, res in zip(part, results, strict=True):
+                if isinstance(res, ResponseError) and "NOGROUP" in str(res):
+                    await self.ensure_group(slug)
+                    continue
+                if isinstance(res, Exception):
+                    raise res
+                out += [Entry(slug, eid, fields) for eid, fields in res[1] if fields]
+        return out
+
     async def ack(self, entries: list[Entry]) -> None:
         by_slug: dict[str, list[Entry]] = {}
         for e in entries:

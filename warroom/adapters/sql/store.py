@@ -206,10 +206,34 @@ class Store:
             ).first()
         return _record(row).settings if row is not None else None
 
-    def list_campaigns(self) -> list[CampaignRecord]:
+    def list_campaigns(
+        self, cache: dict[int, tuple[tuple[str, str, str], CampaignRecord]] | None = None
+    ) -> list[CampaignRecord]:
+        """Every campaign. With a `cache` (kept by the caller between calls), a row whose
+        settings and tokens are unchanged reuses its record instead of parsing again."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(CampaignRow).order_by(col(CampaignRow.id))).all()
-        return [_record(r) for r in rows]
+        if cache is None:
+            return [_record(r) for r in rows]
+        out: list[CampaignRecord] = []
+        for r in rows:
+            text = (r.settings_json, r.ingest_token_hash, r.viewer_token_hash)
+            known = cache.get(r.id)
+            if known is None or known[0] != text:
+                known = cache[r.id] = (text, _record(r))
+            out.append(known[1])
+        for gone in cache.keys() - {r.id for r in rows}:
+            del cache[gone]
+        return out
+
+    def campaign_census(self) -> tuple[int, int]:
+        """(how many campaigns, the newest id): a cheap look for campaigns created or
+        removed since the last listing."""
+        with self.engine.connect() as conn:
+            n, newest = conn.execute(
+                select(func.count(col(CampaignRow.id)), func.max(col(CampaignRow.id)))
+            ).one()
+        return int(n), int(newest or 0)
 
     # ledger
 
