@@ -198,7 +198,7 @@ class Run:
     async def worker_metrics(self) -> dict[str, float]:
         """The worker's trigger ticks (count, seconds) and rule evaluations so far."""
         _, bodies, _ = await hammer(HOST, self.metrics_port, [("GET", "/metrics", b"", b"")], 1)
-        got = {"ticks": 0.0, "tick_s": 0.0, "evaluations": 0.0}
+        got = {"ticks": 0.0, "tick_s": 0.0, "evaluations": 0.0, "campaigns": 0.0}
         for line in bodies[0].decode().splitlines():
             name, _, value = line.rpartition(" ")
             if name.startswith("warroom_trigger_tick_seconds_count"):
@@ -207,6 +207,8 @@ class Run:
                 got["tick_s"] += float(value)
             elif name.startswith("warroom_rule_evaluations_total"):
                 got["evaluations"] += float(value)
+            elif name.startswith("warroom_trigger_evaluations_total"):  # since issue 22
+                got["campaigns"] += float(value)
         return got
 
     async def start(self) -> None:
@@ -495,7 +497,8 @@ def report(args: argparse.Namespace, n: int, out: dict[str, Any]) -> None:
         mean = f", {t['tick_s'] / t['ticks'] * 1000:.0f} ms each" if t["ticks"] else ""
         print(
             f"  worker while {name}: {t['ticks'] / wall:.2f} trigger ticks/s{mean},"
-            f" {t['evaluations'] / wall:.1f} rule evaluations/s"
+            f" {t['evaluations'] / wall:.1f} rule evaluations/s,"
+            f" {t['campaigns'] / wall:.1f} campaign evaluations/s (0 before issue 22's counter)"
         )
     waited = args.drain
     print(
