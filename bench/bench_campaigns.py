@@ -422,6 +422,11 @@ class Run:
                 row = seen.get((lv.record.id, f"milestone:{fen}"))
                 if row is None:
                     miles_missing += 1
+                    if miles_missing <= 3:
+                        print(
+                            f"    missing: {lv.record.settings.slug} milestone:{fen},"
+                            f" settled {(b1 - due) / 1000:.1f} s before the trickle's end"
+                        )
                 else:  # the row's own minute, not the one this process guessed
                     miles.append((row[5] - settle(clock, row[4] + MIN)) / 1000)
         sched, sched_missing = [], 0
@@ -438,6 +443,13 @@ class Run:
                 row = seen.get((lv.record.id, f"scheduled:{slot}"))
                 if row is None:
                     sched_missing += 1
+                    if sched_missing <= 3:  # enough to look into
+                        print(
+                            f"    missing: {s.slug} scheduled:{slot} (every"
+                            f" {s.report_every_minutes} min), settled"
+                            f" {(b1 - due) / 1000:.1f} s before the trickle's end; rows:"
+                            f" {sorted(r[2] for r in rows if r[1] == lv.record.id)}"
+                        )
                 else:
                     sched.append((row[5] - due) / 1000)
         kinds: dict[str, dict[str, int]] = {"idle": {}, "trickle": {}}
