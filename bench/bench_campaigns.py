@@ -14,7 +14,9 @@ The campaigns are created in this process through the service layer
 generation) while web and worker run; each is a rehearsal (`--time-scale`, 2 by
 default) with 100 milestones above its seed orders, a scheduled report and a stimulus
 rule that stays quiet; each then gets `--seed` orders over HTTP (so it has had its
-first event and reports fall due). Most campaigns have their next scheduled slot far
+first event and reports fall due), and the worker is given time to look at each
+(until its count of campaign evaluations stays put for 3 s, at most `--quiet-max`
+s). Most campaigns have their next scheduled slot far
 away; the last `--scheduled` created have one that falls inside the trickle. Then the
 campaigns idle for `--idle` s, and for `--trickle` s one order at a time goes at
 `--rate` orders/s into a random 1% of them (at least `--min-active`), enough to cross
@@ -352,6 +354,20 @@ class Run:
             print(f"    note: {refused} trickle orders refused")
         return sent
 
+    async def quiet(self, at_most: float) -> float:
+        """Wait (bounded) until the worker has looked at every new campaign: its count
+        of campaign evaluations (issue 22's worker) stays put for 3 s. A worker without
+        the counter counts nothing and passes at once."""
+        began = time.monotonic()
+        last = (await self.worker_metrics())["campaigns"]
+        while time.monotonic() - began < at_most:
+            await asyncio.sleep(3)
+            now = (await self.worker_metrics())["campaigns"]
+            if now == last:
+                break
+            last = now
+        return time.monotonic() - began
+
     # the run
 
     async def go(self) -> dict[str, Any]:
@@ -367,6 +383,7 @@ class Run:
         bulk = self.n - k
         t = await self.create(0, bulk, lambda: FAR_EVERY)
         seeded = await self.seed([f"cb{i}" for i in range(bulk)])
+        out["quiet_s"] = await self.quiet(a.quiet_max)
         # The last k campaigns: a slot inside the trickle window (set from now, so a
         # slow creation of the bulk does not move it out).
         idle_from = time.time() + 2 + a.settle + k * 0.02
@@ -496,7 +513,8 @@ def report(args: argparse.Namespace, n: int, out: dict[str, Any]) -> None:
 
     print(
         f"  created in {out['create_s']:.1f} s (in-process), seeded {args.seed} orders each"
-        f" over HTTP in {out['seed_s']:.1f} s"
+        f" over HTTP in {out['seed_s']:.1f} s; the worker looked at them all in"
+        f" {out['quiet_s']:.0f} s"
     )
     print(f"  Redis used_memory per campaign: {out['mem_per_campaign'] / 1024:.1f} KiB")
     print(f"  idle {idle.ended - idle.began:.0f} s, CPU of a core: {cpu(idle)}")
@@ -532,6 +550,9 @@ def main() -> int:
         "--scheduled", type=int, default=50, help="campaigns with a slot in the trickle"
     )
     ap.add_argument("--settle", type=float, default=5.0, help="s after seeding before idle")
+    ap.add_argument(
+        "--quiet-max", type=float, default=180.0, help="s at most for the worker to settle"
+    )
     ap.add_argument("--idle", type=float, default=60.0, help="s of idle measurement")
     ap.add_argument("--trickle", type=float, default=180.0, help="s of trickle")
     ap.add_argument("--rate", type=float, default=10.0, help="trickle orders/s in all")
