@@ -146,15 +146,19 @@ class ReportPoller:
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
-        last = 0
-        q = text("SELECT id, campaign_id, key, kind, at_ms FROM report WHERE id > :last")
+        last, known = 0, set()
+        q = text("SELECT id, campaign_id, key, kind, at_ms FROM report WHERE id > :low")
         while not self.stop.is_set():
+            # Ids are taken before commit: with reports claimed concurrently a lower id
+            # can commit after a higher one was seen, so look back a margin.
             with self.engine.connect() as conn:
-                found = conn.execute(q, {"last": last}).all()
+                found = conn.execute(q, {"low": max(0, last - 500)}).all()
             seen = real_now_ms()
             for r in found:
-                self.rows.append((int(r[0]), int(r[1]), r[2], r[3], int(r[4]), seen))
-                last = max(last, int(r[0]))
+                if int(r[0]) not in known:
+                    known.add(int(r[0]))
+                    self.rows.append((int(r[0]), int(r[1]), r[2], r[3], int(r[4]), seen))
+                    last = max(last, int(r[0]))
             self.stop.wait(self.every_s)
 
 
