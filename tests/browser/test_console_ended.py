@@ -111,7 +111,7 @@ async def test_console_during_the_sale_then_ended(stack: Stack, browser: Any) ->
         ):
             status, body = await page.evaluate(POST_JS, [path, fields])
             assert status == 409, (path, fields, status)
-            assert "活动已结束" in body and 'id="ended"' in body and "data-fire" not in body
+            assert "活动已收官" in body and 'id="ended"' in body and "data-fire" not in body
         # and by the API: the same 409 with its reason, for a rule and an announcement
         for body in ({"rule": "午后提神"}, {"kind": "announcement", "text": "加场秒杀！"}):
             res = await stack.client.post(
@@ -136,7 +136,7 @@ async def test_console_during_the_sale_then_ended(stack: Stack, browser: Any) ->
                 "els => els.map(e => e.textContent.trim())",
             )
             assert labels == ["📊 查看复盘", "复盘链接（分享给团长）"]
-            assert "活动已结束" in await page.inner_text("#actions")
+            assert "活动已收官" in await page.inner_text("#actions")
             assert await overlaps(page, BLOCKS) == [], viewport
             w.assert_clean()
         finally:

@@ -116,7 +116,7 @@ async def delete_rule(
 
 # A refusal after the close (operator.ENDED), as the console says it; the fragment it
 # comes with shows the ended panel instead of the actions.
-ENDED_SAID = "活动已结束：不能再手动触发、发布通知或暂停自动规则，未做任何改动"
+ENDED_SAID = "活动已收官：不能再手动触发、发布通知或暂停自动规则，未做任何改动"
 
 
 async def live_fragment(
