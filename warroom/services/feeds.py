@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from warroom.adapters.redis.keys import FEED_KEEP
 from warroom.adapters.sql.report_store import Written, report_view
@@ -78,7 +78,7 @@ class FeedCatchUp:
             if i > (self._floor[0] if feed == "reports" else self._floor[1])
         }
 
-    async def tick(self, records: Sequence[CampaignRecord]) -> int:
+    async def tick(self, records: Sequence[CampaignRecord] | Mapping[int, CampaignRecord]) -> int:
         """Put every row written since the last look on its feed if it is not there;
         returns how many were missing."""
         rows = await asyncio.to_thread(self.reports.written_since, *self._floor)
@@ -86,7 +86,8 @@ class FeedCatchUp:
         for r in rows:
             if (r.feed, r.id) not in self._checked:
                 todo.setdefault((r.campaign_id, r.feed), []).append(r.id)
-        by_id = {r.id: r for r in records}
+        # The trigger worker hands its campaigns by id (no per-campaign work a tick).
+        by_id = records if isinstance(records, Mapping) else {r.id: r for r in records}
         repaired = 0
         for (campaign_id, feed), ids in todo.items():
             record = by_id.get(campaign_id)

@@ -130,7 +130,7 @@ class Triggers:
         await asyncio.gather(*(self._evaluate(record, gate) for record in due_now))
         # After the campaigns: what this tick posted is on its feed already.
         try:
-            await self.feeds.tick(list(self._records.values()))
+            await self.feeds.tick(self._records)
             self._feeds_outage.ok()
         except Exception as exc:
             self._feeds_outage.failed(exc)
@@ -154,6 +154,8 @@ class Triggers:
     async def _refresh(self, changes: Any, now: int) -> None:
         """Bring the campaigns up to date: every one on a new subscription or a sweep,
         new or removed ones when the census moved, re-read ones whose settings changed."""
+        if changes.resync:
+            log.info("change feed subscribed: every campaign is looked at once")
         census = await asyncio.to_thread(self.store.campaign_census)
         sweep = time.monotonic() - self._swept_at >= self.sweep_s
         if changes.resync or sweep or census != self._census:
