@@ -15,6 +15,7 @@ from tests.e2e.test_people import add_key, add_user, bearer, person_client
 from warroom.core.campaign import StimulusRule
 from warroom.core.reports.holdout import Assignment
 from warroom.services import proposals, treatment
+from warroom.workers.rule_step import open_proposals
 from warroom.workers.triggers import Triggers
 
 ADMIN_H = {"Authorization": f"Bearer {ADMIN}"}
@@ -282,9 +283,8 @@ async def test_a_pending_proposal_blocks_its_rule_and_a_dismissed_one_does_not(
     h = harness
     c, record = await campaign(h, stimulus_rules=[RULE])
     rt = h.runtime
-    trig = Triggers(rt.store, rt.hot, rt.reports, rt.announcer)
     first = await propose(h, record, "fire:红包雨:1:p1", int(time.time() * 1000) - MINUTE)
-    pending = await trig._proposals(record, int(time.time() * 1000))
+    pending = await open_proposals(rt.reports, rt.announcer, record, int(time.time() * 1000))
     assert [p.id for p in pending] == [first]
     await h.client.post(url(first, "dismiss"), headers=ADMIN_H)
     # the next proposal of fire 1 is attempt 2: a fresh key, not blocked by the first
