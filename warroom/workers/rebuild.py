@@ -16,7 +16,7 @@ import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
-from typing import Literal
+from typing import Any, Literal
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.metrics import catalogue as metrics
@@ -102,22 +102,30 @@ async def _rebuild_locked(
 
 
 async def restore_lost(
-    store: Store, hot: HotState, stream: EventStream, feeds: FeedRestorer | None = None
+    store: Store,
+    hot: HotState,
+    stream: EventStream,
+    feeds: FeedRestorer | None = None,
+    cache: dict[int, Any] | None = None,
 ) -> list[str]:
     """Re-register every campaign, and rebuild any whose hot state is gone (the live
-    generation pointer is missing). Run at worker start and then by `Restorer`."""
-    records = await asyncio.to_thread(store.list_campaigns)
+    generation pointer is missing). Run at worker start and then by `Restorer` (whose
+    `cache` spares parsing every campaign's settings again on each pass)."""
+    records = await asyncio.to_thread(store.list_campaigns, cache)
     if not records:
         return []
+    known = {
+        m.decode() if isinstance(m, bytes) else str(m)
+        for m in await hot.redis.smembers(keys.CAMPAIGNS)
+    }
     pipe = hot.redis.pipeline(transaction=False)
     for r in records:
         pipe.exists(keys.generation(r.settings.slug))
-        pipe.sismember(keys.CAMPAIGNS, r.settings.slug)
     found = await pipe.execute()
     rebuilt = []
-    for i, record in enumerate(records):
+    for record, has_gen in zip(records, found, strict=True):
         slug = record.settings.slug
-        has_gen, registered = found[2 * i], found[2 * i + 1]
+        registered = slug in known
         if not registered:
             await stream.register(slug)
         if has_gen:
@@ -138,8 +146,9 @@ async def restore_lost(
 
 
 class Restorer:
-    """Checks every `interval_s` that each campaign's hot state is there; a wipe while
-    running is repaired within a few seconds, without restarting anything."""
+    """Checks every `interval_s` that Redis was not emptied and every `full_every_s`
+    that each campaign's hot state is there; a wipe while running is repaired within a
+    few seconds, without restarting anything."""
 
     def __init__(
         self,
@@ -148,20 +157,43 @@ class Restorer:
         stream: EventStream,
         feeds: FeedRestorer | None = None,
         interval_s: float = 1.0,
+        full_every_s: float = 10.0,
     ) -> None:
         self.store = store
         self.hot = hot
         self.stream = stream
         self.feeds = feeds
         self.interval_s = interval_s
+        self.full_every_s = full_every_s
         self.restored: list[str] = []
         self._failing = False
+        self._cache: dict[int, Any] = {}
+        self._full_at = float("-inf")
+
+    async def check(self) -> None:
+        """Every campaign when due (every `full_every_s`, on a cluster every pass: one
+        node may be emptied alone) or when Redis was emptied (`keys.ALIVE` gone);
+        otherwise one EXISTS: with ten thousand campaigns, a full pass each second
+        would be the worker's load."""
+        full = (
+            self.stream.cluster
+            or time.monotonic() - self._full_at >= self.full_every_s
+            or not await self.hot.redis.exists(keys.ALIVE)
+        )
+        if not full:
+            return
+        # Marked before the pass: an emptying during it removes the mark again.
+        await self.hot.redis.set(keys.ALIVE, 1)
+        self.restored += await restore_lost(
+            self.store, self.hot, self.stream, self.feeds, self._cache
+        )
+        self._full_at = time.monotonic()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             started = time.monotonic()
             try:
-                self.restored += await restore_lost(self.store, self.hot, self.stream, self.feeds)
+                await self.check()
                 if self._failing:
                     log.warning("hot-state check works again")
                 self._failing = False

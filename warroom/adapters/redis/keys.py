@@ -9,6 +9,9 @@ from warroom.core.live.group_health import group_health_keys
 CAMPAIGNS = "wr:campaigns"  # set of slugs the workers watch
 CHANGED_CHANNEL = "wr:changed"  # pub/sub hint: a campaign's hot state moved
 AGG_GROUP = "agg"
+# Set by the restorer after each full check: gone means Redis was emptied (FLUSHALL, a
+# new server), so every campaign is checked at once rather than at the next full pass.
+ALIVE = "wr:alive"
 
 
 def prefix(slug: str) -> str:
