@@ -107,11 +107,21 @@ def test_a_silent_feed_or_a_spent_rule_waits_for_a_change() -> None:
 
 def test_a_watching_rule_is_due_at_the_next_complete_minute() -> None:
     now = START + 95 * M + 20_000
+    horizon = now - SETTLE
+    running = horizon - horizon % M
     for reason in ("window_filling", "not_low", "sustaining"):
-        v = seen(now, first_event_ms=START, decisions=[(reason, None)])
-        horizon = now - SETTLE
-        next_minute = horizon - horizon % M + M
-        assert due(campaign(), v) == next_minute + SETTLE + 1, reason
+        v = seen(now, first_event_ms=START, decisions=[(reason, None)], active_minutes={running})
+        assert due(campaign(), v) == running + M + SETTLE + 1, reason
+
+
+def test_a_watching_rule_over_a_silent_running_minute_waits_for_a_change() -> None:
+    # Nothing has arrived in the running minute: complete, it will be silent and hold
+    # the rule (feed_silent); only an event, a change, could make it otherwise.
+    now = START + 95 * M + 20_000
+    horizon = now - SETTLE
+    earlier = horizon - horizon % M - M
+    v = seen(now, first_event_ms=START, decisions=[("not_low", None)], active_minutes={earlier})
+    assert due(campaign(), v) == START + 120 * M + SETTLE + 1  # the next slot, not a minute
 
 
 def test_a_cooling_rule_is_due_when_its_cooldown_ends() -> None:

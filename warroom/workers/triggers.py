@@ -31,7 +31,7 @@ from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.sql.report_store import ReportStore
 from warroom.adapters.sql.store import Store
 from warroom.core.campaign import StimulusAction
-from warroom.core.live.figures import first_activity_ms
+from warroom.core.live.figures import activity_by_minute, first_activity_ms
 from warroom.core.live.shapes import Minutes
 from warroom.core.records import CampaignRecord
 from warroom.core.reports.agenda import Seen, next_due_real_ms
@@ -278,6 +278,7 @@ class Triggers:
             claimed,
             decisions,
             [*fires, *proposed],
+            activity_by_minute(raw.minutes).keys() if decisions else (),
         )
         return self._next(record, real, seen)
 

@@ -58,6 +58,8 @@ class Seen:
     claimed: Collection[str]  # report keys taken
     decisions: Sequence[tuple[str, int | None]] = ()  # each rule's (reason, cooldown end)
     fires: Sequence[FireRecord] = ()  # every fire and proposal of the campaign
+    # Minutes in which an event of any kind arrived (rules.FeedState's activity).
+    active_minutes: Collection[int] = ()
 
 
 def report_moments(s: CampaignSettings, seen: Seen, horizon: int) -> list[int]:
@@ -84,12 +86,19 @@ def report_moments(s: CampaignSettings, seen: Seen, horizon: int) -> list[int]:
     return out
 
 
-def rule_moments(decisions: Iterable[tuple[str, int | None]], horizon: int) -> list[int]:
-    """When each rule's decision may next change with no new event."""
+def rule_moments(
+    decisions: Iterable[tuple[str, int | None]], horizon: int, active_minutes: Collection[int] = ()
+) -> list[int]:
+    """When each rule's decision may next change with no new event. A watching rule
+    looks again at the next complete minute, unless nothing at all has arrived in the
+    running one: then that minute, once complete, is silent and holds every rule
+    ("feed_silent"), and only an event (a change) can make it otherwise."""
     out: list[int] = []
+    running = minute_floor(horizon)
     for reason, cooldown_end in decisions:
         if reason in WATCHING:
-            out.append(minute_floor(horizon) + MINUTE_MS)
+            if running in active_minutes:
+                out.append(running + MINUTE_MS)
         elif reason == "cooldown" and cooldown_end is not None:
             out.append(cooldown_end)
     return out
@@ -130,7 +139,7 @@ def next_due_real_ms(
         return now_real_ms + retry_ms
     horizon = min(seen.now_ms, seen.settled_ms)
     on_watermark = report_moments(s, seen, horizon)
-    on_watermark += rule_moments(seen.decisions, horizon)
+    on_watermark += rule_moments(seen.decisions, horizon, seen.active_minutes)
     on_clock, settled_fires = fire_moments(seen.fires)
     on_watermark += settled_fires
     # A moment this evaluation had already reached was acted on (or cannot be: an
