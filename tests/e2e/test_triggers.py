@@ -332,7 +332,11 @@ async def test_a_quiet_campaign_gets_true_reports_and_a_silent_one_only_the_fina
         report_every_minutes=30,
         final_grace_seconds=1,
     )
-    await harness.post_events("sale", c["ingest_token"], [message(1)])
+    # Stamped at the doors' opening: stamped on arrival, at 20 campaign minutes a real
+    # second, a slow post would land after the first hour mark, which is then (rightly)
+    # not reported: the test would bet on the machine's speed.
+    res = await harness.post_events("sale", c["ingest_token"], [{**message(1), "ts": now_ms}])
+    assert res.json()["accepted"] == 1, res.text
     async with loops(harness):
 
         async def finals() -> bool:
