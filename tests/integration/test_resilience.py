@@ -47,10 +47,12 @@ def child_env(h: Harness) -> dict[str, str]:
 
 async def test_sigkilled_worker_loses_and_doubles_nothing(harness: Harness) -> None:
     c = await harness.create_campaign()
-    events = many_orders(6000)
-    for i in range(0, len(events), 50):  # 120 stream entries
-        res = await harness.post_events("sale", c["ingest_token"], events[i : i + 50])
-        assert res.json()["accepted"] == 50
+    # Enough that the worker cannot apply them all between two looks (a faster
+    # aggregator did 6,000 before the 5 ms poll saw the first): 120 entries of 500.
+    events = many_orders(60_000)
+    for i in range(0, len(events), 500):
+        res = await harness.post_events("sale", c["ingest_token"], events[i : i + 500])
+        assert res.json()["accepted"] == 500
     worker = subprocess.Popen(
         [sys.executable, "-m", "warroom.cli", "worker"],
         env=child_env(harness),
