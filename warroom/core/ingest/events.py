@@ -26,6 +26,7 @@ from warroom.core.ingest.money import MAX_AMOUNT_FEN
 
 MAX_ID_LEN = 128
 MAX_NAME_LEN = 200
+MAX_QUANTITY = 1_000_000
 DAY_MS = 86_400_000
 AHEAD_MS = 5 * 60_000  # how far ahead of the campaign clock a sender's clock may run
 
@@ -65,7 +66,7 @@ class OrderEvent(_Wire):
     buyer_id: Id
     product_id: Id
     ts: Ts = None
-    quantity: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 1
+    quantity: Annotated[StrictInt, Field(ge=1, le=MAX_QUANTITY)] = 1
     seller_name: Name | None = None
     group_name: Name | None = None
     product_name: Name | None = None

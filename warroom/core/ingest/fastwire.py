@@ -30,6 +30,7 @@ from warroom.core.ingest.clock import parse_instant
 from warroom.core.ingest.events import (
     MAX_ID_LEN,
     MAX_NAME_LEN,
+    MAX_QUANTITY,
     EventError,
     NormalizedEvent,
     TsWindow,
@@ -57,7 +58,7 @@ class _Order(_Event, tag="order"):
     buyer_id: Id
     product_id: Id
     ts: Ts = None
-    quantity: Annotated[int, Meta(ge=1, le=1_000_000)] = 1
+    quantity: Annotated[int, Meta(ge=1, le=MAX_QUANTITY)] = 1
     seller_name: Name = None
     group_name: Name = None
     product_name: Name = None
