@@ -88,6 +88,16 @@ def profiled(pid: int, name: str) -> Iterator[None]:
         spy.wait(timeout=60)
 
 
+def database_cpu_s() -> float:
+    """CPU of every postgres process on this machine (the server's share of a run with
+    --database-url; 0 when none runs)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        if proc.info["name"] == "postgres" and proc.info["cpu_times"] is not None:
+            total += proc.info["cpu_times"].user + proc.info["cpu_times"].system
+    return total
+
+
 def cpu_s(pid: int) -> float:
     t = psutil.Process(pid).cpu_times()
     return t.user + t.system
@@ -98,9 +108,10 @@ def ms(t: Timings, q: float) -> str:
 
 
 class Bench:
-    def __init__(self, tmp: Path, synchronous: str = "FULL") -> None:
+    def __init__(self, tmp: Path, synchronous: str = "FULL", database_url: str = "") -> None:
         self.tmp = tmp
         self.synchronous = synchronous
+        self.given_database = database_url
         self.port = free_port()
         self.rates: list[tuple[str, float]] = []
 
@@ -110,7 +121,7 @@ class Bench:
         assert self.redis_server.proc is not None
         self.redis_pid = self.redis_server.proc.pid
         env = dict(os.environ)
-        self.database_url = f"sqlite:///{self.tmp / 'warroom.db'}"
+        self.database_url = self.given_database or f"sqlite:///{self.tmp / 'warroom.db'}"
         env.update(
             REDIS_URL=self.redis_url,
             DATABASE_URL=self.database_url,
@@ -178,9 +189,10 @@ class Bench:
         headers = f"Authorization: Bearer {c['ingest_token']}\r\n".encode() + JSON
         path = f"/api/v1/campaigns/{slug}/events"
         reqs = [("POST", path, body, headers) for body in bodies]
-        cpu0 = cpu_s(self.web.pid)
+        cpu0, db0 = cpu_s(self.web.pid), database_cpu_s()
         timings, answers, wall = await hammer(HOST, self.port, reqs, inflight)
         cpu = cpu_s(self.web.pid) - cpu0
+        self.db_cpu = database_cpu_s() - db0
         assert timings.statuses == {202: len(reqs)}, timings.statuses
         new = sum(orjson.loads(a)["accepted"] for a in answers)
         return timings, wall, cpu, new
@@ -189,8 +201,9 @@ class Bench:
         bodies = [orjson.dumps(events[i : i + size]) for i in range(0, len(events), size)]
         with profiled(self.web.pid, "web"):
             t, wall, cpu, new = await self.ingest("bench-batch", bodies, len(events), inflight)
+        db = f" + postgres {self.db_cpu / len(events) * 1e6:.1f}" if self.given_database else ""
         detail = (
-            f"web {cpu / len(events) * 1e6:.1f} µs CPU/event; per batch p50 {ms(t, 0.5)}, "
+            f"web{db} {cpu / len(events) * 1e6:.1f} µs CPU/event; per batch p50 {ms(t, 0.5)}, "
             f"p99 {ms(t, 0.99)}; {new:,} new"
         )
         label = f"HTTP ingest, batches of {size} ({inflight} in flight)"
@@ -339,6 +352,12 @@ def main() -> int:
     )
     p.add_argument("--commits", type=int, default=1000, help="one-row commits per sync mode")
     p.add_argument(
+        "--database-url",
+        default="",
+        help="the ledger in this (empty) PostgreSQL database instead of a SQLite file; "
+        "the web's CPU per event then leaves out the database's, printed beside it",
+    )
+    p.add_argument(
         "--spine-only",
         action="store_true",
         help="only the ceiling, batched ingest and its aggregation (issue 22's figures)",
@@ -351,13 +370,18 @@ def main() -> int:
     print(
         f"Warroom spine benchmark: {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         "embedded redis-server (unix socket, AOF everysec), "
-        f"SQLite WAL synchronous={args.sqlite_synchronous}, 1 uvicorn process"
+        + (
+            "PostgreSQL ledger"
+            if args.database_url
+            else f"SQLite WAL synchronous={args.sqlite_synchronous}"
+        )
+        + ", 1 uvicorn process"
     )
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="wr-bench-") as tmp:
         if args.commits:
             ledger_commits(Path(tmp), args.commits)
-        b = Bench(Path(tmp), args.sqlite_synchronous)
+        b = Bench(Path(tmp), args.sqlite_synchronous, args.database_url)
         b.start()
         try:
             asyncio.run(measure(b, args))

@@ -25,7 +25,7 @@ import orjson
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.sql.report_store import report_view
-from warroom.adapters.sql.store import oldest_unrelayed_ts
+from warroom.adapters.sql.store import oldest_unrelayed_many, oldest_unrelayed_ts
 from warroom.core.campaign import StimulusAction
 from warroom.core.ingest.clock import minute_floor, rfc3339
 from warroom.core.live.figures import Figures, figures_of_totals
@@ -85,7 +85,12 @@ class Announcer:
         self.hot = hot
         self.reports = reports
         self.clock = clock
-        self.watermark = Watermark(hot, partial(oldest_unrelayed_ts, reports.engine), clock=clock)
+        self.watermark = Watermark(
+            hot,
+            partial(oldest_unrelayed_ts, reports.engine),
+            clock=clock,
+            oldest_unrelayed_many=partial(oldest_unrelayed_many, reports.engine),
+        )
         self._templates: dict[int, tuple[float, dict[str, str]]] = {}
 
     async def _overrides(self, campaign_id: int) -> dict[str, str]:

@@ -8,7 +8,7 @@ adapter. Signatures mirror the adapters', parameter names included, so that mypy
 checks that every real adapter still fits its port.
 
 Three leaks are named rather than hidden: `LiveState.redis` (the watermark reads the
-stream's positions through it, adapters/redis/streams.applied_before_real_ms),
+stream's positions through it, adapters/redis/frontier.applied_before_real_ms),
 `ReportRecords.engine` (the announcer hands it to the watermark's relay check,
 adapters/sql/store.oldest_unrelayed_ts) and `CampaignStreams.redis` (the campaign
 directory starts a campaign's first generation and publishes its hints with it). They

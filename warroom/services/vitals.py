@@ -77,6 +77,10 @@ class Vitals:
         self._last: Reading | None = None
         self._last_at = 0.0
         self._pending: asyncio.Future[Reading] | None = None
+        # Parsed campaign settings kept between readings (Store.list_campaigns' cache):
+        # with thousands of campaigns, parsing each one's settings per scrape was most
+        # of a scrape's cost.
+        self._rows: dict[int, Any] = {}
 
     async def read(self) -> Reading:
         if self._last is not None and time.monotonic() - self._last_at < self.cache_s:
@@ -100,7 +104,7 @@ class Vitals:
         except Exception:
             deps[REDIS] = False
         try:
-            records = await self._bounded(asyncio.to_thread(self.store.list_campaigns))
+            records = await self._bounded(asyncio.to_thread(self.store.list_campaigns, self._rows))
             queued = await self._bounded(asyncio.to_thread(queued_deliveries, self.store.engine))
             deps[DATABASE] = True
         except Exception:
@@ -114,8 +118,10 @@ class Vitals:
         if deps[REDIS] and live:
             try:
                 pending = await self._bounded(self.stream.pending_events(slugs))
-                found = await self._bounded(asyncio.gather(*(self._settled(r, now) for r in live)))
-                lags = [lag for lag, _ in found]
+                found = await self._bounded(self.watermark.settled_many(live, now))
+                lags = [
+                    self._lag(r, settled, now) for r, (settled, _) in zip(live, found, strict=True)
+                ]
                 restoring = [r for _, r in found]
             except Exception as exc:  # half-answered: report what is known
                 log.debug("vitals: campaign figures unavailable: %s", exc)
@@ -135,11 +141,9 @@ class Vitals:
             deps,
         )
 
-    async def _settled(self, record: CampaignRecord, now_real: int) -> tuple[float | None, bool]:
-        if await self.hot.restoring(record.settings.slug):
-            return None, True
-        settled = await self.watermark.settled_ms(record, now_real)
+    @staticmethod
+    def _lag(record: CampaignRecord, settled: int | None, now_real: int) -> float | None:
         if settled is None:
-            return None, await self.hot.restoring(record.settings.slug)
+            return None
         campaign_now = clock_of(record).now_ms(now_real)
-        return max(0.0, (campaign_now - settled) / 1000), False
+        return max(0.0, (campaign_now - settled) / 1000)

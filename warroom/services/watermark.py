@@ -22,10 +22,14 @@ an older `ts` is a late event: it still counts, but a report already written sta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
-from warroom.adapters.redis.streams import applied_before_real_ms
+from warroom.adapters.redis.frontier import (
+    applied_before_many,
+    applied_before_real_ms,
+    restoring_many,
+)
 from warroom.core.records import CampaignRecord
 from warroom.services.campaigns import clock_of
 from warroom.services.ports import LiveState
@@ -40,11 +44,13 @@ class Watermark:
         oldest_unrelayed_ts: Callable[[int], int | None],
         settle_ms: int = SETTLE_MS,
         clock: Clock = SYSTEM_CLOCK,
+        oldest_unrelayed_many: Callable[[Sequence[int]], dict[int, int]] | None = None,
     ) -> None:
         self.clock = clock
         self.hot = hot
         self.redis = hot.redis
         self.oldest_unrelayed_ts = oldest_unrelayed_ts
+        self.oldest_unrelayed_many = oldest_unrelayed_many
         self.settle_ms = settle_ms
 
     async def settled_ms(
@@ -67,3 +73,35 @@ class Watermark:
         if await self.hot.restoring(slug):  # lost while we looked
             return None
         return settled
+
+    async def settled_many(
+        self, records: Sequence[CampaignRecord], now_real_ms: int
+    ) -> list[tuple[int | None, bool]]:
+        """(`settled_ms`, restoring) of each campaign, by the same three rules, in a few
+        pipelines and one ledger query for all of them (what a scrape of /metrics asks
+        of every live campaign)."""
+        slugs = [r.settings.slug for r in records]
+        before = await restoring_many(self.redis, slugs)
+        applied = await applied_before_many(self.redis, slugs, now_real_ms)
+        ids = [r.id for r in records]
+        if self.oldest_unrelayed_many is not None:
+            unrelayed = await asyncio.to_thread(self.oldest_unrelayed_many, ids)
+        else:
+            found = [await asyncio.to_thread(self.oldest_unrelayed_ts, i) for i in ids]
+            unrelayed = {i: ts for i, ts in zip(ids, found, strict=True) if ts is not None}
+        after = await restoring_many(self.redis, slugs)  # lost while we looked
+        out: list[tuple[int | None, bool]] = []
+        for n, record in enumerate(records):
+            if before[n] or after[n]:
+                out.append((None, True))
+                continue
+            done = applied[n]
+            if done is None:
+                out.append((None, False))
+                continue
+            clock = clock_of(record)
+            settled = min(clock.now_ms(done - self.settle_ms), clock.now_ms(now_real_ms))
+            if record.id in unrelayed:
+                settled = min(settled, unrelayed[record.id])
+            out.append((settled, False))
+        return out

@@ -236,31 +236,3 @@ def id_tuple(entry_id: bytes | str) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
-
-
-async def applied_before_real_ms(redis: Redis, slug: str, now_real_ms: int) -> int | None:
-    """Real time (Redis clock) before which every stream entry of the campaign has been
-    applied; None when that cannot be known (no stream or no consumer group: the hot
-    state was lost and is being restored)."""
-    name = keys.stream(slug)
-    pipe = redis.pipeline(transaction=False)
-    pipe.xrevrange(name, count=1)
-    pipe.xinfo_groups(name)
-    pipe.xpending(name, keys.AGG_GROUP)
-    newest_res, groups_res, pending_res = await pipe.execute(raise_on_error=False)
-    if not isinstance(groups_res, list):
-        return None
-    group = next((g for g in groups_res if group_name(g.get("name")) == keys.AGG_GROUP), None)
-    if group is None:
-        return None
-    frontier = now_real_ms
-    if isinstance(pending_res, dict) and pending_res.get("pending"):
-        frontier = min(frontier, id_tuple(pending_res["min"])[0])
-    if isinstance(newest_res, list) and newest_res:
-        last = group["last-delivered-id"]
-        if id_tuple(newest_res[0][0]) > id_tuple(last):
-            raw_last = last if isinstance(last, bytes) else str(last).encode()
-            unread = await redis.xrange(name, min=b"(" + raw_last, count=1)
-            if unread:
-                frontier = min(frontier, id_tuple(cast(bytes, unread[0][0]))[0])  # XRANGE: ids
-    return frontier

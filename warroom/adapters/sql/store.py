@@ -322,3 +322,20 @@ def oldest_unrelayed_ts(engine: Engine, campaign_id: int) -> int | None:
             )
         ).scalar_one()
         return oldest
+
+
+def oldest_unrelayed_many(engine: Engine, campaign_ids: Sequence[int]) -> dict[int, int]:
+    """`oldest_unrelayed_ts` of many campaigns in one query (the partial index holds only
+    the rows not yet relayed, so this reads those, not the ledger): campaigns with none
+    are absent."""
+    if not campaign_ids:
+        return {}
+    t = LedgerEvent.__table__
+    wanted = set(campaign_ids)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.campaign_id, func.min(t.c.ts_ms))
+            .where(t.c.relayed == False)  # noqa: E712  (the partial index)
+            .group_by(t.c.campaign_id)
+        ).all()
+    return {cid: ts for cid, ts in rows if cid in wanted}
