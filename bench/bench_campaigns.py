@@ -26,7 +26,10 @@ Printed, per run:
 - worker, web and redis-server CPU (% of one core, utime+stime from /proc/<pid>/stat
   over the interval), idle and during the trickle, and the share of the interval the
   worker's event loop was runnable but waiting for a CPU (/proc/<pid>/schedstat): on a
-  busy machine a saturated worker shows less than a core, and waits the rest;
+  busy machine a saturated worker shows less than a core, and waits the rest (the
+  benchmark's own scrapes of the worker's /metrics fall outside the idle window);
+- the worker's CPU for one scrape of its /metrics (every live campaign's gauges), and
+  what a scrape every 15 s (Prometheus' interval in deploy/) makes of it;
 - the worker's trigger ticks per second (and their mean time) and stimulus rule
   evaluations per second, from its /metrics (`warroom_trigger_tick_seconds`,
   `warroom_rule_evaluations_total`), idle and during the trickle;
@@ -403,11 +406,17 @@ class Run:
         await asyncio.sleep(a.settle)
         out["mem_per_campaign"] = (int(self.sync.info("memory")["used_memory"]) - used0) / self.n
 
+        # The worker's CPU for one scrape of its /metrics (what Prometheus costs it, every
+        # live campaign's gauges), then the idle window with no scrape inside it.
+        before = self.cpu()["worker"]
+        m0 = await self.worker_metrics()
+        out["scrape_cpu_s"] = self.cpu()["worker"] - before
         idle = Phase(time.time())
-        c0, m0 = self.cpu(), await self.worker_metrics()
+        c0 = self.cpu()
         await asyncio.sleep(a.idle)
-        c1, m1 = self.cpu(), await self.worker_metrics()
+        c1 = self.cpu()
         idle.ended = time.time()
+        m1 = await self.worker_metrics()
         idle.cpu = {p: (c1[p] - c0[p]) / (idle.ended - idle.began) * 100 for p in c1}
 
         active = self.rng.sample(sorted(self.live), n_active)
@@ -522,6 +531,11 @@ def report(args: argparse.Namespace, n: int, out: dict[str, Any]) -> None:
     )
     print(f"  Redis used_memory per campaign: {out['mem_per_campaign'] / 1024:.1f} KiB")
     print(f"  idle {idle.ended - idle.began:.0f} s, CPU of a core: {cpu(idle)}")
+    scrape = out["scrape_cpu_s"]
+    print(
+        f"  one scrape of the worker's /metrics: {scrape * 1000:.0f} ms of its CPU"
+        f" (every 15 s: {scrape / 15 * 100:.1f}% of a core; outside the idle window)"
+    )
     print(
         f"  trickle {busy.ended - busy.began:.0f} s, {out['sent']} orders into {out['active']}"
         f" campaigns (a milestone every {out['step']} orders), CPU: {cpu(busy)}"

@@ -77,6 +77,10 @@ async def test_many_at_once_equals_one_at_a_time(harness: Harness) -> None:
         for r in records
     ]
     assert many == alone
+    # the scrape's way: campaigns with nothing pending skip their stream reads
+    pending = await rt.stream.pending_events([r.settings.slug for r in records])
+    assert pending["undelivered"] == 3 and pending["unacked"] == 4 and pending["silent"] == 0
+    assert await watermark.settled_many(records, now, pending) == alone
     by_slug = dict(zip([r.settings.slug for r in records], many, strict=True))
     # each state shows: not one of them is the plain "settled up to now" answer
     assert by_slug["restoring"] == (None, True)

@@ -3,6 +3,7 @@ gauges' text."""
 
 from __future__ import annotations
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from warroom.adapters.metrics.catalogue import OTHER, CampaignLabels
@@ -53,6 +54,36 @@ def test_sampled_gauges_from_a_reading() -> None:
     assert found[("warroom_webhook_queue_deliveries", (("campaign", "a"),))] == 2
     assert found[("warroom_dependency_up", (("dependency", "database"),))] == 0
     assert found[("warroom_dependency_up", (("dependency", "redis"),))] == 1
+
+
+def test_campaigns_beyond_the_label_limit_fold_into_one_series(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from warroom.adapters.metrics import exposition
+
+    monkeypatch.setattr(exposition, "campaign_label", CampaignLabels(limit=1))
+    reading = Reading(
+        at_ms=0,
+        campaigns=[
+            CampaignVitals("a", "A", 1, 2.0, False, 0),
+            CampaignVitals("b", "B", 5, 9.5, False, 1),
+            CampaignVitals("c", "C", 7, 4.0, True, 2),
+            CampaignVitals("d", "D", None, None, False, 0),
+        ],
+    )
+    text = render(reading).decode()
+    samples = [s for f in text_string_to_metric_families(text) for s in f.samples]
+    series = [(s.name, tuple(sorted(s.labels.items()))) for s in samples]
+    assert len(series) == len(set(series))  # no series twice: Prometheus rejects that
+    found = dict(zip(series, (s.value for s in samples), strict=True))
+    other = (("campaign", OTHER),)
+    assert found[("warroom_campaign_live", other)] == 3
+    assert found[("warroom_stream_pending_events", other)] == 12
+    assert found[("warroom_settled_lag_seconds", other)] == 9.5  # the worst of them
+    assert found[("warroom_restoring", other)] == 1
+    assert found[("warroom_webhook_queue_deliveries", other)] == 3
+    assert found[("warroom_campaign_live", (("campaign", "a"),))] == 1
+    assert found[("warroom_campaigns_live", ())] == 4
 
 
 def test_every_webhook_format_is_a_known_delivery_kind() -> None:

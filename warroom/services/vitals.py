@@ -118,7 +118,7 @@ class Vitals:
         if deps[REDIS] and live:
             try:
                 pending = await self._bounded(self.stream.pending_events(slugs))
-                found = await self._bounded(self.watermark.settled_many(live, now))
+                found = await self._bounded(self.watermark.settled_many(live, now, pending))
                 lags = [
                     self._lag(r, settled, now) for r, (settled, _) in zip(live, found, strict=True)
                 ]

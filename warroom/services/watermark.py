@@ -22,7 +22,7 @@ an older `ts` is a late event: it still counts, but a report already written sta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.redis.frontier import (
@@ -75,14 +75,23 @@ class Watermark:
         return settled
 
     async def settled_many(
-        self, records: Sequence[CampaignRecord], now_real_ms: int
+        self,
+        records: Sequence[CampaignRecord],
+        now_real_ms: int,
+        pending: Mapping[str, int] | None = None,
     ) -> list[tuple[int | None, bool]]:
         """(`settled_ms`, restoring) of each campaign, by the same three rules, in a few
-        pipelines and one ledger query for all of them (what a scrape of /metrics asks
-        of every live campaign)."""
+        replies and one ledger query for all of them (what a scrape of /metrics asks
+        of every live campaign). With `pending` (EventStream.pending_events), a
+        campaign with no event appended and not yet acknowledged is applied up to now
+        and its stream is not read: with thousands of idle campaigns, that is most."""
         slugs = [r.settings.slug for r in records]
         before = await restoring_many(self.redis, slugs)
-        applied = await applied_before_many(self.redis, slugs, now_real_ms)
+        busy = [n for n, s in enumerate(slugs) if pending is None or pending.get(s, 1) > 0]
+        applied: list[int | None] = [now_real_ms] * len(slugs)
+        found = await applied_before_many(self.redis, [slugs[n] for n in busy], now_real_ms)
+        for n, frontier in zip(busy, found, strict=True):
+            applied[n] = frontier
         ids = [r.id for r in records]
         if self.oldest_unrelayed_many is not None:
             unrelayed = await asyncio.to_thread(self.oldest_unrelayed_many, ids)

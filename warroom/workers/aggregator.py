@@ -20,6 +20,7 @@ from warroom.adapters.clock import SYSTEM_CLOCK, Clock
 from warroom.adapters.health import OutageLog, is_dependency_error
 from warroom.adapters.metrics import catalogue as metrics
 from warroom.adapters.redis import keys
+from warroom.adapters.redis.appended import Appended
 from warroom.adapters.redis.hotstate import HotState
 from warroom.adapters.redis.streams import Entry, EventStream
 
@@ -41,6 +42,7 @@ class Aggregator:
         block_ms: int = 1000,
         reclaim_idle_ms: int = 30_000,
         clock: Clock = SYSTEM_CLOCK,
+        sweep_s: float = 5.0,
     ) -> None:
         self.clock = clock
         self.hot = hot
@@ -56,6 +58,12 @@ class Aggregator:
         self._reclaimed_at = 0.0
         self._applied_counters: dict[str, Any] = {}  # slug -> its APPLIED_EVENTS child
         self._grown: set[str] = set()  # streams read from since the last trim
+        # Streams are read when their append is announced (adapters/redis/appended.py),
+        # and every `sweep_s` all of them, in case an announcement was missed.
+        self.appended = Appended(hot.redis)
+        self.sweep_s = sweep_s
+        self._swept_at = 0.0
+        self._more: set[str] = set()  # streams whose last read was full: read again
 
     def _applied_counter(self, slug: str) -> Any:
         child = self._applied_counters.get(slug)
@@ -73,15 +81,20 @@ class Aggregator:
     async def step(self, block_ms: int | None) -> int:
         """Reclaim what stalled consumers left, read one round of new entries, apply
         them; returns how many entries were handled (0 = nothing to do)."""
-        slugs = await self._campaigns()
         entries: list[Entry] = []
         if time.monotonic() - self._reclaimed_at >= self.reclaim_idle_ms / 1000 / 2:
             self._reclaimed_at = time.monotonic()
             entries = await self.stream.reclaim_many(
-                slugs, self.consumer, self.reclaim_idle_ms, self.entries_per_read
+                await self._campaigns(), self.consumer, self.reclaim_idle_ms, self.entries_per_read
             )
         if not entries:
-            entries = await self.stream.read(slugs, self.consumer, self.entries_per_read, block_ms)
+            wanted = await (self._campaigns() if block_ms is None else self._announced(block_ms))
+            if wanted:
+                entries = await self.stream.read(wanted, self.consumer, self.entries_per_read, None)
+            per_stream: dict[str, int] = defaultdict(int)
+            for e in entries:
+                per_stream[e.slug] += 1
+            self._more = {s for s, n in per_stream.items() if n >= self.entries_per_read}
         if entries:
             began = time.perf_counter()
             applied = await self.handle(entries)
@@ -89,6 +102,24 @@ class Aggregator:
             metrics.AGG_BATCH_SECONDS.observe(time.perf_counter() - began)
             metrics.AGG_BATCH_EVENTS.observe(applied)
         return len(entries)
+
+    async def _announced(self, block_ms: int) -> list[str]:
+        """The streams to read now: those announced (waiting up to `block_ms` for one),
+        or every stream when a sweep is due or the announcements cannot be trusted."""
+        since = time.monotonic() - self._swept_at
+        if since >= self.sweep_s:
+            self._swept_at = time.monotonic()
+            return await self._campaigns()
+        wait = 0.0 if self._more else min(block_ms / 1000, self.sweep_s - since)
+        try:
+            heard = await self.appended.wait(wait)
+        except Exception:
+            self._swept_at = 0.0  # the next step reads every stream
+            raise
+        if heard is None:  # a new subscription: what came before it is unknown
+            self._swept_at = time.monotonic()
+            return await self._campaigns()
+        return sorted(heard | self._more)
 
     async def handle(self, entries: list[Entry]) -> int:
         """Apply and acknowledge `entries`; returns the events applied (events whose
@@ -159,6 +190,12 @@ class Aggregator:
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("aggregator %s started", self.consumer)
+        try:
+            await self._run(stop)
+        finally:
+            await self.appended.close()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         trimmed_at = time.monotonic()
         outage = OutageLog(log, "aggregation")  # one line per change, not per batch
         while not stop.is_set():

@@ -10,6 +10,7 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -63,7 +64,10 @@ class Sampled(Collector):
         r = self.reading
         campaigns = getattr(r, "campaigns", [])
         live = GaugeMetricFamily(
-            "warroom_campaign_live", "1 for each live campaign.", labels=["campaign"]
+            "warroom_campaign_live",
+            "Live campaigns under the label: 1 for a campaign of its own, the count for "
+            "`_other` (the campaigns beyond the label limit).",
+            labels=["campaign"],
         )
         pending = GaugeMetricFamily(
             "warroom_stream_pending_events",
@@ -85,15 +89,27 @@ class Sampled(Collector):
             "Webhook deliveries waiting (pending or being sent).",
             labels=["campaign"],
         )
+        # One series per label: the campaigns beyond the label limit share `_other`,
+        # which sums them (the worst lag for the lag), never repeats a series.
+        folded: dict[str, list[Any]] = {}
         for c in campaigns:
-            label = [campaign_label(c.slug)]
-            live.add_metric(label, 1)
+            row = folded.setdefault(campaign_label(c.slug), [0, None, None, 0, 0])
+            row[0] += 1
             if c.pending_events is not None:
-                pending.add_metric(label, c.pending_events)
+                row[1] = (row[1] or 0) + c.pending_events
             if c.settled_lag_s is not None:
-                lag.add_metric(label, c.settled_lag_s)
-            restoring.add_metric(label, 1 if c.restoring else 0)
-            queued.add_metric(label, c.queued_deliveries)
+                row[2] = c.settled_lag_s if row[2] is None else max(row[2], c.settled_lag_s)
+            row[3] += 1 if c.restoring else 0
+            row[4] += c.queued_deliveries
+        for name, (n, waiting, worst, restored, queue) in folded.items():
+            label = [name]
+            live.add_metric(label, n)
+            if waiting is not None:
+                pending.add_metric(label, waiting)
+            if worst is not None:
+                lag.add_metric(label, worst)
+            restoring.add_metric(label, restored)
+            queued.add_metric(label, queue)
         yield from (live, pending, lag, restoring, queued)
         count = GaugeMetricFamily("warroom_campaigns_live", "Live campaigns.")
         count.add_metric([], len(campaigns))

@@ -16,6 +16,7 @@ from typing import Any, cast
 from redis.asyncio import Redis
 
 from warroom.adapters.redis import keys
+from warroom.adapters.redis.bulk import mget
 from warroom.adapters.redis.streams import group_name, id_tuple
 
 CHUNK = 500  # campaigns per pipeline: about 2,000 commands, a bounded reply
@@ -88,10 +89,4 @@ def _frontier(
 
 async def restoring_many(redis: Redis, slugs: Sequence[str]) -> list[bool]:
     """`HotState.restoring` of each campaign (its live-generation pointer missing)."""
-    out: list[bool] = []
-    for i in range(0, len(slugs), CHUNK * 4):
-        pipe = redis.pipeline(transaction=False)
-        for slug in slugs[i : i + CHUNK * 4]:
-            pipe.exists(keys.generation(slug))
-        out += [not found for found in await pipe.execute()]
-    return out
+    return [gen is None for gen in await mget(redis, [keys.generation(s) for s in slugs])]

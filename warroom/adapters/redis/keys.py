@@ -8,6 +8,7 @@ from warroom.core.live.group_health import group_health_keys
 
 CAMPAIGNS = "wr:campaigns"  # set of slugs the workers watch
 CHANGED_CHANNEL = "wr:changed"  # pub/sub hint: a campaign's hot state moved
+APPENDED_CHANNEL = "wr:appended"  # pub/sub hint: a campaign's stream has a new entry
 AGG_GROUP = "agg"
 # Set by the restorer after each full check: gone means Redis was emptied (FLUSHALL, a
 # new server), so every campaign is checked at once rather than at the next full pass.

@@ -13,14 +13,19 @@ from redis.exceptions import ResponseError
 from redis.typing import EncodableT, FieldT, KeyT, StreamIdT
 
 from warroom.adapters.redis import keys
+from warroom.adapters.redis.bulk import mget
 
 log = logging.getLogger(__name__)
 
 # An entry and its events in the pending count, in one step: a crash cannot leave one
 # without the other (the count is what `warroom_stream_pending_events` shows).
+# The announcement on `keys.APPENDED_CHANNEL` goes out in the same step, after the
+# entry exists: an aggregator that hears it finds the entry (adapters/redis/appended.py).
 _APPEND_LUA = """
 redis.call('XADD', KEYS[1], '*', 'e', ARGV[1], 'n', ARGV[2])
-return redis.call('INCRBY', KEYS[2], ARGV[2])
+local pending = redis.call('INCRBY', KEYS[2], ARGV[2])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+return pending
 """
 # Only a first acknowledgement lowers the count: a redelivered entry acknowledged
 # again (XACK answers 0) is not taken off twice.
@@ -91,6 +96,8 @@ class EventStream:
                 keys.pending_events(slug),
                 orjson.dumps(events),
                 len(events),
+                keys.APPENDED_CHANNEL,
+                slug,
             )
         await pipe.execute()
 
@@ -190,10 +197,7 @@ class EventStream:
         with a wiped Redis starts again from the next append)."""
         if not slugs:
             return {}
-        pipe = self.redis.pipeline(transaction=False)
-        for slug in slugs:
-            pipe.get(keys.pending_events(slug))
-        got = await pipe.execute()
+        got = await mget(self.redis, [keys.pending_events(s) for s in slugs])
         return {s: max(0, int(v or 0)) for s, v in zip(slugs, got, strict=True)}
 
     async def dead_letter(self, entry: Entry, error: str) -> None:
