@@ -421,12 +421,14 @@ class Run:
 
         active = self.rng.sample(sorted(self.live), n_active)
         busy = Phase(time.time())
+        c1 = self.cpu()  # after the scrape above: the trickle's CPU has none in it
         sent = await self.trickle(active, time.monotonic() + a.trickle)
-        c2, m2 = self.cpu(), await self.worker_metrics()
+        c2 = self.cpu()
         busy.ended = time.time()
+        m2 = await self.worker_metrics()
         for p, x, y in ((idle, m0, m1), (busy, m1, m2)):
             p.ticks = {k: y[k] - x[k] for k in x}
-        busy.cpu = {p: (c2[p] - c1[p]) / (busy.ended - idle.ended) * 100 for p in c2}
+        busy.cpu = {p: (c2[p] - c1[p]) / (busy.ended - busy.began) * 100 for p in c2}
         await asyncio.sleep(a.drain)
         end_ms = real_now_ms()
         out.update(idle=idle, busy=busy, sent=sent, active=n_active, step=self.step)
