@@ -203,7 +203,7 @@ class Bench:
             t, wall, cpu, new = await self.ingest("bench-batch", bodies, len(events), inflight)
         db = f" + postgres {self.db_cpu / len(events) * 1e6:.1f}" if self.given_database else ""
         detail = (
-            f"web{db} {cpu / len(events) * 1e6:.1f} µs CPU/event; per batch p50 {ms(t, 0.5)}, "
+            f"web {cpu / len(events) * 1e6:.1f}{db} µs CPU/event; per batch p50 {ms(t, 0.5)}, "
             f"p99 {ms(t, 0.99)}; {new:,} new"
         )
         label = f"HTTP ingest, batches of {size} ({inflight} in flight)"
