@@ -46,7 +46,7 @@ def test_a_batch_longer_than_a_statement_is_inserted_once(settings: Settings) ->
         assert set(existing2) == {(1, "order:a5"), (2, "order:a0"), (1, f"order:a{n - 1}")}
         assert orjson.loads(existing2[(1, "order:a5")])["amount_fen"] == 100  # the stored one
         # Nothing was written twice, and the new rows wait for the relay.
-        assert len(store.unrelayed(received_before_ms=T0 + 1, limit=10_000)) == n + 3
+        assert len(store.unrelayed(received_before_ms=T0 + 1, limit=100_000)) == n + 3
     finally:
         store.engine.dispose()
 

@@ -16,9 +16,21 @@ from functools import cache
 from typing import Any
 
 # Bound parameters per statement stay under SQLite's old default limit of 999 (6 a row;
-# `relayed` is a literal); PostgreSQL allows 65,535 and gains from longer statements.
-ROWS_PER_STATEMENT = {"sqlite": 160, "postgresql": 1000}
+# `relayed` is a literal). PostgreSQL takes the rows as six arrays (`_PG_UNNEST`): six
+# parameters whatever the number of rows. A statement with thousands of `%s` was
+# parsed again in Python by psycopg at every call (it caches only statements of at
+# most 50 parameters): 64% of the web process's CPU under batched ingest, profiled;
+# measured alone, 17–29 µs of client CPU a row, against 2.4–3.5 µs this way.
+ROWS_PER_STATEMENT = {"sqlite": 160, "postgresql": 5000}
 _COLUMNS = ("campaign_id", "key", "type", "ts_ms", "received_ms", "body")
+# `%b`: the arrays go in binary; in text format psycopg escapes every element of every
+# array in Python (the bodies' quotes), which cost as much as the long statement did.
+_PG_UNNEST = (
+    'INSERT INTO ledger_event ("campaign_id", "key", "type", "ts_ms", "received_ms", "body", '
+    '"relayed") SELECT c, k, t, ts, r, b, false FROM unnest(%b::integer[], %b::text[], '
+    "%b::text[], %b::bigint[], %b::bigint[], %b::text[]) AS u(c, k, t, ts, r, b) "
+    'ON CONFLICT ("campaign_id", "key") DO NOTHING RETURNING "id", "campaign_id", "key"'
+)
 
 
 @cache
@@ -43,10 +55,14 @@ def insert_rows(
     step = ROWS_PER_STATEMENT.get(dialect, 160)
     for i in range(0, len(rows), step):
         chunk = rows[i : i + step]
-        params: list[Any] = []
-        for r in chunk:
-            params += (r["campaign_id"], r["key"], r["type"], r["ts_ms"], r["received_ms"], r["body"])  # fmt: skip
-        result = conn.exec_driver_sql(insert_sql(dialect, len(chunk)), tuple(params))
+        if dialect == "postgresql":
+            columns = tuple([r[c] for r in chunk] for c in _COLUMNS)
+            result = conn.exec_driver_sql(_PG_UNNEST, columns)
+        else:
+            params: list[Any] = []
+            for r in chunk:
+                params += (r["campaign_id"], r["key"], r["type"], r["ts_ms"], r["received_ms"], r["body"])  # fmt: skip
+            result = conn.exec_driver_sql(insert_sql(dialect, len(chunk)), tuple(params))
         for lid, cid, key in result:
             inserted[(cid, key)] = lid
     return inserted
