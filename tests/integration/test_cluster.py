@@ -151,3 +151,44 @@ async def test_wipe_of_every_node_heals_and_rebuild_is_exact(
     replayed = await rebuild(rt.store, rt.hot, rt.stream, "delta", rt.announcer.restore_feeds)
     assert replayed == len(events) + len(more)
     await wait_exact(stack, "delta", c["viewer_token"], events + more)
+
+
+async def test_announcements_and_a_scrape_span_the_slots(stack: Stack) -> None:
+    """The append script's announcement is heard across nodes, and the scrape's batched
+    watermark (MGET split by slot, pipelines over many slots) answers exactly what the
+    one-campaign watermark does."""
+    from warroom.adapters.redis.appended import Appended
+
+    rt = stack.runtime
+    slugs = ("echo", "foxtrot", "golf", "hotel")
+    nodes = {rt.redis.get_node_from_key(keys.generation(s)).name for s in slugs}
+    assert len(nodes) >= 2, "the campaigns must not all live on one node"
+    made = {s: await stack.create_campaign(slug=s) for s in slugs}
+    ear = Appended(rt.redis)
+    try:
+        assert await ear.wait(0) is None  # a new subscription: nothing known before it
+        for i, s in enumerate(slugs):
+            await stack.post(s, made[s]["ingest_token"], orders_now(5, start=70_000 + i * 10))
+        heard: set[str] = set()
+        deadline = time.monotonic() + 60
+        while not set(slugs) <= heard:
+            assert time.monotonic() < deadline, f"announcements heard: {heard}"
+            heard |= await ear.wait(1.0) or set()
+    finally:
+        await ear.close()
+    for i, s in enumerate(slugs):
+        await wait_exact(stack, s, made[s]["viewer_token"], orders_now(5, start=70_000 + i * 10))
+    # applied, then acknowledged: wait for the acknowledgements too
+    deadline = time.monotonic() + 60
+    while (pending := await rt.stream.pending_events(list(slugs))) != dict.fromkeys(slugs, 0):
+        assert time.monotonic() < deadline, f"still pending: {pending}"
+        await asyncio.sleep(0.1)
+    records = [await rt.campaigns.get(s) for s in slugs]
+    now = rt.vitals.clock.now_ms()
+    alone = [
+        (await rt.vitals.watermark.settled_ms(r, now), await rt.hot.restoring(r.settings.slug))
+        for r in records
+    ]
+    assert await rt.vitals.watermark.settled_many(records, now) == alone
+    assert await rt.vitals.watermark.settled_many(records, now, pending) == alone
+    assert all(settled is not None and not restoring for settled, restoring in alone)

@@ -88,8 +88,8 @@ class Announcer:
         self.watermark = Watermark(
             hot,
             partial(oldest_unrelayed_ts, reports.engine),
+            partial(oldest_unrelayed_many, reports.engine),
             clock=clock,
-            oldest_unrelayed_many=partial(oldest_unrelayed_many, reports.engine),
         )
         self._templates: dict[int, tuple[float, dict[str, str]]] = {}
 

@@ -42,9 +42,9 @@ class Watermark:
         self,
         hot: LiveState,
         oldest_unrelayed_ts: Callable[[int], int | None],
+        oldest_unrelayed_many: Callable[[Sequence[int]], dict[int, int]],
         settle_ms: int = SETTLE_MS,
         clock: Clock = SYSTEM_CLOCK,
-        oldest_unrelayed_many: Callable[[Sequence[int]], dict[int, int]] | None = None,
     ) -> None:
         self.clock = clock
         self.hot = hot
@@ -92,12 +92,7 @@ class Watermark:
         found = await applied_before_many(self.redis, [slugs[n] for n in busy], now_real_ms)
         for n, frontier in zip(busy, found, strict=True):
             applied[n] = frontier
-        ids = [r.id for r in records]
-        if self.oldest_unrelayed_many is not None:
-            unrelayed = await asyncio.to_thread(self.oldest_unrelayed_many, ids)
-        else:
-            found = [await asyncio.to_thread(self.oldest_unrelayed_ts, i) for i in ids]
-            unrelayed = {i: ts for i, ts in zip(ids, found, strict=True) if ts is not None}
+        unrelayed = await asyncio.to_thread(self.oldest_unrelayed_many, [r.id for r in records])
         after = await restoring_many(self.redis, slugs)  # lost while we looked
         out: list[tuple[int | None, bool]] = []
         for n, record in enumerate(records):
